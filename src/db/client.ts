@@ -1,0 +1,32 @@
+import postgres from 'postgres'
+
+/** The SQL client type used across adapters (porsager `postgres`). */
+export type Sql = postgres.Sql<{}>
+/** A transaction handle, as given by `sql.begin`. */
+export type Tx = postgres.TransactionSql<{}>
+
+export interface SqlOptions {
+  max?: number
+  /** Silences server NOTICE messages (migrations emit some). */
+  quiet?: boolean
+}
+
+/**
+ * Creates the PostgreSQL client. Every query in authtrail goes through its tagged templates, so every
+ * value is a bound parameter.
+ *
+ * @example
+ * const sql = createSql('postgres://127.0.0.1:5432/authtrail')
+ * const [row] = await sql`select 1 as one`
+ */
+export function createSql(url: string, options: SqlOptions = {}): Sql {
+  return postgres(url, {
+    max: options.max ?? 10,
+    onnotice: options.quiet === false ? undefined : () => {},
+    connection: { application_name: 'authtrail' },
+    types: {
+      // int8 values (sequence numbers, counters) stay below 2^53; read them as numbers.
+      bigint: { to: 20, from: [20], serialize: (x: number | bigint) => String(x), parse: (x: string) => Number(x) },
+    },
+  }) as unknown as Sql
+}
