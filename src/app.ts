@@ -1,0 +1,93 @@
+import { OpenAPIHono } from '@hono/zod-openapi'
+import { Scalar } from '@scalar/hono-api-reference'
+import { bodyLimit } from 'hono/body-limit'
+import { requestId } from 'hono/request-id'
+import { secureHeaders } from 'hono/secure-headers'
+import type { PasswordHasher } from './auth/password-hasher.ts'
+import type { TokenService } from './auth/tokens.ts'
+import type { Sql } from './db/client.ts'
+import { ApiError } from './errors/codes.ts'
+import type { AppEnv, ClientAddressResolver } from './http/app-env.ts'
+import { problemResponse, toApiError } from './http/problem-response.ts'
+import { validationHook } from './http/validation-hook.ts'
+import { registerAuthRoutes } from './routes/auth/auth.handlers.ts'
+import { registerVerifyRoutes } from './routes/audit/verify.handlers.ts'
+
+export interface AppDeps {
+  sql: Sql
+  hasher: PasswordHasher
+  tokens: TokenService
+  clock: () => Date
+  /** argon2id hash of a random secret, verified for unknown identifiers so timing matches a real one. */
+  dummyHash: string
+  /** Reads the peer address; each runtime supplies its own. */
+  resolveAddress: ClientAddressResolver
+  config: {
+    tokenTtlSeconds: number
+    trustProxy: boolean
+    secureCookies: boolean
+  }
+  log: (entry: Record<string, unknown>) => void
+  /** Extra routes (investigation API, metrics) registered by later features. */
+  extensions?: ((app: OpenAPIHono<AppEnv>, deps: AppDeps) => void)[]
+}
+
+/** Bodies of authentication requests are small; anything larger is refused (and audited) unread. */
+export const MAX_BODY_BYTES = 16 * 1024
+
+export const OPENAPI_INFO = {
+  openapi: '3.1.0',
+  info: {
+    title: 'authtrail',
+    version: '0.1.0',
+    description: 'Login service with a complete, tamper-evident, queryable authentication audit trail.',
+  },
+} as const
+
+/**
+ * Builds the Hono application from its dependencies. Knows nothing about the runtime: Node, Bun and Deno
+ * entrypoints each supply the SQL client, the address resolver and the key material.
+ *
+ * @example
+ * const app = createApp({ sql, hasher, tokens, clock: () => new Date(), dummyHash, resolveAddress, config, log })
+ * const res = await app.request('/healthz')
+ */
+export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook as never })
+
+  app.use('*', requestId())
+  app.use('*', secureHeaders())
+  app.use(
+    '/v1/*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw ApiError.from('payload_too_large', `the body must be at most ${MAX_BODY_BYTES} bytes`)
+      },
+    }),
+  )
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+
+  registerAuthRoutes(app, { ...deps, ...deps.config })
+  registerVerifyRoutes(app, deps)
+  for (const extend of deps.extensions ?? []) extend(app, deps)
+
+  app.get('/healthz', async (c) => {
+    await deps.sql`SELECT 1`
+    return c.json({ status: 'ok' })
+  })
+  app.doc31('/openapi.json', OPENAPI_INFO)
+  app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'authtrail API' }))
+
+  app.notFound((c) => problemResponse(c, ApiError.from('not_found', `no route for ${c.req.method} ${c.req.path}`)))
+  app.onError((error, c) => {
+    const { apiError, unexpected } = toApiError(error)
+    if (unexpected || apiError.status >= 500) {
+      // The cause is logged with the request id and never sent to the client.
+      deps.log({ level: 'error', msg: 'request failed', request_id: c.get('requestId'), path: c.req.path, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) })
+    }
+    return problemResponse(c, apiError)
+  })
+  return app
+}

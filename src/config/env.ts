@@ -1,0 +1,58 @@
+import { z } from 'zod'
+
+/** The development-only signing key. Outside development the service refuses to start with it. */
+export const DEVELOPMENT_JWT_SECRET = 'authtrail-development-secret-do-not-use-in-production!'
+
+const boolFromString = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')
+
+export const envSchema = z
+  .object({
+    AUTHTRAIL_ENV: z.enum(['development', 'test', 'production']).default('development'),
+    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    HOST: z.string().min(1).default('127.0.0.1'),
+    DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+    DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+    DATA_DIR: z.string().min(1).default('.data'),
+    JWT_SECRET: z.string().min(32, 'must be at least 32 characters').default(DEVELOPMENT_JWT_SECRET),
+    JWT_ISSUER: z.string().min(1).default('authtrail'),
+    JWT_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(3600),
+    TRUST_PROXY: boolFromString.default(false),
+    MONGO_URL: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// URL').optional(),
+    MONGO_DB: z.string().min(1).default('authtrail'),
+    SYSLOG_URL: z.string().regex(/^(udp|tcp|tls|file):\/\//, 'must be udp://, tcp://, tls:// or file://').optional(),
+    SYSLOG_TLS_CA: z.string().optional(),
+    SYSLOG_TLS_CERT: z.string().optional(),
+    SYSLOG_TLS_KEY: z.string().optional(),
+    RELAY_ENABLED: boolFromString.default(true),
+    RELAY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(10),
+    RELAY_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
+  })
+  .superRefine((env, ctx) => {
+    if (env.AUTHTRAIL_ENV !== 'development' && env.JWT_SECRET === DEVELOPMENT_JWT_SECRET) {
+      ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'must be set outside development (the default key is for development only)' })
+    }
+    if (env.AUTHTRAIL_ENV !== 'development' && env.DATABASE_URL === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['DATABASE_URL'], message: 'must be set outside development (the embedded database is for development only)' })
+    }
+  })
+
+export type Env = z.infer<typeof envSchema>
+
+/** Raised when the environment is invalid; the message names every offending variable. */
+export class ConfigError extends Error {}
+
+/**
+ * Parses and validates the environment. Start-up stops with a message naming each bad variable.
+ *
+ * @example
+ * const env = loadEnv(process.env)
+ */
+export function loadEnv(source: Record<string, string | undefined>): Env {
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''))
+  const result = envSchema.safeParse(cleaned)
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join('.') || '(environment)'}: ${i.message}`)
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`)
+  }
+  return result.data
+}

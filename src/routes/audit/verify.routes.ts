@@ -1,0 +1,33 @@
+import { createRoute, z } from '@hono/zod-openapi'
+import { problem } from '../schemas.ts'
+
+const BreakSchema = z.object({
+  shard: z.number().int(),
+  seq: z.number().int().openapi({ description: 'The first sequence number that does not verify' }),
+  eventId: z.string().nullable(),
+  reason: z.enum(['sequence_gap', 'digest_mismatch', 'prev_hash_mismatch', 'chain_hash_mismatch', 'head_mismatch']),
+})
+
+export const VerificationSchema = z
+  .object({
+    ok: z.boolean(),
+    verified_events: z.number().int(),
+    first_break: BreakSchema.nullable(),
+    shards: z.array(
+      z.object({ shard: z.number().int(), verified: z.number().int(), head_seq: z.number().int(), ok: z.boolean(), break: BreakSchema.optional() }),
+    ),
+  })
+  .openapi('ChainVerification')
+
+export const verifyRoute = createRoute({
+  method: 'get',
+  path: '/v1/audit/verify',
+  tags: ['audit'],
+  summary: "Recompute the caller's tenant hash chains and name the first broken sequence number",
+  security: [{ bearerAuth: [] }],
+  responses: {
+    200: { description: 'Verification result', content: { 'application/json': { schema: VerificationSchema } } },
+    401: problem('Missing or invalid token'),
+    403: problem('Requires the admin or auditor role'),
+  },
+})

@@ -1,0 +1,77 @@
+import { createRoute, z } from '@hono/zod-openapi'
+import { IdempotencyKeyHeader, problem } from '../schemas.ts'
+
+const credentials = {
+  tenant: z.string().min(1).max(63).openapi({ example: 'acme', description: 'The tenant slug' }),
+  identifier: z.string().min(1).max(254).openapi({ example: 'alice@example.com' }),
+  password: z.string().min(1).max(1024).openapi({ format: 'password' }),
+}
+
+export const WebLoginBody = z.object(credentials).strict().openapi('WebLoginRequest')
+export const MobileLoginBody = z
+  .object({ ...credentials, device_id: z.string().min(1).max(128).openapi({ example: 'ios-6F2C9A' }) })
+  .strict()
+  .openapi('MobileLoginRequest')
+
+export const SessionSchema = z
+  .object({
+    token_type: z.literal('Bearer'),
+    access_token: z.string(),
+    expires_in: z.number().int(),
+    event_id: z.string().uuid().openapi({ description: 'The audit event of this login' }),
+  })
+  .openapi('Session')
+
+const failures = {
+  400: problem('Invalid request (the problem names the fields); the attempt is audited'),
+  401: problem('Wrong identifier or password (identical for unknown identifiers)'),
+  413: problem('Body too large'),
+  423: problem('Account temporarily locked; see Retry-After'),
+  503: problem('The attempt could not be recorded; nothing was written'),
+}
+
+export const webLoginRoute = createRoute({
+  method: 'post',
+  path: '/v1/auth/login',
+  tags: ['authentication'],
+  summary: 'Log in from the web (session also set as an HttpOnly cookie)',
+  request: { headers: IdempotencyKeyHeader, body: { required: true, content: { 'application/json': { schema: WebLoginBody } } } },
+  responses: { 200: { description: 'Logged in', content: { 'application/json': { schema: SessionSchema } } }, ...failures },
+})
+
+export const mobileLoginRoute = createRoute({
+  method: 'post',
+  path: '/v1/mobile/auth/login',
+  tags: ['authentication'],
+  summary: 'Log in from a mobile app (token in the body, device identifier recorded)',
+  request: { headers: IdempotencyKeyHeader, body: { required: true, content: { 'application/json': { schema: MobileLoginBody } } } },
+  responses: { 200: { description: 'Logged in', content: { 'application/json': { schema: SessionSchema } } }, ...failures },
+})
+
+export const RegisterBody = z
+  .object({
+    tenant: credentials.tenant,
+    organisation_id: z.string().uuid().optional().openapi({ description: "Defaults to the tenant's first organisation" }),
+    identifier: credentials.identifier,
+    password: z.string().min(1).max(1024).openapi({ format: 'password', description: '12 to 128 characters' }),
+  })
+  .strict()
+  .openapi('RegisterRequest')
+
+export const registerRoute = createRoute({
+  method: 'post',
+  path: '/v1/auth/register',
+  tags: ['authentication'],
+  summary: 'Register an account (the answer does not reveal whether the identifier was taken)',
+  request: { headers: IdempotencyKeyHeader, body: { required: true, content: { 'application/json': { schema: RegisterBody } } } },
+  responses: {
+    202: {
+      description: 'Registration received',
+      content: { 'application/json': { schema: z.object({ status: z.literal('accepted'), event_id: z.string().uuid() }).openapi('RegistrationAccepted') } },
+    },
+    400: problem('Invalid request; the attempt is audited'),
+    413: problem('Body too large'),
+    422: problem('Password does not meet the policy'),
+    503: problem('The registration could not be recorded'),
+  },
+})

@@ -1,0 +1,31 @@
+import { z } from '@hono/zod-openapi'
+
+/** RFC 9457 problem details as returned by every error response. */
+export const ProblemSchema = z
+  .object({
+    type: z.string().openapi({ example: 'https://authtrail.dev/problems/validation-failed' }),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string().optional(),
+    instance: z.string().optional(),
+    code: z.string().openapi({ description: 'Stable snake_case error code' }),
+    errors: z.array(z.object({ field: z.string(), detail: z.string() })).optional(),
+    request_id: z.string().optional(),
+    event_id: z.string().optional().openapi({ description: 'The audit event recorded for this attempt' }),
+  })
+  .openapi('Problem')
+
+/** A response entry for a problem+json error. */
+export function problem(description: string) {
+  return { description, content: { 'application/problem+json': { schema: ProblemSchema } } }
+}
+
+export const IdempotencyKeyHeader = z.object({
+  'idempotency-key': z
+    .string()
+    .min(8)
+    .max(255)
+    .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
+    .optional()
+    .openapi({ description: 'Makes a retried request safe: the same key replays the first answer and records nothing new.' }),
+})
