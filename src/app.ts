@@ -1,6 +1,5 @@
 import { OpenAPIHono } from '@hono/zod-openapi'
 import { Scalar } from '@scalar/hono-api-reference'
-import { bodyLimit } from 'hono/body-limit'
 import { requestId } from 'hono/request-id'
 import { secureHeaders } from 'hono/secure-headers'
 import type { PasswordHasher } from './auth/password-hasher.ts'
@@ -8,6 +7,7 @@ import type { TokenService } from './auth/tokens.ts'
 import type { Sql } from './db/client.ts'
 import { ApiError } from './errors/codes.ts'
 import type { AppEnv, ClientAddressResolver } from './http/app-env.ts'
+import { limitBody } from './http/limit-body.ts'
 import { problemResponse, toApiError } from './http/problem-response.ts'
 import { validationHook } from './http/validation-hook.ts'
 import { registerAuthRoutes } from './routes/auth/auth.handlers.ts'
@@ -32,9 +32,6 @@ export interface AppDeps {
   extensions?: ((app: OpenAPIHono<AppEnv>, deps: AppDeps) => void)[]
 }
 
-/** Bodies of authentication requests are small; anything larger is refused (and audited) unread. */
-export const MAX_BODY_BYTES = 16 * 1024
-
 export const OPENAPI_INFO = {
   openapi: '3.1.0',
   info: {
@@ -57,19 +54,12 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
 
   app.use('*', requestId())
   app.use('*', secureHeaders())
-  app.use(
-    '/v1/*',
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: () => {
-        throw ApiError.from('payload_too_large', `the body must be at most ${MAX_BODY_BYTES} bytes`)
-      },
-    }),
-  )
-
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
 
+  // Authentication routes first: their rejection auditor must wrap their body limit, so that an oversize
+  // attempt is audited too. Every route registered after them gets the same limit here.
   registerAuthRoutes(app, { ...deps, ...deps.config })
+  app.use('/v1/*', limitBody())
   registerVerifyRoutes(app, deps)
   for (const extend of deps.extensions ?? []) extend(app, deps)
 

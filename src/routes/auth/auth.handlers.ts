@@ -10,6 +10,7 @@ import { ApiError } from '../../errors/codes.ts'
 import type { AppContext, AppEnv, ClientAddressResolver } from '../../http/app-env.ts'
 import { auditRejectedAttempts, type RejectionAuditDeps } from '../../http/audit-rejected-attempts.ts'
 import { requestOrigin } from '../../http/client-origin.ts'
+import { limitBody } from '../../http/limit-body.ts'
 import { problemResponse } from '../../http/problem-response.ts'
 import { mobileLoginRoute, registerRoute, webLoginRoute } from './login.routes.ts'
 
@@ -55,9 +56,9 @@ function loginResponse(c: AppContext, result: LoginResult, deps: AuthRouteDeps, 
 
 /** Registers the login and registration routes; each refused attempt is audited by the middleware. */
 export function registerAuthRoutes(app: OpenAPIHono<AppEnv>, deps: AuthRouteDeps): void {
-  app.use(webLoginRoute.path, auditRejectedAttempts(deps, { eventType: 'login_failed', channel: 'web' }))
-  app.use(mobileLoginRoute.path, auditRejectedAttempts(deps, { eventType: 'login_failed', channel: 'mobile' }))
-  app.use(registerRoute.path, auditRejectedAttempts(deps, { eventType: 'registration_failed', channel: 'web' }))
+  app.use(webLoginRoute.path, auditRejectedAttempts(deps, { eventType: 'login_failed', channel: 'web' }), limitBody())
+  app.use(mobileLoginRoute.path, auditRejectedAttempts(deps, { eventType: 'login_failed', channel: 'mobile' }), limitBody())
+  app.use(registerRoute.path, auditRejectedAttempts(deps, { eventType: 'registration_failed', channel: 'web' }), limitBody())
 
   app.openapi(webLoginRoute, async (c) => {
     const body = c.req.valid('json')

@@ -1,0 +1,123 @@
+import { sha256 } from '@noble/hashes/sha2.js'
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
+import { describe, expect, it } from 'vitest'
+import { nodeDigester } from '../audit/node-digester.ts'
+import type { ChainedEvent, UnsequencedEvent } from './auth-event.ts'
+import { canonicalJson } from './canonical-json.ts'
+import { appendToChain, genesisHash, verifyChainSegment, type StoredChainedEvent } from './chain.ts'
+import { constantTimeEqual, nobleDigester } from './digests.ts'
+import { EVENT_CATEGORY, EVENT_TYPES } from './event-types.ts'
+
+const TENANT = '01900000-0000-7000-8000-000000000001'
+
+function draft(i: number, extra: Partial<UnsequencedEvent> = {}): UnsequencedEvent {
+  return {
+    id: `01900000-0000-7000-8000-${String(i).padStart(12, '0')}`,
+    tenant_id: TENANT,
+    organisation_id: null,
+    event_type: 'login_failed',
+    channel: 'web',
+    user_id: null,
+    identifier: `user${i}@example.com`,
+    ip: '198.51.100.4',
+    user_agent: 'ua',
+    device_id: null,
+    occurred_at: new Date(1_700_000_000_000 + i).toISOString(),
+    outcome: 'failure',
+    reason: 'invalid_credentials',
+    risk: { score: 10, signals: ['x'] },
+    metadata: { failed_attempts: i, nested: { b: 1, a: [1, 'ü'] } },
+    token_jti: null,
+    actor_id: null,
+    expires_at: new Date(1_800_000_000_000).toISOString(),
+    ...extra,
+  }
+}
+
+function stored(e: ChainedEvent): StoredChainedEvent {
+  const { digests, prev_hash, chain_hash, ...event } = e
+  return {
+    event,
+    digestSha256: hexToBytes(digests.sha256),
+    digestSha512: hexToBytes(digests.sha512),
+    digestSha3_256: hexToBytes(digests.sha3_256),
+    prevHash: hexToBytes(prev_hash),
+    chainHash: hexToBytes(chain_hash),
+  }
+}
+
+describe('canonical JSON (RFC 8785)', () => {
+  it('sorts keys, formats numbers the ECMAScript way and escapes minimally', () => {
+    expect(canonicalJson({ b: 1, a: [1e21, 0.000001, -0, 'é\u2028'], c: { z: null, y: true } })).toBe(
+      '{"a":[1e+21,0.000001,0,"é\u2028"],"b":1,"c":{"y":true,"z":null}}',
+    )
+  })
+})
+
+describe('digests', () => {
+  it('are the FIPS 180-4 / FIPS 202 values for "abc"', () => {
+    const d = nobleDigester.digests(new TextEncoder().encode('abc'))
+    expect(d.sha256).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad')
+    expect(d.sha512.slice(0, 32)).toBe('ddaf35a193617abacc417349ae204131')
+    expect(d.sha3_256).toBe('3a985da74fe225b2045c172d6bd390bd855f086e3e9d525b46bfe24511431532')
+  })
+
+  it('agree between @noble/hashes and node:crypto on every input', () => {
+    for (const text of ['', 'abc', 'ö'.repeat(1000), JSON.stringify(draft(7))]) {
+      const bytes = new TextEncoder().encode(text)
+      expect(nodeDigester.digests(bytes)).toEqual(nobleDigester.digests(bytes))
+    }
+  })
+
+  it('constant-time comparison tells equal from different', () => {
+    expect(constantTimeEqual(new Uint8Array([1, 2, 3]), new Uint8Array([1, 2, 3]))).toBe(true)
+    expect(constantTimeEqual(new Uint8Array([1, 2, 3]), new Uint8Array([1, 2, 4]))).toBe(false)
+    expect(constantTimeEqual(new Uint8Array([1, 2, 3]), new Uint8Array([1, 2]))).toBe(false)
+  })
+})
+
+describe('hash chain', () => {
+  const genesis = genesisHash(TENANT, 3)
+  const { chained, headHash } = appendToChain([draft(1), draft(2), draft(3)], { shard: 3, lastSeq: 0, headHash: genesis })
+
+  it('numbers gaplessly and links each event to its predecessor', () => {
+    expect(chained.map((e) => e.seq)).toEqual([1, 2, 3])
+    expect(chained[0]!.prev_hash).toBe(bytesToHex(genesis))
+    expect(chained[1]!.prev_hash).toBe(chained[0]!.chain_hash)
+    expect(bytesToHex(headHash)).toBe(chained[2]!.chain_hash)
+  })
+
+  it('has a genesis bound to tenant and shard (same bytes as the SQL trigger computes)', () => {
+    expect(bytesToHex(genesis)).toBe(bytesToHex(sha256(new TextEncoder().encode(`authtrail/chain/v1/${TENANT}/3`))))
+    expect(bytesToHex(genesisHash(TENANT, 4))).not.toBe(bytesToHex(genesis))
+  })
+
+  it('verifies an intact chain, with either digester', () => {
+    for (const digester of [nobleDigester, nodeDigester]) {
+      const r = verifyChainSegment(chained.map(stored), { seq: 0, hash: genesis }, digester)
+      expect(r).toMatchObject({ ok: true, seq: 3, count: 3 })
+    }
+  })
+
+  it('names the first altered event', () => {
+    const rows = chained.map(stored)
+    rows[1] = { ...rows[1]!, event: { ...rows[1]!.event, outcome: 'success' } }
+    expect(verifyChainSegment(rows, { seq: 0, hash: genesis })).toMatchObject({ ok: false, break: { seq: 2, reason: 'digest_mismatch' } })
+  })
+
+  it('catches a re-hashed event by its broken link, and a gap by its sequence', () => {
+    const forged = appendToChain([draft(1), { ...draft(2), outcome: 'success' }, draft(3)], { shard: 3, lastSeq: 0, headHash: genesis }).chained
+    const rows = [stored(chained[0]!), stored(forged[1]!), stored(chained[2]!)]
+    expect(verifyChainSegment(rows, { seq: 0, hash: genesis })).toMatchObject({ ok: false, break: { seq: 3, reason: 'prev_hash_mismatch' } })
+    expect(verifyChainSegment([stored(chained[0]!), stored(chained[2]!)], { seq: 0, hash: genesis })).toMatchObject({
+      ok: false,
+      break: { seq: 2, reason: 'sequence_gap' },
+    })
+  })
+})
+
+describe('event types', () => {
+  it('every type has a category and every category key is a type', () => {
+    expect(Object.keys(EVENT_CATEGORY).sort()).toEqual([...EVENT_TYPES].sort())
+  })
+})

@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest'
+import { ConfigError, DEVELOPMENT_JWT_SECRET, loadEnv } from '../src/config/env.ts'
+import { createArgon2Hasher } from '../src/auth/argon2-hasher.ts'
+
+describe('configuration', () => {
+  it('development needs nothing', () => {
+    const env = loadEnv({})
+    expect(env).toMatchObject({ AUTHTRAIL_ENV: 'development', PORT: 3000, JWT_SECRET: DEVELOPMENT_JWT_SECRET })
+    expect(env.DATABASE_URL).toBeUndefined()
+  })
+
+  it('outside development the default key and the embedded database are refused, naming the variables', () => {
+    expect(() => loadEnv({ AUTHTRAIL_ENV: 'production' })).toThrow(ConfigError)
+    try {
+      loadEnv({ AUTHTRAIL_ENV: 'production' })
+    } catch (e) {
+      expect((e as Error).message).toMatch(/JWT_SECRET: must be set outside development/)
+      expect((e as Error).message).toMatch(/DATABASE_URL: must be set outside development/)
+    }
+    expect(() => loadEnv({ AUTHTRAIL_ENV: 'production', DATABASE_URL: 'postgres://h/db', JWT_SECRET: 'k'.repeat(40) })).not.toThrow()
+  })
+
+  it('names malformed values', () => {
+    expect(() => loadEnv({ PORT: 'eighty' })).toThrow(/PORT/)
+    expect(() => loadEnv({ DATABASE_URL: 'mysql://x' })).toThrow(/DATABASE_URL: must be a postgres:\/\/ URL/)
+    expect(() => loadEnv({ JWT_SECRET: 'short' })).toThrow(/JWT_SECRET: must be at least 32 characters/)
+    expect(() => loadEnv({ SYSLOG_URL: 'http://x' })).toThrow(/SYSLOG_URL/)
+  })
+
+  it('argon2id below the OWASP minimum cannot be configured', () => {
+    expect(() => createArgon2Hasher({ memoryCost: 4096, timeCost: 2, parallelism: 1 })).toThrow(/OWASP/)
+    expect(() => createArgon2Hasher({ memoryCost: 19_456, timeCost: 1, parallelism: 1 })).toThrow(/OWASP/)
+  })
+
+  it('hashes with argon2id at m=19456, t=2, p=1', async () => {
+    const hash = await createArgon2Hasher().hash('pw')
+    expect(hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/)
+  })
+})
