@@ -40,7 +40,8 @@ describe('hash chain in PostgreSQL', () => {
   it('verifies an intact tenant and GET /v1/audit/verify answers for the caller tenant only', async () => {
     const result = await verifyTenantChain(db.sql, acme.tenant.id, nodeDigester)
     expect(result.ok).toBe(true)
-    const [{ n }] = (await db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM auth_logs WHERE tenant_id = ${acme.tenant.id}`) as [{ n: number }]
+    const [row] = await db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM auth_logs WHERE tenant_id = ${acme.tenant.id}`
+    const n = row!.n
     // 30 attempts, plus the account_locked event of alice's fifth failure.
     expect(n).toBe(31)
     expect(result.verified_events).toBe(31)
