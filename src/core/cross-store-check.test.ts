@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest'
+import type { ChainedEvent, UnsequencedEvent } from './auth-event.ts'
+import { appendToChain, genesisHash } from './chain.ts'
+import { compareEventCopies, differingFields } from './cross-store-check.ts'
+
+const tenant = '0193a6f2-0000-7000-8000-0000000000aa'
+
+function chain(shard: number, count: number, expiresAt = '2027-11-23T10:00:00.000Z'): ChainedEvent[] {
+  const events: UnsequencedEvent[] = Array.from({ length: count }, (_, i) => ({
+    id: `0193a6f2-0000-7000-8000-${String(shard * 100 + i).padStart(12, '0')}`,
+    tenant_id: tenant,
+    organisation_id: null,
+    event_type: 'login_failed',
+    channel: 'web',
+    user_id: null,
+    identifier: 'bob@example.com',
+    ip: '192.0.2.1',
+    user_agent: null,
+    device_id: null,
+    occurred_at: new Date(Date.UTC(2026, 10, 23, 10, 0, i)).toISOString(),
+    outcome: 'failure',
+    reason: 'invalid_credentials',
+    risk: { score: 10, signals: [] },
+    metadata: { attempt: i, tags: { a: 1, b: 2 } },
+    token_jti: null,
+    actor_id: null,
+    expires_at: expiresAt,
+  }))
+  return appendToChain(events, { shard, lastSeq: 0, headHash: genesisHash(tenant, shard) }).chained
+}
+
+describe('compareEventCopies', () => {
+  it('finds nothing wrong with faithful copies, in any order and with any key order', () => {
+    const recorded = [...chain(0, 3), ...chain(1, 2)]
+    const copies = recorded.map((e) => ({ ...e, metadata: { tags: { b: 2, a: 1 }, attempt: e.metadata.attempt! } })).reverse()
+    expect(compareEventCopies(recorded, copies)).toEqual({ missing: [], extra: [], altered: [], expired: [], consistent: true })
+  })
+
+  it('reports missing and extra events by id, shard and seq, in chain order', () => {
+    const recorded = [...chain(1, 3), ...chain(0, 2)]
+    const stray = chain(2, 1)[0]!
+    const copies = [recorded[0]!, recorded[4]!, stray]
+    const report = compareEventCopies(recorded, copies)
+    expect(report.missing).toEqual([
+      { eventId: recorded[3]!.id, shard: 0, seq: 1 },
+      { eventId: recorded[1]!.id, shard: 1, seq: 2 },
+      { eventId: recorded[2]!.id, shard: 1, seq: 3 },
+    ])
+    expect(report.extra).toEqual([{ eventId: stray.id, shard: 2, seq: 1 }])
+    expect(report.consistent).toBe(false)
+  })
+
+  it('names each altered field: canonical fields, single digests and chain links', () => {
+    const recorded = chain(0, 4)
+    const copies = recorded.map((e) => ({ ...e }))
+    copies[0] = { ...copies[0]!, occurred_at: '2026-11-23T09:59:59.000Z', metadata: { attempt: 0, tags: { a: 1, b: 3 } } }
+    copies[1] = { ...copies[1]!, digests: { ...copies[1]!.digests, sha3_256: '0'.repeat(64) } }
+    copies[2] = { ...copies[2]!, chain_hash: 'f'.repeat(64), prev_hash: 'e'.repeat(64) }
+    copies[3] = { ...copies[3]!, seq: 9 }
+    const report = compareEventCopies(recorded, copies)
+    expect(report.altered).toEqual([
+      { eventId: recorded[0]!.id, shard: 0, seq: 1, fields: ['metadata', 'occurred_at'] },
+      { eventId: recorded[1]!.id, shard: 0, seq: 2, fields: ['digests.sha3_256'] },
+      { eventId: recorded[2]!.id, shard: 0, seq: 3, fields: ['chain_hash', 'prev_hash'] },
+      { eventId: recorded[3]!.id, shard: 0, seq: 4, fields: ['seq'] },
+    ])
+    expect(report.missing).toEqual([])
+  })
+
+  it('notices a field dropped from or added to the copy', () => {
+    const [event] = chain(0, 1)
+    const { reason: _, ...dropped } = event!
+    expect(differingFields(event!, dropped as ChainedEvent)).toEqual(['reason'])
+    expect(differingFields(event!, { ...event!, smuggled: 1 } as ChainedEvent)).toEqual(['smuggled'])
+    expect(differingFields(event!, { ...event!, risk: undefined } as unknown as ChainedEvent)).toEqual(['risk'])
+  })
+
+  it('with `now`, counts events gone from one side after their expiry as expired, not missing or extra', () => {
+    const old = chain(0, 2, '2026-12-01T00:00:00.000Z')
+    const young = chain(1, 1, '2027-12-01T00:00:00.000Z')
+    const now = new Date('2027-01-01T00:00:00.000Z')
+    const report = compareEventCopies([old[0]!, ...young], [old[1]!], { now })
+    expect(report.expired.map((p) => p.eventId)).toEqual([old[0]!.id, old[1]!.id])
+    expect(report.missing.map((p) => p.eventId)).toEqual([young[0]!.id])
+    expect(report.extra).toEqual([])
+    expect(compareEventCopies([old[0]!], []).missing).toHaveLength(1)
+  })
+})

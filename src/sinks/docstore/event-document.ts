@@ -1,0 +1,198 @@
+import type {
+  ChainedEvent,
+  EventDigests,
+  JsonObject,
+  LockoutSnapshot,
+  RiskEvaluation,
+} from '../../core/auth-event.ts'
+import type { Channel, EventType, Outcome } from '../../core/event-types.ts'
+
+/**
+ * One audit event as the document store holds it. `_id` is the event id, so a redelivered event replaces
+ * its earlier copy instead of adding a second one. The two timestamps are BSON dates (range queries and the
+ * TTL index need them); everything else keeps the event's own representation, digests and links in hex.
+ */
+export interface EventDocument {
+  _id: string
+  tenant_id: string
+  organisation_id: string | null
+  shard: number
+  seq: number
+  event_type: EventType
+  channel: Channel
+  user_id: string | null
+  identifier: string | null
+  ip: string | null
+  user_agent: string | null
+  device_id: string | null
+  occurred_at: Date
+  outcome: Outcome
+  reason: string | null
+  risk: RiskEvaluation
+  metadata: JsonObject
+  token_jti: string | null
+  actor_id: string | null
+  /** Copied from the event, which fixed it at ingestion from the tenant's retention; never recomputed here. */
+  expires_at: Date
+  digests: EventDigests
+  prev_hash: string
+  chain_hash: string
+}
+
+/**
+ * The mirrored lockout state of one identifier. `shard`/`seq` are the chain position of the event that
+ * produced the snapshot and decide which of two snapshots is newer.
+ */
+export interface LockoutDocument {
+  _id: string
+  tenant_id: string
+  identifier: string
+  user_id: string | null
+  failed_login_attempts: number
+  account_locked_until: Date | null
+  last_failed_at: Date | null
+  lockout_count: number
+  shard: number
+  seq: number
+}
+
+/** Raised when an event cannot be represented as a document; the event is poison for this store. */
+export class EventMappingError extends Error {
+  constructor(message: string, readonly eventId: string) {
+    super(message)
+    this.name = 'EventMappingError'
+  }
+}
+
+/**
+ * Parses a hashed timestamp, insisting on the exact `Date.prototype.toISOString` form. The document keeps
+ * only the BSON date, so the canonical text must be recoverable from it; any other spelling of the same
+ * instant (an offset, microseconds, no milliseconds) would come back different and break the digests.
+ * The system of record has the same constraint (`timestamptz` columns), so this refuses nothing valid.
+ */
+function parseCanonicalInstant(text: string, field: string, eventId: string): Date {
+  const date = new Date(text)
+  if (Number.isNaN(date.getTime()) || date.toISOString() !== text) {
+    throw new EventMappingError(`${field} is not a canonical UTC timestamp (YYYY-MM-DDTHH:mm:ss.sssZ): ${JSON.stringify(text)}`, eventId)
+  }
+  return date
+}
+
+function parseInstant(text: string | null, field: string, eventId: string): Date | null {
+  if (text === null) return null
+  const date = new Date(text)
+  if (Number.isNaN(date.getTime())) throw new EventMappingError(`${field} is not a timestamp: ${JSON.stringify(text)}`, eventId)
+  return date
+}
+
+/**
+ * Maps a chained event to its document.
+ *
+ * @example
+ * const doc = toEventDocument(chained)
+ * doc._id === chained.id && doc.occurred_at instanceof Date
+ */
+export function toEventDocument(event: ChainedEvent): EventDocument {
+  return {
+    _id: event.id,
+    tenant_id: event.tenant_id,
+    organisation_id: event.organisation_id,
+    shard: event.shard,
+    seq: event.seq,
+    event_type: event.event_type,
+    channel: event.channel,
+    user_id: event.user_id,
+    identifier: event.identifier,
+    ip: event.ip,
+    user_agent: event.user_agent,
+    device_id: event.device_id,
+    occurred_at: parseCanonicalInstant(event.occurred_at, 'occurred_at', event.id),
+    outcome: event.outcome,
+    reason: event.reason,
+    // Cloned whole, not rebuilt field by field: any key present was hashed and must survive.
+    risk: structuredClone(event.risk),
+    metadata: structuredClone(event.metadata),
+    token_jti: event.token_jti,
+    actor_id: event.actor_id,
+    expires_at: parseCanonicalInstant(event.expires_at, 'expires_at', event.id),
+    digests: { sha256: event.digests.sha256, sha512: event.digests.sha512, sha3_256: event.digests.sha3_256 },
+    prev_hash: event.prev_hash,
+    chain_hash: event.chain_hash,
+  }
+}
+
+/**
+ * Maps a document back to the chained event it claims to be: the canonical fields (from which a verifier
+ * recomputes the digests) plus the stored digests and links. Fields unknown to {@link EventDocument} are
+ * ignored; a missing one comes back `undefined`, so the digests no longer match.
+ */
+export function fromEventDocument(doc: EventDocument): ChainedEvent {
+  return {
+    id: doc._id,
+    tenant_id: doc.tenant_id,
+    organisation_id: doc.organisation_id,
+    shard: doc.shard,
+    seq: doc.seq,
+    event_type: doc.event_type,
+    channel: doc.channel,
+    user_id: doc.user_id,
+    identifier: doc.identifier,
+    ip: doc.ip,
+    user_agent: doc.user_agent,
+    device_id: doc.device_id,
+    occurred_at: isoOrInvalid(doc.occurred_at),
+    outcome: doc.outcome,
+    reason: doc.reason,
+    risk: doc.risk,
+    metadata: doc.metadata,
+    token_jti: doc.token_jti,
+    actor_id: doc.actor_id,
+    expires_at: isoOrInvalid(doc.expires_at),
+    digests: doc.digests,
+    prev_hash: doc.prev_hash,
+    chain_hash: doc.chain_hash,
+  }
+}
+
+// A tampered document may hold anything; the comparison must report it, not crash on it.
+function isoOrInvalid(value: unknown): string {
+  return value instanceof Date && !Number.isNaN(value.getTime()) ? value.toISOString() : `invalid:${String(value)}`
+}
+
+/**
+ * The `_id` of a lockout document. Tenant ids are UUIDs and hold no colon, so the key is unambiguous
+ * whatever the identifier contains.
+ */
+export function lockoutDocumentId(tenantId: string, identifier: string): string {
+  return `${tenantId}:${identifier}`
+}
+
+/** Maps a lockout snapshot to its document; `eventId` names the carrying event if the snapshot is malformed. */
+export function toLockoutDocument(snapshot: LockoutSnapshot, eventId: string): LockoutDocument {
+  return {
+    _id: lockoutDocumentId(snapshot.tenant_id, snapshot.identifier),
+    tenant_id: snapshot.tenant_id,
+    identifier: snapshot.identifier,
+    user_id: snapshot.user_id,
+    failed_login_attempts: snapshot.failed_login_attempts,
+    account_locked_until: parseInstant(snapshot.account_locked_until, 'account_locked_until', eventId),
+    last_failed_at: parseInstant(snapshot.last_failed_at, 'last_failed_at', eventId),
+    lockout_count: snapshot.lockout_count,
+    shard: snapshot.shard,
+    seq: snapshot.seq,
+  }
+}
+
+/**
+ * Whether an incoming snapshot may replace the stored one. Within a shard, only a strictly higher `seq`
+ * wins, so replays and late redeliveries are no-ops. Sequence numbers of different shards are not
+ * comparable; an identifier changes shard only when its tenant's shard count changes, and then the snapshot
+ * from the other shard is taken as the newer one (the alternative, ordering by shard number, could freeze
+ * the mirror for good).
+ */
+export function snapshotSupersedes(
+  stored: Pick<LockoutDocument, 'shard' | 'seq'> | null,
+  incoming: Pick<LockoutDocument, 'shard' | 'seq'>,
+): boolean {
+  return stored === null || stored.shard !== incoming.shard || stored.seq < incoming.seq
+}
