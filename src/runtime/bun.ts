@@ -1,0 +1,33 @@
+/// <reference types="bun-types" />
+import type { Server } from 'bun'
+import type { Context } from 'hono'
+import { ConfigError, loadEnv } from '../config/env.ts'
+import { bootServices, developmentBanner } from './boot.ts'
+
+// Bun entrypoint: validate configuration, wire, serve. Nothing else lives here.
+
+/**
+ * The peer address as Bun's server sees it. `app.fetch(request, server)` makes the server the context's
+ * env; read directly rather than through `hono/bun`, which hono deprecates for removal in v5.
+ */
+function bunPeerAddress(c: Context): string | null {
+  const server = c.env as Server<unknown> | undefined
+  return server?.requestIP(c.req.raw)?.address ?? null
+}
+
+try {
+  const env = loadEnv(process.env)
+  const services = await bootServices(env, bunPeerAddress)
+  const server = Bun.serve({ fetch: (request, srv) => services.app.fetch(request, srv), port: env.PORT, hostname: env.HOST })
+  const port = server.port ?? env.PORT
+  console.log(env.AUTHTRAIL_ENV === 'development' ? developmentBanner(port, env.HOST, services.embedded) : `authtrail listening on ${env.HOST}:${port} (bun)`)
+  const shutdown = () => void server.stop().then(() => services.close()).then(() => process.exit(0))
+  process.on('SIGTERM', shutdown)
+  process.on('SIGINT', shutdown)
+} catch (error) {
+  if (error instanceof ConfigError) {
+    console.error(error.message)
+    process.exit(78)
+  }
+  throw error
+}

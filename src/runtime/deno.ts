@@ -1,0 +1,38 @@
+import type { Context } from 'hono'
+import { ConfigError, loadEnv } from '../config/env.ts'
+import { bootServices, developmentBanner } from './boot.ts'
+
+// Deno entrypoint: validate configuration, wire, serve. Nothing else lives here.
+
+/**
+ * The peer address as Deno's server sees it. `app.fetch(request, info)` makes the handler info the
+ * context's env; read directly rather than through `hono/deno`, which hono deprecates for removal in v5.
+ */
+function denoPeerAddress(c: Context): string | null {
+  const info = c.env as Deno.ServeHandlerInfo<Deno.NetAddr> | undefined
+  return info?.remoteAddr.hostname ?? null
+}
+
+try {
+  const env = loadEnv(Deno.env.toObject())
+  const services = await bootServices(env, denoPeerAddress)
+  const server = Deno.serve(
+    {
+      port: env.PORT,
+      hostname: env.HOST,
+      onListen: ({ port }) => {
+        console.log(env.AUTHTRAIL_ENV === 'development' ? developmentBanner(port, env.HOST, services.embedded) : `authtrail listening on ${env.HOST}:${port} (deno)`)
+      },
+    },
+    (request, info) => services.app.fetch(request, info),
+  )
+  const shutdown = () => void server.shutdown().then(() => services.close()).then(() => Deno.exit(0))
+  Deno.addSignalListener('SIGTERM', shutdown)
+  Deno.addSignalListener('SIGINT', shutdown)
+} catch (error) {
+  if (error instanceof ConfigError) {
+    console.error(error.message)
+    Deno.exit(78)
+  }
+  throw error
+}
