@@ -1,0 +1,208 @@
+import type { Sql } from '../db/client.ts'
+import type { EventSink } from '../sinks/event-sink.ts'
+import { claimOutboxBatch } from './claim-outbox-batch.ts'
+import { compactOutbox } from './compact-outbox.ts'
+import { deliverClaimedChains, type DeliveryPolicy, type DeliveryReport } from './deliver-claimed-chains.ts'
+import { discoverChains } from './discover-chains.ts'
+import { describeError } from './outbox-row.ts'
+import { createSinkCounters, type RelayStats } from './relay-stats.ts'
+import { DEFAULT_BACKOFF, type BackoffPolicy } from './retry-backoff.ts'
+
+/** The channel the outbox trigger notifies on every insert statement. */
+export const OUTBOX_CHANNEL = 'authtrail_outbox'
+
+export interface OutboxRelayOptions {
+  sql: Sql
+  sinks: readonly EventSink[]
+  /** Events per claim (shared among the claimed chains). Default 500. */
+  batchSize?: number
+  /** Failed attempts at one event before it is dead-lettered. Default 10. */
+  maxAttempts?: number
+  /** Polling fallback, and the retry tick for chains backing off. Default 1000 ms. */
+  pollIntervalMs?: number
+  /** Wake on NOTIFY as well as by polling. Needs a second connection: false on embedded PGlite. Default true. */
+  listen?: boolean
+  log?: (entry: Record<string, unknown>) => void
+  backoff?: BackoffPolicy
+  /** Chains per claim. Default 32. */
+  maxChainsPerClaim?: number
+  /** A `deliver` call not settled by then counts as failed. Default 30 s. */
+  deliveryTimeoutMs?: number
+  /** How often delivered rows are deleted from the outbox. Default 5 s. */
+  compactIntervalMs?: number
+}
+
+export interface OutboxRelay {
+  /** Starts one delivery loop per sink (and the LISTEN, if enabled). Resolves once listening. */
+  start(): Promise<void>
+  /** Stops the loops after their current claim ends; does not close the sinks or the SQL client. */
+  stop(): Promise<void>
+  /** Delivers everything currently deliverable to every sink, compacts, and returns the events delivered. */
+  drainOnce(): Promise<number>
+  stats(): RelayStats
+}
+
+/**
+ * The outbox relay: replicates outbox events to each sink independently, in chain order, at least once.
+ * Each claim is one transaction that locks a few chains' cursors for one sink, delivers their next events
+ * and moves the cursors; several relays (processes or instances) share the work without double delivery,
+ * and one that is killed leaves its claim to be delivered again. A failing sink backs off on its own
+ * cursors and never holds back the other sinks.
+ *
+ * @example
+ * const relay = createOutboxRelay({ sql, sinks: [syslogSink, docstoreSink], log })
+ * await relay.start()
+ * // ...
+ * await relay.stop()
+ */
+export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
+  const { sql, sinks } = options
+  const log = options.log ?? (() => {})
+  const batchSize = options.batchSize ?? 500
+  const pollIntervalMs = options.pollIntervalMs ?? 1_000
+  const compactIntervalMs = options.compactIntervalMs ?? 5_000
+  const maxChains = options.maxChainsPerClaim ?? 32
+  const policy: DeliveryPolicy = {
+    maxAttempts: options.maxAttempts ?? 10,
+    backoff: options.backoff ?? DEFAULT_BACKOFF,
+    deliveryTimeoutMs: options.deliveryTimeoutMs ?? 30_000,
+  }
+  const sinkNames = [...new Set(sinks.map((s) => s.name))]
+  if (sinkNames.length !== sinks.length) throw new Error('each sink may be given to a relay only once')
+
+  const counters = new Map(sinks.map((s) => [s.name, createSinkCounters()]))
+  let compactedRows = 0
+  let running = false
+  let startedAt: string | null = null
+  let loops: Promise<void>[] = []
+  let unlisten: (() => Promise<void>) | null = null
+  const sleepers = new Map<string, { woken: boolean; wake: (() => void) | null }>(
+    [...sinkNames, '(compaction)'].map((name) => [name, { woken: false, wake: null }]),
+  )
+
+  const wakeAll = () => {
+    for (const s of sleepers.values()) {
+      s.woken = true
+      s.wake?.()
+    }
+  }
+
+  const sleep = (name: string, ms: number) =>
+    new Promise<void>((resolve) => {
+      const s = sleepers.get(name)!
+      if (s.woken || !running) {
+        s.woken = false
+        return resolve()
+      }
+      const timer = setTimeout(done, ms)
+      function done() {
+        clearTimeout(timer)
+        s.wake = null
+        s.woken = false
+        resolve()
+      }
+      s.wake = done
+    })
+
+  /** One claim for one sink, in one transaction. */
+  const relayClaim = async (sink: EventSink): Promise<DeliveryReport & { claimed: number }> => {
+    const report = await sql.begin(async (tx) => {
+      const chains = await claimOutboxBatch(tx, sink.name, { maxChains, batchSize })
+      if (chains.length === 0) return null
+      return { ...(await deliverClaimedChains(tx, sink, chains, policy)), claimed: chains.length }
+    })
+    const result = report ?? { delivered: 0, batches: 0, failures: 0, deadLettered: [], backedOff: 0, claimed: 0 }
+    counters.get(sink.name)!.record({ ...result, deadLettered: result.deadLettered.length })
+    for (const dead of result.deadLettered) {
+      log({ level: 'warn', msg: 'outbox event dead-lettered', sink: sink.name, event_id: dead.eventId, error: dead.error })
+    }
+    return result
+  }
+
+  /** Claims for one sink until nothing more can be delivered now; returns the events delivered. */
+  const drainSink = async (sink: EventSink): Promise<number> => {
+    await discoverChains(sql, sink.name)
+    let delivered = 0
+    for (;;) {
+      const report = await relayClaim(sink)
+      delivered += report.delivered
+      if (report.claimed === 0 || (report.delivered === 0 && report.deadLettered.length === 0)) return delivered
+    }
+  }
+
+  const compact = async () => {
+    compactedRows += await compactOutbox(sql, sinkNames)
+  }
+
+  const runSinkLoop = async (sink: EventSink) => {
+    while (running) {
+      try {
+        await drainSink(sink)
+      } catch (error) {
+        const message = describeError(error)
+        counters.get(sink.name)!.record({ delivered: 0, batches: 0, failures: 0, deadLettered: 0, lastError: message })
+        log({ level: 'error', msg: 'outbox relay claim failed', sink: sink.name, error: message })
+      }
+      await sleep(sink.name, pollIntervalMs)
+    }
+  }
+
+  const runCompactionLoop = async () => {
+    while (running) {
+      try {
+        await compact()
+      } catch (error) {
+        log({ level: 'error', msg: 'outbox compaction failed', error: describeError(error) })
+      }
+      await sleep('(compaction)', compactIntervalMs)
+    }
+  }
+
+  return {
+    async start() {
+      if (running) return
+      running = true
+      startedAt = new Date().toISOString()
+      if (options.listen ?? true) {
+        try {
+          const listener = await sql.listen(OUTBOX_CHANNEL, () => {
+            for (const name of sinkNames) {
+              const s = sleepers.get(name)!
+              s.woken = true
+              s.wake?.()
+            }
+          })
+          unlisten = listener.unlisten
+        } catch (error) {
+          log({ level: 'warn', msg: 'outbox LISTEN unavailable; polling only', error: describeError(error) })
+        }
+      }
+      loops = [...sinks.map((s) => runSinkLoop(s)), runCompactionLoop()]
+    },
+
+    async stop() {
+      if (!running) return
+      running = false
+      wakeAll()
+      await Promise.all(loops)
+      loops = []
+      await unlisten?.().catch(() => {})
+      unlisten = null
+    },
+
+    async drainOnce() {
+      const delivered = await Promise.all(sinks.map((s) => drainSink(s)))
+      await compact()
+      return delivered.reduce((a, b) => a + b, 0)
+    },
+
+    stats() {
+      return {
+        running,
+        startedAt,
+        compactedRows,
+        sinks: Object.fromEntries([...counters].map(([name, c]) => [name, c.snapshot()])),
+      }
+    },
+  }
+}

@@ -1,0 +1,69 @@
+import type { Sql } from '../db/client.ts'
+
+/** Delivery state of one sink, as stored in PostgreSQL (shared by every relay instance). */
+export interface SinkStatus {
+  sink: string
+  /** Events in the outbox this sink has not passed yet. */
+  undelivered: number
+  /** Age in seconds of the oldest of them (0 when none): the sink's lag. */
+  lagSeconds: number
+  /** Dead letters not re-driven yet. */
+  deadLetters: number
+  /** Chains currently backing off after a failure. */
+  retryingChains: number
+}
+
+export interface RelayStatusFilter {
+  /** Only this tenant's events and dead letters. */
+  tenantId?: string
+  /** The sinks to report; by default every sink that has a cursor or a dead letter. */
+  sinks?: readonly string[]
+}
+
+/**
+ * Lag, backlog and dead letters per sink, computed from the outbox and the cursors. A chain that has no
+ * cursor for a sink yet counts as entirely undelivered for it.
+ *
+ * @example
+ * const [docstore] = await getRelayStatus(sql, { sinks: ['docstore'] })
+ * if (docstore.lagSeconds > 60) alert()
+ */
+export async function getRelayStatus(sql: Sql, filter: RelayStatusFilter = {}): Promise<SinkStatus[]> {
+  const tenant = filter.tenantId
+  const sinks =
+    filter.sinks ??
+    (
+      await sql<{ sink: string }[]>`
+        SELECT sink FROM outbox_cursors UNION SELECT sink FROM outbox_dead_letters ORDER BY sink`
+    ).map((r) => r.sink)
+  if (sinks.length === 0) return []
+  const rows = await sql<{ sink: string; undelivered: number; lag_seconds: number; dead_letters: number; retrying_chains: number }[]>`
+    SELECT s.sink,
+      (SELECT count(*)::int FROM outbox o
+        WHERE ${tenant === undefined ? sql`TRUE` : sql`o.tenant_id = ${tenant}`}
+          AND o.seq > coalesce((SELECT c.delivered_seq FROM outbox_cursors c
+                                WHERE c.sink = s.sink AND c.tenant_id = o.tenant_id AND c.shard = o.shard), 0)
+      ) AS undelivered,
+      (SELECT coalesce(extract(epoch FROM clock_timestamp() - min(o.created_at)), 0)::float8 FROM outbox o
+        WHERE ${tenant === undefined ? sql`TRUE` : sql`o.tenant_id = ${tenant}`}
+          AND o.seq > coalesce((SELECT c.delivered_seq FROM outbox_cursors c
+                                WHERE c.sink = s.sink AND c.tenant_id = o.tenant_id AND c.shard = o.shard), 0)
+      ) AS lag_seconds,
+      (SELECT count(*)::int FROM outbox_dead_letters d
+        WHERE d.sink = s.sink AND d.redriven_at IS NULL
+          AND ${tenant === undefined ? sql`TRUE` : sql`d.tenant_id = ${tenant}`}
+      ) AS dead_letters,
+      (SELECT count(*)::int FROM outbox_cursors c
+        WHERE c.sink = s.sink AND c.attempts > 0
+          AND ${tenant === undefined ? sql`TRUE` : sql`c.tenant_id = ${tenant}`}
+      ) AS retrying_chains
+    FROM unnest(${sql.array(sinks as string[])}::text[]) WITH ORDINALITY AS s(sink, position)
+    ORDER BY s.position`
+  return rows.map((r) => ({
+    sink: r.sink,
+    undelivered: r.undelivered,
+    lagSeconds: Math.max(0, Math.round(r.lag_seconds * 1000) / 1000),
+    deadLetters: r.dead_letters,
+    retryingChains: r.retrying_chains,
+  }))
+}
