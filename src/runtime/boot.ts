@@ -13,7 +13,8 @@ import { createLogger } from '../http/logger.ts'
 export interface Services {
   app: OpenAPIHono<AppEnv>
   sql: Sql
-  embedded: boolean
+  /** Where the embedded PostgreSQL keeps its data; null when DATABASE_URL is used. */
+  embeddedDataDir: string | null
   log: (entry: Record<string, unknown>) => void
   close(): Promise<void>
 }
@@ -24,7 +25,8 @@ export interface Services {
  */
 export async function bootServices(env: Env, resolveAddress: ClientAddressResolver, extraDeps: Partial<AppDeps> = {}): Promise<Services> {
   const log = createLogger()
-  const embedded = env.DATABASE_URL === undefined ? await startEmbeddedPostgres(`${env.DATA_DIR}/pglite`) : null
+  const embeddedDataDir = env.DATABASE_URL === undefined ? `${env.DATA_DIR}/pglite` : null
+  const embedded = embeddedDataDir ? await startEmbeddedPostgres(embeddedDataDir) : null
   const sql = createSql(env.DATABASE_URL ?? embedded!.url, { max: embedded ? 1 : env.DATABASE_POOL_SIZE })
   await migrate(sql)
   const hasher = createArgon2Hasher()
@@ -44,7 +46,7 @@ export async function bootServices(env: Env, resolveAddress: ClientAddressResolv
   return {
     app,
     sql,
-    embedded: embedded !== null,
+    embeddedDataDir,
     log,
     close: async () => {
       await sql.end({ timeout: 5 })
@@ -54,10 +56,10 @@ export async function bootServices(env: Env, resolveAddress: ClientAddressResolv
 }
 
 /** What a newcomer sees after start-up in development: how to log in. */
-export function developmentBanner(port: number, host: string, embedded: boolean): string {
+export function developmentBanner(port: number, host: string, embeddedDataDir: string | null): string {
   const base = `http://${host}:${port}`
   return [
-    `authtrail listening on ${base} (${embedded ? 'embedded PostgreSQL in .data/pglite' : 'DATABASE_URL'})`,
+    `authtrail listening on ${base} (${embeddedDataDir ? `embedded PostgreSQL in ${embeddedDataDir}` : 'DATABASE_URL'})`,
     `API reference: ${base}/docs`,
     'Log in as the demo user:',
     `  curl -i -X POST ${base}/v1/auth/login -H 'content-type: application/json' \\`,
