@@ -1,0 +1,269 @@
+import { describe, expect, it } from 'vitest'
+import type { ChainedEvent, OutboxPayload } from './auth-event.ts'
+import {
+  CEF_EVENT_NAME,
+  CEF_SEVERITY,
+  classifySourceAddress,
+  escapeCefExtensionValue,
+  escapeCefHeader,
+  formatCef,
+  formatSyslog5424,
+  frameOctetCounted,
+  syslogSeverityForCef,
+  truncateCefMessage,
+  truncateToCodePoints,
+  truncateToUtf8Bytes,
+  utf8ByteLength,
+} from './cef.ts'
+import { EVENT_TYPES } from './event-types.ts'
+
+const device = { deviceVendor: 'authtrail', deviceProduct: 'authtrail', deviceVersion: '0.1.0' }
+
+function payloadWith(overrides: Partial<ChainedEvent> = {}): OutboxPayload {
+  const event: ChainedEvent = {
+    id: '0192f0c1-7d3a-7c4e-8a1b-2f3c4d5e6f70',
+    tenant_id: 'acme',
+    organisation_id: null,
+    shard: 3,
+    seq: 42,
+    event_type: 'login_failed',
+    channel: 'web',
+    user_id: 'u-1',
+    identifier: 'alice@example.com',
+    ip: '203.0.113.7',
+    user_agent: 'Mozilla/5.0',
+    device_id: null,
+    occurred_at: '2026-11-23T10:00:00.000Z',
+    outcome: 'failure',
+    reason: 'invalid_credentials',
+    risk: { score: 10, signals: [] },
+    metadata: {},
+    token_jti: null,
+    actor_id: null,
+    expires_at: '2027-11-23T10:00:00.000Z',
+    digests: { sha256: 'a'.repeat(64), sha512: 'b'.repeat(128), sha3_256: 'c'.repeat(64) },
+    prev_hash: 'd'.repeat(64),
+    chain_hash: 'e'.repeat(64),
+    ...overrides,
+  }
+  return { event, lockout: null }
+}
+
+/** Splits a CEF line the way a strict parser does: 7 unescaped pipes, then space-separated key=value. */
+function parseCef(line: string): { header: string[]; ext: Record<string, string> } {
+  const header: string[] = []
+  let field = ''
+  let i = 0
+  for (; i < line.length && header.length < 7; i++) {
+    const c = line[i]!
+    if (c === '\\') {
+      field += line[++i]
+    } else if (c === '|') {
+      header.push(field)
+      field = ''
+    } else field += c
+  }
+  const rest = line.slice(i)
+  const ext: Record<string, string> = {}
+  const keyPositions = [...rest.matchAll(/(?:^| )([A-Za-z0-9_]+)=/g)].filter((m) => {
+    // An `=` preceded by an odd number of backslashes is escaped, never a key separator.
+    const before = rest.slice(0, m.index! + m[0].length - 1)
+    return ((/\\*$/.exec(before)?.[0].length ?? 0) % 2) === 0
+  })
+  keyPositions.forEach((m, k) => {
+    const start = m.index! + m[0].length
+    const end = k + 1 < keyPositions.length ? keyPositions[k + 1]!.index! : rest.length
+    ext[m[1]!] = rest.slice(start, end).replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c === 'r' ? '\r' : c))
+  })
+  return { header, ext }
+}
+
+describe('formatCef', () => {
+  it('writes the header and the dictionary keys of a login failure', () => {
+    const line = formatCef(payloadWith(), device)
+    expect(line.startsWith('CEF:0|authtrail|authtrail|0.1.0|login_failed|Login failed|5|rt=1795428000000 ')).toBe(true)
+    const { ext } = parseCef(line)
+    expect(ext).toMatchObject({
+      rt: '1795428000000',
+      act: 'login_failed',
+      outcome: 'failure',
+      reason: 'invalid_credentials',
+      cat: 'authentication',
+      suser: 'alice@example.com',
+      suid: 'u-1',
+      src: '203.0.113.7',
+      requestClientApplication: 'Mozilla/5.0',
+      externalId: '0192f0c1-7d3a-7c4e-8a1b-2f3c4d5e6f70',
+      cs1Label: 'tenant',
+      cs1: 'acme',
+      cs3Label: 'channel',
+      cs3: 'web',
+      cs4Label: 'chainHash',
+      cs4: 'e'.repeat(64),
+      cn1Label: 'sequence',
+      cn1: '42',
+      cn2Label: 'shard',
+      cn2: '3',
+      cn3Label: 'riskScore',
+      cn3: '10',
+    })
+    // Null fields are left out with their labels: an empty value is an error for strict parsers.
+    expect(ext).not.toHaveProperty('cs2')
+    expect(ext).not.toHaveProperty('cs2Label')
+    expect(ext).not.toHaveProperty('flexString1')
+  })
+
+  it('escapes hostile header fields: backslash and pipe escaped, CR/LF replaced, equals literal', () => {
+    const line = formatCef(payloadWith(), { deviceVendor: 'a|b\\c=d', deviceProduct: 'x\r\ny', deviceVersion: '1' })
+    expect(line.startsWith('CEF:0|a\\|b\\\\c=d|x  y|1|')).toBe(true)
+    expect(escapeCefHeader('|\\=\n')).toBe('\\|\\\\= ')
+  })
+
+  it('escapes hostile extension values and they round-trip', () => {
+    const hostile = 'a=b\\c|d\ne\rf \\= \\n x=y'
+    const line = formatCef(payloadWith({ identifier: hostile, reason: 'end\\' }), device)
+    expect(line).toContain('suser=a\\=b\\\\c|d\\ne\\rf \\\\\\= \\\\n x\\=y ')
+    expect(line).not.toMatch(/[\r\n]/)
+    const { ext } = parseCef(line)
+    expect(ext.suser).toBe(hostile)
+    expect(ext.reason).toBe('end\\')
+    expect(escapeCefExtensionValue('|')).toBe('|')
+  })
+
+  it('keeps non-ASCII text intact', () => {
+    const line = formatCef(payloadWith({ identifier: 'jörg😀@exämple.com', user_agent: 'Ünïcødé 🚀' }), device)
+    const { ext } = parseCef(line)
+    expect(ext.suser).toBe('jörg😀@exämple.com')
+    expect(ext.requestClientApplication).toBe('Ünïcødé 🚀')
+  })
+
+  it('puts IPv6 into c6a2 with its label, and unwraps IPv4-mapped addresses into src', () => {
+    const v6 = parseCef(formatCef(payloadWith({ ip: '2001:DB8::1' }), device)).ext
+    expect(v6).toMatchObject({ c6a2Label: 'Source IPv6 Address', c6a2: '2001:db8::1' })
+    expect(v6).not.toHaveProperty('src')
+    expect(parseCef(formatCef(payloadWith({ ip: '::ffff:198.51.100.2' }), device)).ext.src).toBe('198.51.100.2')
+    expect(classifySourceAddress('not an ip')).toBeNull()
+    expect(classifySourceAddress('1.2.3.256')).toBeNull()
+    expect(classifySourceAddress('1::2::3')).toBeNull()
+    expect(classifySourceAddress('fe80::1')).toEqual({ key: 'c6a2', value: 'fe80::1' })
+  })
+
+  it('truncates over-long values to the key limit in code points, before escaping', () => {
+    // 41 emoji for externalId (limit 40): the cut lands between surrogate pairs, never inside one.
+    const longId = '😀'.repeat(41)
+    // 1023-char reason limit, with an escape right at the boundary: truncation precedes escaping.
+    const reason = `${'r'.repeat(1022)}==`
+    const { ext } = parseCef(formatCef(payloadWith({ id: longId, reason, tenant_id: 't'.repeat(5000) }), device))
+    expect(ext.externalId).toBe('😀'.repeat(40))
+    expect(ext.reason).toBe(`${'r'.repeat(1022)}=`)
+    expect(ext.cs1).toHaveLength(4000)
+    expect(truncateToCodePoints('a😀b', 2)).toBe('a😀')
+  })
+
+  it('labels custom fields and carries the lockout end and the actor', () => {
+    const payload = payloadWith({
+      event_type: 'account_locked',
+      organisation_id: 'org-9',
+      device_id: 'dev-1',
+      token_jti: 'jti-1',
+      actor_id: 'admin-7',
+    })
+    payload.lockout = {
+      tenant_id: 'acme',
+      identifier: 'alice@example.com',
+      user_id: 'u-1',
+      failed_login_attempts: 5,
+      account_locked_until: '2026-11-23T10:15:00.000Z',
+      last_failed_at: '2026-11-23T10:00:00.000Z',
+      lockout_count: 1,
+      shard: 3,
+      seq: 42,
+    }
+    const line = formatCef(payload, device)
+    expect(line).toContain('|account_locked|Account locked|8|')
+    expect(parseCef(line).ext).toMatchObject({
+      cs2Label: 'organisation',
+      cs2: 'org-9',
+      cs5Label: 'deviceId',
+      cs5: 'dev-1',
+      cs6Label: 'tokenJti',
+      cs6: 'jti-1',
+      flexString1Label: 'actorId',
+      flexString1: 'admin-7',
+      flexDate1Label: 'lockedUntil',
+      flexDate1: String(Date.parse('2026-11-23T10:15:00.000Z')),
+    })
+  })
+
+  it('has a severity and a name for every event type, and nothing else', () => {
+    expect(Object.keys(CEF_SEVERITY).sort()).toEqual([...EVENT_TYPES].sort())
+    expect(Object.keys(CEF_EVENT_NAME).sort()).toEqual([...EVENT_TYPES].sort())
+    for (const s of Object.values(CEF_SEVERITY)) expect(s).toBeGreaterThanOrEqual(0)
+    for (const s of Object.values(CEF_SEVERITY)) expect(s).toBeLessThanOrEqual(10)
+  })
+})
+
+describe('formatSyslog5424', () => {
+  it('frames the CEF message with facility authpriv and MSGID = event type', () => {
+    const line = formatSyslog5424(payloadWith(), device, { hostname: 'auth-1', appName: 'authtrail', procId: '77' })
+    expect(line).toBe(`<85>1 2026-11-23T10:00:00.000Z auth-1 authtrail 77 login_failed - ${formatCef(payloadWith(), device)}`)
+  })
+
+  it('derives PRI from the CEF severity', () => {
+    const pri = (type: ChainedEvent['event_type']) =>
+      formatSyslog5424(payloadWith({ event_type: type }), device, { hostname: 'h', appName: 'a' }).split('>')[0]
+    expect(pri('account_locked')).toBe('<84') // authpriv.warning
+    expect(pri('login_success')).toBe('<86') // authpriv.info
+    expect(syslogSeverityForCef(10)).toBe(2)
+  })
+
+  it('sanitises header tokens and uses NILVALUE for empty ones', () => {
+    const line = formatSyslog5424(payloadWith(), device, { hostname: 'bad host\n', appName: '' })
+    expect(line).toMatch(/^<85>1 2026-11-23T10:00:00.000Z badhost - - login_failed - CEF:0\|/)
+  })
+})
+
+describe('octet counting', () => {
+  it('counts UTF-8 bytes, not characters', () => {
+    expect(utf8ByteLength('ö')).toBe(2)
+    expect(utf8ByteLength('😀')).toBe(4)
+    expect(utf8ByteLength('€')).toBe(3)
+    expect(utf8ByteLength('\ud800x')).toBe(4) // lone surrogate encodes as U+FFFD
+    const message = 'Jörg 😀 €'
+    expect(utf8ByteLength(message)).toBe(new TextEncoder().encode(message).length)
+    expect(frameOctetCounted(message)).toBe(`14 ${message}`)
+  })
+
+  it('truncates to a byte budget on a character boundary without leaving half an escape', () => {
+    expect(truncateToUtf8Bytes('aö', 2)).toBe('a')
+    expect(truncateToUtf8Bytes('a😀', 4)).toBe('a')
+    expect(truncateToUtf8Bytes('ab\\=c', 3)).toBe('ab')
+    expect(truncateToUtf8Bytes('a\\\\b', 3)).toBe('a\\\\')
+    expect(truncateToUtf8Bytes('short', 100)).toBe('short')
+  })
+})
+
+describe('truncateCefMessage', () => {
+  it('cuts to any byte budget and still parses, keeping whole keys and value prefixes', () => {
+    const payload = payloadWith({ identifier: 'a=b\\c ö😀 x=y\n', reason: 'why = because\\', user_agent: 'UA 😀 '.repeat(20) })
+    const full = formatSyslog5424(payload, device, { hostname: 'h', appName: 'a' })
+    const original = parseCef(full.slice(full.indexOf('CEF:')))
+    const keys = Object.keys(original.ext)
+    const headerEnd = full.indexOf('|rt=') + 1
+    for (let max = utf8ByteLength(full.slice(0, headerEnd)); max <= utf8ByteLength(full) + 1; max++) {
+      const cut = truncateCefMessage(full, max)
+      expect(utf8ByteLength(cut)).toBeLessThanOrEqual(max)
+      if (cut !== full) expect(cut).not.toMatch(/ $/)
+      const { header, ext } = parseCef(cut.slice(cut.indexOf('CEF:')))
+      expect(header).toEqual(original.header)
+      const kept = Object.keys(ext)
+      expect(kept).toEqual(keys.slice(0, kept.length))
+      for (const k of kept) {
+        expect(ext[k]).not.toBe('')
+        expect(original.ext[k]!.startsWith(ext[k]!)).toBe(true)
+        if (k !== kept.at(-1)) expect(ext[k]).toBe(original.ext[k])
+      }
+    }
+    expect(truncateCefMessage(full, 100_000)).toBe(full)
+  })
+})
