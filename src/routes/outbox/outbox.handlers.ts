@@ -1,0 +1,114 @@
+import type { OpenAPIHono } from '@hono/zod-openapi'
+import type { AppDeps } from '../../app.ts'
+import type { TokenService } from '../../auth/tokens.ts'
+import type { Sql } from '../../db/client.ts'
+import { ApiError } from '../../errors/codes.ts'
+import type { AppEnv, ClientAddressResolver } from '../../http/app-env.ts'
+import { requestOrigin } from '../../http/client-origin.ts'
+import { requireRole } from '../../http/require-role.ts'
+import { listDeadLetters } from '../../outbox/list-dead-letters.ts'
+import { redriveDeadLetters } from '../../outbox/redrive-dead-letters.ts'
+import { getRelayStatus } from '../../outbox/relay-status.ts'
+import type { EventSink } from '../../sinks/event-sink.ts'
+import { deadLettersRoute, outboxStatusRoute, redriveRoute } from './outbox.routes.ts'
+
+export interface OutboxRouteDeps {
+  sql: Sql
+  tokens: TokenService
+  /** The sinks this process delivers to: the ones re-drives can use and status reports. */
+  sinks: readonly EventSink[]
+  resolveAddress: ClientAddressResolver
+  trustProxy: boolean
+  clock: () => Date
+}
+
+/**
+ * Registers the outbox administration routes. Every query is scoped to the caller's tenant: an admin sees
+ * and re-drives only their own tenant's events.
+ */
+export function registerOutboxRoutes(app: OpenAPIHono<AppEnv>, deps: OutboxRouteDeps): void {
+  const admin = requireRole(deps.tokens, ['admin'])
+  app.use(outboxStatusRoute.path, admin)
+  app.use(deadLettersRoute.path, admin)
+  app.use(redriveRoute.path, admin)
+  const configured = deps.sinks.map((s) => s.name)
+
+  app.openapi(outboxStatusRoute, async (c) => {
+    const status = await getRelayStatus(deps.sql, { tenantId: c.get('session').tid, sinks: configured.length > 0 ? configured : undefined })
+    return c.json(
+      {
+        sinks: status.map((s) => ({
+          sink: s.sink,
+          undelivered: s.undelivered,
+          lag_seconds: s.lagSeconds,
+          dead_letters: s.deadLetters,
+          retrying_chains: s.retryingChains,
+        })),
+      },
+      200,
+    )
+  })
+
+  app.openapi(deadLettersRoute, async (c) => {
+    const query = c.req.valid('query')
+    const items = await listDeadLetters(deps.sql, { tenantId: c.get('session').tid, sink: query.sink, state: query.state, limit: query.limit })
+    return c.json(
+      {
+        items: items.map((d) => ({
+          sink: d.sink,
+          event_id: d.eventId,
+          shard: d.shard,
+          seq: d.seq,
+          event_type: d.eventType,
+          occurred_at: d.occurredAt,
+          attempts: d.attempts,
+          last_error: d.lastError,
+          dead_at: d.deadAt,
+          redriven_at: d.redrivenAt,
+        })),
+      },
+      200,
+    )
+  })
+
+  app.openapi(redriveRoute, async (c) => {
+    const body = c.req.valid('json')
+    const sink = deps.sinks.find((s) => s.name === body.sink)
+    if (!sink) throw ApiError.from('not_found', `sink ${body.sink} is not configured`)
+    const session = c.get('session')
+    const origin = requestOrigin(c, deps.resolveAddress, deps.trustProxy, 'admin')
+    const result = await redriveDeadLetters(
+      deps.sql,
+      body.sink,
+      sink,
+      { tenantId: session.tid, eventIds: body.event_ids, limit: body.limit },
+      { actor: { channel: 'admin', actorId: session.sub, organisationId: session.org, ip: origin.ip, userAgent: origin.userAgent }, now: deps.clock() },
+    )
+    return c.json(
+      {
+        redriven: result.redriven,
+        failed: result.failed.map((f) => ({ event_id: f.eventId, error: f.error })),
+        audit_event_ids: result.auditEventIds,
+      },
+      200,
+    )
+  })
+}
+
+/**
+ * The outbox routes as an app extension, for `AppDeps.extensions`.
+ *
+ * @example
+ * createApp({ ...deps, extensions: [outboxRoutesExtension(sinks)] })
+ */
+export function outboxRoutesExtension(sinks: readonly EventSink[]): (app: OpenAPIHono<AppEnv>, deps: AppDeps) => void {
+  return (app, deps) =>
+    registerOutboxRoutes(app, {
+      sql: deps.sql,
+      tokens: deps.tokens,
+      sinks,
+      resolveAddress: deps.resolveAddress,
+      trustProxy: deps.config.trustProxy,
+      clock: deps.clock,
+    })
+}
