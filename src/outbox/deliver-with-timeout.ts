@@ -14,7 +14,7 @@ export class SinkTimeoutError extends Error {
  * The abandoned call may still complete later; delivery is at-least-once, so that is a duplicate at worst.
  */
 export async function deliverWithTimeout(sink: EventSink, batch: readonly OutboxPayload[], timeoutMs: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined
+  let timer: ReturnType<typeof setTimeout> | undefined
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new SinkTimeoutError(sink.name, timeoutMs)), timeoutMs)
   })

@@ -1,0 +1,55 @@
+import { MongoClient } from 'mongodb'
+import type { Env } from '../config/env.ts'
+import { createDocumentStoreSink } from '../sinks/docstore/docstore-sink.ts'
+import { createMongoDocumentStore } from '../sinks/docstore/mongodb-store.ts'
+import type { EventSink } from '../sinks/event-sink.ts'
+import { createSyslogSink } from '../sinks/syslog/index.ts'
+
+export type SinkSettings = Pick<Env, 'SYSLOG_URL' | 'SYSLOG_TLS_CA' | 'SYSLOG_TLS_CERT' | 'SYSLOG_TLS_KEY' | 'MONGO_URL' | 'MONGO_DB'>
+
+/**
+ * Builds the sinks the environment names: syslog from SYSLOG_URL (with the SYSLOG_TLS_* files for
+ * `tls://`), the MongoDB document store from MONGO_URL/MONGO_DB. Nothing connects here: the syslog sink
+ * connects on first delivery, and the document store sets up its indexes and validator before its first
+ * delivery, retrying with the relay's backoff while MongoDB is unreachable, so one sink being down at
+ * start-up never keeps the other from running.
+ *
+ * @example
+ * const sinks = createConfiguredSinks(loadEnv(process.env))
+ * const relay = createOutboxRelay({ sql, sinks })
+ */
+export function createConfiguredSinks(env: SinkSettings, options: { deviceVersion?: string } = {}): EventSink[] {
+  const sinks: EventSink[] = []
+  if (env.SYSLOG_URL !== undefined) {
+    const tlsGiven = env.SYSLOG_TLS_CA !== undefined || env.SYSLOG_TLS_CERT !== undefined || env.SYSLOG_TLS_KEY !== undefined
+    sinks.push(
+      createSyslogSink({
+        url: env.SYSLOG_URL,
+        tls: tlsGiven ? { caFile: env.SYSLOG_TLS_CA, certFile: env.SYSLOG_TLS_CERT, keyFile: env.SYSLOG_TLS_KEY } : undefined,
+        device: options.deviceVersion === undefined ? undefined : { deviceVersion: options.deviceVersion },
+      }),
+    )
+  }
+  if (env.MONGO_URL !== undefined) {
+    const store = createMongoDocumentStore(new MongoClient(env.MONGO_URL), { dbName: env.MONGO_DB })
+    sinks.push(withSetUpFirst(createDocumentStoreSink(store), () => store.ensureSchema()))
+  }
+  return sinks
+}
+
+/** Runs `setUp` (idempotent) before the first delivery, and again before the next one until it succeeds. */
+function withSetUpFirst(sink: EventSink, setUp: () => Promise<void>): EventSink {
+  let ready: Promise<void> | null = null
+  return {
+    name: sink.name,
+    async deliver(batch) {
+      ready ??= setUp().catch((error: unknown) => {
+        ready = null
+        throw error
+      })
+      await ready
+      await sink.deliver(batch)
+    },
+    close: () => sink.close(),
+  }
+}
