@@ -4,9 +4,12 @@ export interface Figure {
   value: number
   unit: string
   baseline?: { name: string; value: number }
-  /** value / baseline (or as defined in `ratioMeaning`). */
+  /** value / baseline, unless `ratioMeaning` defines it otherwise. */
   ratio?: number
+  /** Names a ratio that is not value / baseline (e.g. 'overhead'). */
   ratioMeaning?: string
+  /** '×' (default) or '%'. */
+  ratioUnit?: '×' | '%'
   target?: { text: string; met: boolean }
 }
 
@@ -78,9 +81,13 @@ export function markdownTable(table: Table): string {
   ].join('\n')
 }
 
+function ratioOf(f: Figure): string {
+  return f.ratioUnit === '%' ? `${fmt(f.ratio, 1)} %` : ratioText(f.ratio)
+}
+
 export function figureLine(f: Figure): string {
   const base = f.baseline ? ` vs ${f.baseline.name} ${fmt(f.baseline.value)}` : ''
-  const ratio = f.ratio !== undefined ? ` → ${f.ratioMeaning ? `${f.ratioMeaning} ` : ''}${f.ratioMeaning?.includes('%') ? `${fmt(f.ratio, 1)} %` : ratioText(f.ratio)}` : ''
+  const ratio = f.ratio !== undefined ? ` → ${f.ratioMeaning ? `${f.ratioMeaning} ` : ''}${ratioOf(f)}` : ''
   const target = f.target ? ` [target ${f.target.text}: ${f.target.met ? 'met' : 'MISSED'}]` : ''
   return `${f.name}: ${fmt(f.value)} ${f.unit}${base}${ratio}${target}`
 }
@@ -94,7 +101,7 @@ export function figuresTable(results: BenchmarkResult[]): Table {
         f.name,
         `${fmt(f.value)} ${f.unit}`,
         f.baseline ? `${f.baseline.name}: ${fmt(f.baseline.value)}` : '–',
-        f.ratio === undefined ? '–' : f.ratioMeaning?.includes('%') ? `${fmt(f.ratio, 1)} %` : ratioText(f.ratio),
+        f.ratio === undefined ? '–' : `${f.ratioMeaning ? `${f.ratioMeaning} ` : ''}${ratioOf(f)}`,
         f.target ? `${f.target.text} ${f.target.met ? '✓' : '✗'}` : '–',
       ])
     }
