@@ -61,22 +61,20 @@ export async function deliverClaimedChains(
 
   const fresh = chains.filter((c) => c.attempts === 0 && c.rows.length > 0)
   let isolated = chains.filter((c) => c.attempts > 0 && c.rows.length > 0)
-  let batchFailed = false
   if (fresh.length > 0) {
     const error = await send(fresh.flatMap((c) => c.rows))
     if (error === null) {
       await markChainsDelivered(tx, sink.name, fresh.map((c) => ({ tenantId: c.tenantId, shard: c.shard, seq: c.rows.at(-1)!.seq })))
     } else {
-      batchFailed = true
       isolated = [...fresh, ...isolated]
     }
   }
 
   for (const chain of isolated) {
     // Halve the slice on each failure until the failing event stands alone: O(log n) calls per poison
-    // event. A retrying chain starts with its head alone; a chain from a failed batch tries its rows whole
-    // first unless they were the whole failed batch.
-    let size = chain.attempts > 0 || (batchFailed && fresh.length === 1) ? 1 : chain.rows.length
+    // event. While nothing has got through in this claim (the sink may be down) and for a chain already
+    // retrying, probe with the head event alone; otherwise try the chain's rows whole first.
+    let size = chain.attempts > 0 || !anySuccess ? 1 : chain.rows.length
     let pending = chain.rows
     let passedSeq = chain.deliveredSeq
     let headAttempts = chain.attempts

@@ -37,27 +37,21 @@ export async function getRelayStatus(sql: Sql, filter: RelayStatusFilter = {}): 
         SELECT sink FROM outbox_cursors UNION SELECT sink FROM outbox_dead_letters ORDER BY sink`
     ).map((r) => r.sink)
   if (sinks.length === 0) return []
+  const tenantOnly = (column: string) => (tenant === undefined ? sql`TRUE` : sql`${sql(column)} = ${tenant}`)
   const rows = await sql<{ sink: string; undelivered: number; lag_seconds: number; dead_letters: number; retrying_chains: number }[]>`
-    SELECT s.sink,
-      (SELECT count(*)::int FROM outbox o
-        WHERE ${tenant === undefined ? sql`TRUE` : sql`o.tenant_id = ${tenant}`}
-          AND o.seq > coalesce((SELECT c.delivered_seq FROM outbox_cursors c
-                                WHERE c.sink = s.sink AND c.tenant_id = o.tenant_id AND c.shard = o.shard), 0)
-      ) AS undelivered,
-      (SELECT coalesce(extract(epoch FROM clock_timestamp() - min(o.created_at)), 0)::float8 FROM outbox o
-        WHERE ${tenant === undefined ? sql`TRUE` : sql`o.tenant_id = ${tenant}`}
-          AND o.seq > coalesce((SELECT c.delivered_seq FROM outbox_cursors c
-                                WHERE c.sink = s.sink AND c.tenant_id = o.tenant_id AND c.shard = o.shard), 0)
-      ) AS lag_seconds,
+    SELECT s.sink, backlog.undelivered, backlog.lag_seconds,
       (SELECT count(*)::int FROM outbox_dead_letters d
-        WHERE d.sink = s.sink AND d.redriven_at IS NULL
-          AND ${tenant === undefined ? sql`TRUE` : sql`d.tenant_id = ${tenant}`}
-      ) AS dead_letters,
+        WHERE d.sink = s.sink AND d.redriven_at IS NULL AND ${tenantOnly('d.tenant_id')}) AS dead_letters,
       (SELECT count(*)::int FROM outbox_cursors c
-        WHERE c.sink = s.sink AND c.attempts > 0
-          AND ${tenant === undefined ? sql`TRUE` : sql`c.tenant_id = ${tenant}`}
-      ) AS retrying_chains
-    FROM unnest(${sql.array(sinks as string[])}::text[]) WITH ORDINALITY AS s(sink, position)
+        WHERE c.sink = s.sink AND c.attempts > 0 AND ${tenantOnly('c.tenant_id')}) AS retrying_chains
+    FROM unnest(${sql.array([...sinks])}::text[]) WITH ORDINALITY AS s(sink, position)
+    CROSS JOIN LATERAL (
+      SELECT count(*)::int AS undelivered,
+        coalesce(extract(epoch FROM clock_timestamp() - min(o.created_at)), 0)::float8 AS lag_seconds
+      FROM outbox o
+      LEFT JOIN outbox_cursors c ON c.sink = s.sink AND c.tenant_id = o.tenant_id AND c.shard = o.shard
+      WHERE o.seq > coalesce(c.delivered_seq, 0) AND ${tenantOnly('o.tenant_id')}
+    ) backlog
     ORDER BY s.position`
   return rows.map((r) => ({
     sink: r.sink,
