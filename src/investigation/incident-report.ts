@@ -1,0 +1,405 @@
+import type { Channel, EventType } from '../core/event-types.ts'
+import type { Sql } from '../db/client.ts'
+import { organisationClause, type InvestigationScope } from './investigation-scope.ts'
+
+export interface IncidentReportOptions {
+  /** Inclusive. */
+  from: Date
+  /** Exclusive. */
+  to: Date
+  /** A success that followed at least this many failures on its account (since the account's previous success in the window) is suspicious. */
+  minFailures: number
+  /** An IP whose failures touched at least this many accounts is listed as password spraying. */
+  sprayMinAccounts: number
+  /** An account whose failures came from at least this many IPs is listed as a distributed attack. */
+  distributedMinIps: number
+  /** Entries per ranking, lockout timeline entries and suspicious successes. */
+  limit: number
+  /** Failures listed per suspicious success (the most recent ones; the count is always complete). */
+  failureDetailLimit?: number
+}
+
+/** Failed logins against one attempted identifier (with or without an account behind it). */
+export interface AccountActivity {
+  identifier: string
+  user_id: string | null
+  failures: number
+  distinct_ips: number
+  lockouts: number
+  successes: number
+  first_failure_at: string
+  last_failure_at: string
+}
+
+/** What one source address did in the window. */
+export interface SourceActivity {
+  ip: string
+  failures: number
+  successes: number
+  /** Distinct identifiers its failures named: many means password spraying. */
+  distinct_accounts: number
+  distinct_user_agents: number
+  /** Lockouts its own attempts triggered. */
+  lockouts_triggered: number
+  first_seen_at: string
+  last_seen_at: string
+}
+
+export interface LockoutTimelineEntry {
+  event_id: string
+  occurred_at: string
+  event_type: Extract<EventType, 'account_locked' | 'lockout_reset'>
+  identifier: string | null
+  user_id: string | null
+  ip: string | null
+  channel: Channel
+  reason: string | null
+  actor_id: string | null
+  locked_until: string | null
+  failed_attempts: number | null
+  lockout_count: number | null
+}
+
+export interface AttemptSummary {
+  event_id: string
+  occurred_at: string
+  ip: string | null
+  user_agent: string | null
+  channel: Channel
+  device_id: string | null
+  reason: string | null
+}
+
+/** A successful login that followed a run of failures on the same account: a possible compromise. */
+export interface SuspiciousSuccess extends AttemptSummary {
+  identifier: string
+  user_id: string | null
+  /** Failures since the account's previous success in the window (or the window's start). */
+  preceding_failures: number
+  failures: AttemptSummary[]
+  failures_truncated: boolean
+  failure_ips: string[]
+  /** The success came from an address that also failed on this account: the attacker's own guess. */
+  ip_seen_in_failures: boolean
+}
+
+export interface IncidentReport {
+  window: { from: string; to: string }
+  parameters: { min_failures: number; spray_min_accounts: number; distributed_min_ips: number; limit: number }
+  totals: {
+    login_attempts: number
+    failures: number
+    successes: number
+    lockouts: number
+    targeted_accounts: number
+    source_ips: number
+    suspicious_successes: number
+  }
+  /** Accounts ranked by failures. */
+  targeted_accounts: AccountActivity[]
+  /** Accounts attacked from at least `distributed_min_ips` addresses, ranked by distinct IPs. */
+  distributed_attacks: AccountActivity[]
+  /** Source addresses ranked by failures. */
+  source_ips: SourceActivity[]
+  /** Addresses whose failures touched at least `spray_min_accounts` accounts, ranked by distinct accounts. */
+  password_spraying: SourceActivity[]
+  /**
+   * Lockouts and what ended them (expiry, an administrator), in order. The counter reset a success
+   * writes after ordinary failures is not a lockout event and is left out.
+   */
+  lockout_timeline: LockoutTimelineEntry[]
+  /** In order of the success. */
+  suspicious_successes: SuspiciousSuccess[]
+  /** Lists cut at `limit`; the totals are never cut. */
+  truncated: { targeted_accounts: boolean; distributed_attacks: boolean; source_ips: boolean; password_spraying: boolean; lockout_timeline: boolean; suspicious_successes: boolean }
+}
+
+const ATTEMPT_TYPES = ['login_failed', 'login_success', 'account_locked']
+
+/**
+ * Reconstructs an attack in a time window from the tenant's audit trail: who was targeted, from where,
+ * which accounts were sprayed or attacked from many addresses, when accounts locked and unlocked, and
+ * every success that came after a run of failures. All sections read one snapshot (a repeatable-read,
+ * read-only transaction), so they agree with each other even while attempts keep arriving. Scoped to
+ * the tenant and organisation in SQL.
+ *
+ * @example
+ * const report = await buildIncidentReport(sql, scope, {
+ *   from: new Date('2026-11-23T10:00:00Z'), to: new Date('2026-11-23T11:00:00Z'),
+ *   minFailures: 3, sprayMinAccounts: 3, distributedMinIps: 3, limit: 50,
+ * })
+ */
+export async function buildIncidentReport(sql: Sql, scope: InvestigationScope, options: IncidentReportOptions): Promise<IncidentReport> {
+  return sql.begin('isolation level repeatable read read only', async (tx) => {
+    const db = tx as unknown as Sql
+    const totals = await readTotals(db, scope, options)
+    const accounts = await readAccountRankings(db, scope, options)
+    const sources = await readSourceRankings(db, scope, options)
+    const timeline = await readLockoutTimeline(db, scope, options)
+    const suspicious = await readSuspiciousSuccesses(db, scope, options)
+    const cut = <T>(list: T[]) => ({ list: list.slice(0, options.limit), truncated: list.length > options.limit })
+    const targeted = cut(accounts.byFailures)
+    const distributed = cut(accounts.distributed)
+    const ips = cut(sources.byFailures)
+    const spraying = cut(sources.spraying)
+    const lockouts = cut(timeline)
+    return {
+      window: { from: options.from.toISOString(), to: options.to.toISOString() },
+      parameters: {
+        min_failures: options.minFailures,
+        spray_min_accounts: options.sprayMinAccounts,
+        distributed_min_ips: options.distributedMinIps,
+        limit: options.limit,
+      },
+      totals: { ...totals, suspicious_successes: suspicious.total },
+      targeted_accounts: targeted.list,
+      distributed_attacks: distributed.list,
+      source_ips: ips.list,
+      password_spraying: spraying.list,
+      lockout_timeline: lockouts.list,
+      suspicious_successes: suspicious.successes,
+      truncated: {
+        targeted_accounts: targeted.truncated,
+        distributed_attacks: distributed.truncated,
+        source_ips: ips.truncated,
+        password_spraying: spraying.truncated,
+        lockout_timeline: lockouts.truncated,
+        suspicious_successes: suspicious.total > suspicious.successes.length,
+      },
+    }
+  })
+}
+
+function windowClause(sql: Sql, scope: InvestigationScope, options: IncidentReportOptions, alias?: string) {
+  const col = (name: string) => sql(alias ? `${alias}.${name}` : name)
+  return sql`${col('tenant_id')} = ${scope.tenantId} ${organisationClause(sql, scope, alias)}
+    AND ${col('occurred_at')} >= ${options.from} AND ${col('occurred_at')} < ${options.to}`
+}
+
+async function readTotals(sql: Sql, scope: InvestigationScope, options: IncidentReportOptions) {
+  const [row] = await sql<Omit<IncidentReport['totals'], 'suspicious_successes'>[]>`
+    SELECT
+      count(*) FILTER (WHERE event_type <> 'account_locked')::int AS login_attempts,
+      count(*) FILTER (WHERE event_type = 'login_failed')::int AS failures,
+      count(*) FILTER (WHERE event_type = 'login_success')::int AS successes,
+      count(*) FILTER (WHERE event_type = 'account_locked')::int AS lockouts,
+      count(DISTINCT identifier) FILTER (WHERE event_type = 'login_failed')::int AS targeted_accounts,
+      count(DISTINCT ip) FILTER (WHERE event_type = 'login_failed')::int AS source_ips
+    FROM auth_logs
+    WHERE ${windowClause(sql, scope, options)} AND event_type = ANY(${ATTEMPT_TYPES}::text[])`
+  return row!
+}
+
+interface AccountRow extends Omit<AccountActivity, 'first_failure_at' | 'last_failure_at'> {
+  ranking: 'failures' | 'distributed'
+  first_failure_at: Date
+  last_failure_at: Date
+}
+
+async function readAccountRankings(sql: Sql, scope: InvestigationScope, options: IncidentReportOptions) {
+  const rows = await sql<AccountRow[]>`
+    WITH per_account AS MATERIALIZED (
+      SELECT identifier, max(user_id::text) AS user_id,
+        count(*) FILTER (WHERE event_type = 'login_failed')::int AS failures,
+        count(DISTINCT ip) FILTER (WHERE event_type = 'login_failed')::int AS distinct_ips,
+        count(*) FILTER (WHERE event_type = 'account_locked')::int AS lockouts,
+        count(*) FILTER (WHERE event_type = 'login_success')::int AS successes,
+        min(occurred_at) FILTER (WHERE event_type = 'login_failed') AS first_failure_at,
+        max(occurred_at) FILTER (WHERE event_type = 'login_failed') AS last_failure_at
+      FROM auth_logs
+      WHERE ${windowClause(sql, scope, options)} AND identifier IS NOT NULL AND event_type = ANY(${ATTEMPT_TYPES}::text[])
+      GROUP BY identifier
+      HAVING count(*) FILTER (WHERE event_type = 'login_failed') > 0
+    )
+    (SELECT 'failures' AS ranking, * FROM per_account
+     ORDER BY failures DESC, distinct_ips DESC, identifier LIMIT ${options.limit + 1})
+    UNION ALL
+    (SELECT 'distributed' AS ranking, * FROM per_account WHERE distinct_ips >= ${options.distributedMinIps}
+     ORDER BY distinct_ips DESC, failures DESC, identifier LIMIT ${options.limit + 1})`
+  const toActivity = ({ ranking: _, ...r }: AccountRow): AccountActivity => ({
+    ...r,
+    first_failure_at: r.first_failure_at.toISOString(),
+    last_failure_at: r.last_failure_at.toISOString(),
+  })
+  return {
+    byFailures: rows.filter((r) => r.ranking === 'failures').map(toActivity),
+    distributed: rows.filter((r) => r.ranking === 'distributed').map(toActivity),
+  }
+}
+
+interface SourceRow extends Omit<SourceActivity, 'first_seen_at' | 'last_seen_at'> {
+  ranking: 'failures' | 'spraying'
+  first_seen_at: Date
+  last_seen_at: Date
+}
+
+async function readSourceRankings(sql: Sql, scope: InvestigationScope, options: IncidentReportOptions) {
+  const rows = await sql<SourceRow[]>`
+    WITH per_ip AS MATERIALIZED (
+      SELECT ip,
+        count(*) FILTER (WHERE event_type = 'login_failed')::int AS failures,
+        count(*) FILTER (WHERE event_type = 'login_success')::int AS successes,
+        count(DISTINCT identifier) FILTER (WHERE event_type = 'login_failed')::int AS distinct_accounts,
+        count(DISTINCT user_agent) FILTER (WHERE event_type = 'login_failed')::int AS distinct_user_agents,
+        count(*) FILTER (WHERE event_type = 'account_locked')::int AS lockouts_triggered,
+        min(occurred_at) AS first_seen_at,
+        max(occurred_at) AS last_seen_at
+      FROM auth_logs
+      WHERE ${windowClause(sql, scope, options)} AND ip IS NOT NULL AND event_type = ANY(${ATTEMPT_TYPES}::text[])
+      GROUP BY ip
+      HAVING count(*) FILTER (WHERE event_type = 'login_failed') > 0
+    )
+    (SELECT 'failures' AS ranking, * FROM per_ip
+     ORDER BY failures DESC, distinct_accounts DESC, ip LIMIT ${options.limit + 1})
+    UNION ALL
+    (SELECT 'spraying' AS ranking, * FROM per_ip WHERE distinct_accounts >= ${options.sprayMinAccounts}
+     ORDER BY distinct_accounts DESC, failures DESC, ip LIMIT ${options.limit + 1})`
+  const toActivity = ({ ranking: _, ...r }: SourceRow): SourceActivity => ({
+    ...r,
+    first_seen_at: r.first_seen_at.toISOString(),
+    last_seen_at: r.last_seen_at.toISOString(),
+  })
+  return {
+    byFailures: rows.filter((r) => r.ranking === 'failures').map(toActivity),
+    spraying: rows.filter((r) => r.ranking === 'spraying').map(toActivity),
+  }
+}
+
+interface TimelineRow {
+  id: string
+  occurred_at: Date
+  event_type: 'account_locked' | 'lockout_reset'
+  identifier: string | null
+  user_id: string | null
+  ip: string | null
+  channel: Channel
+  reason: string | null
+  actor_id: string | null
+  metadata: Record<string, unknown>
+}
+
+async function readLockoutTimeline(sql: Sql, scope: InvestigationScope, options: IncidentReportOptions): Promise<LockoutTimelineEntry[]> {
+  const rows = await sql<TimelineRow[]>`
+    SELECT id, occurred_at, event_type, identifier, user_id, ip, channel, reason, actor_id, metadata
+    FROM auth_logs
+    WHERE ${windowClause(sql, scope, options)}
+      AND (event_type = 'account_locked' OR (event_type = 'lockout_reset' AND reason IN ('lockout_expired', 'admin_unlock')))
+    ORDER BY occurred_at, shard, seq
+    LIMIT ${options.limit + 1}`
+  const num = (v: unknown) => (typeof v === 'number' ? v : null)
+  return rows.map((r) => ({
+    event_id: r.id,
+    occurred_at: r.occurred_at.toISOString(),
+    event_type: r.event_type,
+    identifier: r.identifier,
+    user_id: r.user_id,
+    ip: r.ip,
+    channel: r.channel,
+    reason: r.reason,
+    actor_id: r.actor_id,
+    locked_until: typeof r.metadata.locked_until === 'string' ? r.metadata.locked_until : null,
+    failed_attempts: num(r.metadata.failed_attempts ?? r.metadata.previous_failed_attempts),
+    lockout_count: num(r.metadata.lockout_count),
+  }))
+}
+
+interface RunRow {
+  id: string
+  identifier: string
+  user_id: string | null
+  event_type: 'login_failed' | 'login_success'
+  occurred_at: Date
+  ip: string | null
+  user_agent: string | null
+  channel: Channel
+  device_id: string | null
+  reason: string | null
+  run: number
+  run_failures: number
+  failure_ips: string[]
+  total_runs: number
+}
+
+/**
+ * A run is an account's attempts up to and including a success, counted from its previous success in
+ * the window: `run` numbers them by the successes before each attempt. Only accounts with at least
+ * `minFailures` failures and a success in the window can have a flagged run; they are picked first, so
+ * the window function sorts their attempts only. An identifier's attempts all live in one chain shard,
+ * so `seq` orders them exactly.
+ */
+async function readSuspiciousSuccesses(
+  sql: Sql,
+  scope: InvestigationScope,
+  options: IncidentReportOptions,
+): Promise<{ successes: SuspiciousSuccess[]; total: number }> {
+  const detail = options.failureDetailLimit ?? 100
+  const rows = await sql<RunRow[]>`
+    WITH candidates AS (
+      SELECT identifier FROM auth_logs
+      WHERE ${windowClause(sql, scope, options)} AND identifier IS NOT NULL AND event_type IN ('login_failed', 'login_success')
+      GROUP BY identifier
+      HAVING count(*) FILTER (WHERE event_type = 'login_failed') >= ${options.minFailures}
+         AND bool_or(event_type = 'login_success')
+    ), attempts AS (
+      SELECT l.id, l.identifier, l.user_id, l.event_type, l.occurred_at, l.seq, l.ip, l.user_agent, l.channel, l.device_id, l.reason,
+        count(*) FILTER (WHERE l.event_type = 'login_success')
+          OVER (PARTITION BY l.identifier ORDER BY l.seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)::int AS run
+      FROM auth_logs l
+      WHERE ${windowClause(sql, scope, options, 'l')} AND l.event_type IN ('login_failed', 'login_success')
+        AND l.identifier IN (SELECT identifier FROM candidates)
+    ), runs AS (
+      SELECT identifier, run, count(*) FILTER (WHERE event_type = 'login_failed')::int AS failures,
+        max(occurred_at) FILTER (WHERE event_type = 'login_success') AS success_at,
+        array_remove(array_agg(DISTINCT ip) FILTER (WHERE event_type = 'login_failed'), NULL) AS failure_ips
+      FROM attempts GROUP BY identifier, run
+    ), flagged_runs AS (
+      SELECT identifier, run, failures, failure_ips,
+        row_number() OVER (ORDER BY success_at, identifier, run) AS position,
+        count(*) OVER ()::int AS total_runs
+      FROM runs WHERE success_at IS NOT NULL AND failures >= ${options.minFailures}
+    ), flagged AS (
+      SELECT a.*, f.failures AS run_failures, f.failure_ips, f.total_runs, f.position,
+        row_number() OVER (PARTITION BY a.identifier, a.run ORDER BY a.seq DESC) AS from_end
+      FROM attempts a JOIN flagged_runs f ON f.identifier = a.identifier AND f.run = a.run
+      WHERE f.position <= ${options.limit}
+    )
+    SELECT id, identifier, user_id, event_type, occurred_at, ip, user_agent, channel, device_id, reason, run, run_failures, failure_ips, total_runs
+    FROM flagged WHERE from_end <= ${detail + 1}
+    ORDER BY position, seq`
+
+  const summary = (r: RunRow): AttemptSummary => ({
+    event_id: r.id,
+    occurred_at: r.occurred_at.toISOString(),
+    ip: r.ip,
+    user_agent: r.user_agent,
+    channel: r.channel,
+    device_id: r.device_id,
+    reason: r.reason,
+  })
+  const successes: SuspiciousSuccess[] = []
+  let failures: AttemptSummary[] = []
+  let key = ''
+  for (const row of rows) {
+    const rowKey = `${row.identifier}\u0000${row.run}`
+    if (rowKey !== key) {
+      failures = []
+      key = rowKey
+    }
+    if (row.event_type === 'login_failed') {
+      failures.push(summary(row))
+      continue
+    }
+    const failureIps = [...row.failure_ips].sort()
+    successes.push({
+      ...summary(row),
+      identifier: row.identifier,
+      user_id: row.user_id,
+      preceding_failures: row.run_failures,
+      failures,
+      failures_truncated: failures.length < row.run_failures,
+      failure_ips: failureIps,
+      ip_seen_in_failures: row.ip !== null && failureIps.includes(row.ip),
+    })
+  }
+  return { successes, total: rows[0]?.total_runs ?? 0 }
+}
