@@ -1,6 +1,7 @@
 import { constantTimeEqual, type Digester } from '../core/digests.ts'
 import { genesisHash, verifyChainSegment, type ChainBreak, type StoredChainedEvent } from '../core/chain.ts'
 import type { Sql } from '../db/client.ts'
+import { checkpointProblem, readChainCheckpoints, readCheckpointAttestations } from './chain-checkpoints.ts'
 import { storedFromRow, type AuthLogRow } from './stored-event.ts'
 
 export interface ShardVerification {
@@ -8,7 +9,12 @@ export interface ShardVerification {
   verified: number
   head_seq: number
   ok: boolean
-  break?: ChainBreak | { shard: number; seq: number; eventId: null; reason: 'head_mismatch' }
+  /** Present when retention purged the chain's beginning: verification started after this event. */
+  checkpoint?: { seq: number; signed: boolean }
+  break?:
+    | ChainBreak
+    | { shard: number; seq: number; eventId: null; reason: 'head_mismatch' }
+    | { shard: number; seq: number; eventId: string; reason: 'checkpoint_mismatch' }
 }
 
 export interface TenantVerification {
@@ -19,22 +25,46 @@ export interface TenantVerification {
   first_break: NonNullable<ShardVerification['break']> | null
 }
 
+export interface VerifyOptions {
+  /**
+   * The checkpoint signing key. When given, every checkpoint must carry a valid HMAC; without it,
+   * checkpoints are trusted only as far as the retention_purged event in the chain attests them.
+   */
+  checkpointKey?: Uint8Array | null
+}
+
 const PAGE = 5_000
 
 /**
  * Recomputes every chain of a tenant from PostgreSQL: canonical form, the three digests, each link, and
- * finally that the last link equals the chain head (so truncating the end is caught too). Reads in pages
- * with keyset pagination, so memory stays constant. Scoped to one tenant in SQL.
+ * finally that the last link equals the chain head (so truncating the end is caught too). A chain whose
+ * beginning retention purged starts from its checkpoint, once the checkpoint is shown genuine (signature
+ * and attestation, see checkpointProblem); deleting a checkpoint leaves a sequence gap at the start.
+ * Reads in pages with keyset pagination, so memory stays constant. Scoped to one tenant in SQL.
  */
-export async function verifyTenantChain(sql: Sql, tenantId: string, digester: Digester): Promise<TenantVerification> {
+export async function verifyTenantChain(
+  sql: Sql,
+  tenantId: string,
+  digester: Digester,
+  options: VerifyOptions = {},
+): Promise<TenantVerification> {
   const heads = await sql<{ shard: number; seq: number; head_hash: Uint8Array }[]>`
     SELECT shard, seq, head_hash FROM chain_heads WHERE tenant_id = ${tenantId} ORDER BY shard`
+  const checkpoints = await readChainCheckpoints(sql, tenantId)
+  const attestations = await readCheckpointAttestations(sql, tenantId, [...new Set([...checkpoints.values()].map((c) => c.purgeEventId))])
+  const key = options.checkpointKey ?? null
   const shards: ShardVerification[] = []
   for (const head of heads) {
     let from = { seq: 0, hash: genesisHash(tenantId, head.shard, digester) }
     let verified = 0
     let broken: ShardVerification['break'] | undefined
-    for (;;) {
+    const checkpoint = checkpoints.get(head.shard)
+    if (checkpoint) {
+      const problem = checkpointProblem(checkpoint, attestations.get(checkpoint.purgeEventId)?.get(head.shard), key)
+      if (problem) broken = { shard: head.shard, seq: checkpoint.seq, eventId: checkpoint.purgeEventId, reason: 'checkpoint_mismatch' }
+      else from = { seq: checkpoint.seq, hash: checkpoint.chainHash }
+    }
+    while (!broken) {
       const rows = await sql<AuthLogRow[]>`
         SELECT * FROM auth_logs
         WHERE tenant_id = ${tenantId} AND shard = ${head.shard} AND seq > ${from.seq}
@@ -52,7 +82,14 @@ export async function verifyTenantChain(sql: Sql, tenantId: string, digester: Di
     if (!broken && (from.seq !== head.seq || !constantTimeEqual(from.hash, new Uint8Array(head.head_hash)))) {
       broken = { shard: head.shard, seq: from.seq + 1, eventId: null, reason: 'head_mismatch' }
     }
-    shards.push({ shard: head.shard, verified, head_seq: head.seq, ok: !broken, ...(broken && { break: broken }) })
+    shards.push({
+      shard: head.shard,
+      verified,
+      head_seq: head.seq,
+      ok: !broken,
+      ...(checkpoint && { checkpoint: { seq: checkpoint.seq, signed: checkpoint.signature !== null } }),
+      ...(broken && { break: broken }),
+    })
   }
   const firstBreak = shards.find((s) => s.break)?.break ?? null
   return { ok: firstBreak === null, verified_events: shards.reduce((n, s) => n + s.verified, 0), shards, first_break: firstBreak }

@@ -5,7 +5,7 @@ const BreakSchema = z.object({
   shard: z.number().int(),
   seq: z.number().int().openapi({ description: 'The first sequence number that does not verify' }),
   eventId: z.string().nullable(),
-  reason: z.enum(['sequence_gap', 'digest_mismatch', 'prev_hash_mismatch', 'chain_hash_mismatch', 'head_mismatch']),
+  reason: z.enum(['sequence_gap', 'digest_mismatch', 'prev_hash_mismatch', 'chain_hash_mismatch', 'head_mismatch', 'checkpoint_mismatch']),
 })
 
 export const VerificationSchema = z
@@ -14,7 +14,17 @@ export const VerificationSchema = z
     verified_events: z.number().int(),
     first_break: BreakSchema.nullable(),
     shards: z.array(
-      z.object({ shard: z.number().int(), verified: z.number().int(), head_seq: z.number().int(), ok: z.boolean(), break: BreakSchema.optional() }),
+      z.object({
+        shard: z.number().int(),
+        verified: z.number().int(),
+        head_seq: z.number().int(),
+        ok: z.boolean(),
+        checkpoint: z
+          .object({ seq: z.number().int(), signed: z.boolean() })
+          .optional()
+          .openapi({ description: 'Retention purged the chain up to seq; verification started from this checkpoint' }),
+        break: BreakSchema.optional(),
+      }),
     ),
   })
   .openapi('ChainVerification')
