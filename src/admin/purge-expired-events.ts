@@ -1,0 +1,120 @@
+import { bytesToHex } from '@noble/hashes/utils.js'
+import { appendAuthEvents } from '../audit/append-events.ts'
+import { signCheckpoint, type CheckpointAttestation } from '../audit/chain-checkpoints.ts'
+import { draftEvent } from '../audit/event-draft.ts'
+import { uuidv7 } from '../core/ids.ts'
+import type { Sql } from '../db/client.ts'
+import type { Tenant } from '../db/tenants.ts'
+import { TENANT_ADMINISTRATION_SHARD, type AdminActor } from './admin-actor.ts'
+
+export interface PurgeDeps {
+  sql: Sql
+  clock: () => Date
+  /** HMAC key for checkpoints; null stores them unsigned (still attested by the purge event). */
+  checkpointKey: Uint8Array | null
+}
+
+export interface PurgeRequest {
+  tenant: Tenant
+  /** Events that expired before this instant go; the database never lets it be later than its now(). */
+  before: Date
+  actor: AdminActor
+}
+
+export interface PurgedShard {
+  shard: number
+  /** The last purged event, where verification of this chain now starts. */
+  boundary_seq: number
+  deleted: number
+}
+
+export interface PurgeResult {
+  purged_events: number
+  before: string
+  shards: PurgedShard[]
+  /** The retention_purged event; null when nothing had expired (and nothing was written). */
+  event_id: string | null
+}
+
+interface PurgedRow {
+  shard: number
+  boundary_seq: number
+  boundary_hash: Uint8Array
+  deleted: number
+}
+
+/**
+ * Retention for one tenant, in one transaction: purge_expired_auth_logs() deletes each chain's expired
+ * prefix and returns its boundary; the boundary becomes the chain's checkpoint (signed when a key is
+ * configured); and a `retention_purged` event, listing every checkpoint of the tenant, is appended with
+ * its outbox row. The tenant's chains then verify from their checkpoints (verifyTenantChain). Purges of
+ * one tenant serialise on an advisory lock; logins are not blocked (they only append after the prefix).
+ *
+ * @example
+ * await purgeExpiredEvents({ sql, clock, checkpointKey }, { tenant, before: new Date(), actor: SYSTEM_ACTOR })
+ */
+export async function purgeExpiredEvents(deps: PurgeDeps, request: PurgeRequest): Promise<PurgeResult> {
+  const { tenant, actor } = request
+  return deps.sql.begin(async (tx) => {
+    await tx`SELECT pg_advisory_xact_lock(hashtextextended(${`authtrail.retention/${tenant.id}`}, 0))`
+    const purged = await tx<PurgedRow[]>`
+      SELECT shard, boundary_seq, boundary_hash, deleted::int AS deleted
+      FROM purge_expired_auth_logs(${tenant.id}, ${request.before})`
+    const shards = purged.map((p) => ({ shard: p.shard, boundary_seq: p.boundary_seq, deleted: p.deleted }))
+    const total = purged.reduce((n, p) => n + p.deleted, 0)
+    if (purged.length === 0) return { purged_events: 0, before: request.before.toISOString(), shards, event_id: null }
+
+    const now = deps.clock()
+    const eventId = uuidv7(now.getTime())
+    const checkpointRows = purged.map((p) => {
+      const cp = { tenantId: tenant.id, shard: p.shard, seq: p.boundary_seq, chainHash: new Uint8Array(p.boundary_hash) }
+      return {
+        tenant_id: tenant.id,
+        shard: p.shard,
+        seq: p.boundary_seq,
+        chain_hash: Buffer.from(p.boundary_hash),
+        purged_before: request.before,
+        purge_event_id: eventId,
+        signature: deps.checkpointKey ? Buffer.from(signCheckpoint(deps.checkpointKey, cp)) : null,
+        updated_at: now,
+      }
+    })
+    await tx`
+      INSERT INTO chain_checkpoints ${tx(checkpointRows)}
+      ON CONFLICT ON CONSTRAINT chain_checkpoints_pkey DO UPDATE SET
+        seq = EXCLUDED.seq, chain_hash = EXCLUDED.chain_hash, purged_before = EXCLUDED.purged_before,
+        purge_event_id = EXCLUDED.purge_event_id, signature = EXCLUDED.signature, updated_at = EXCLUDED.updated_at`
+    // Every checkpoint of the tenant is attested by this, the newest, purge event: older purge events
+    // may themselves be purged later, the newest never is (it sits after every boundary).
+    const all = await tx<{ shard: number; seq: number; chain_hash: Uint8Array }[]>`
+      UPDATE chain_checkpoints SET purge_event_id = ${eventId}
+      WHERE tenant_id = ${tenant.id}
+      RETURNING shard, seq, chain_hash`
+    const checkpoints: CheckpointAttestation[] = all
+      .map((c) => ({ shard: c.shard, seq: c.seq, chain_hash: bytesToHex(new Uint8Array(c.chain_hash)) }))
+      .sort((a, b) => a.shard - b.shard)
+
+    const event = draftEvent({
+      id: eventId,
+      tenantId: tenant.id,
+      retentionDays: tenant.retentionDays,
+      now,
+      eventType: 'retention_purged',
+      outcome: 'success',
+      origin: actor.origin,
+      // Tenant-wide, like the chains it cuts: every organisation of the tenant sees it.
+      organisationId: null,
+      reason: 'retention_expired',
+      actorId: actor.userId,
+      metadata: {
+        purged_before: request.before.toISOString(),
+        purged_events: total,
+        shards: shards.map((s) => ({ ...s })),
+        checkpoints: checkpoints.map((c) => ({ ...c })),
+        checkpoints_signed: deps.checkpointKey !== null,
+      },
+    })
+    await appendAuthEvents(tx, { tenantId: tenant.id, shard: TENANT_ADMINISTRATION_SHARD }, [event], null)
+    return { purged_events: total, before: request.before.toISOString(), shards, event_id: eventId }
+  })
+}

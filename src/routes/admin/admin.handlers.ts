@@ -1,0 +1,98 @@
+import type { OpenAPIHono } from '@hono/zod-openapi'
+import type { AppDeps } from '../../app.ts'
+import type { AdminActor } from '../../admin/admin-actor.ts'
+import { exportAuditTrail } from '../../admin/export-audit-trail.ts'
+import { EXPORT_MEDIA } from '../../admin/export-formats.ts'
+import { purgeExpiredEvents } from '../../admin/purge-expired-events.ts'
+import { unlockAccount } from '../../admin/unlock-account.ts'
+import type { CefDevice } from '../../core/cef.ts'
+import { normalizeIdentifier } from '../../core/identifier.ts'
+import { findTenantById, type Tenant } from '../../db/tenants.ts'
+import { ApiError } from '../../errors/codes.ts'
+import type { AppContext, AppEnv } from '../../http/app-env.ts'
+import { requestOrigin } from '../../http/client-origin.ts'
+import { requireRole } from '../../http/require-role.ts'
+import { scopeOfSession } from '../../investigation/investigation-scope.ts'
+import { exportRoute, retentionPurgeRoute, unlockRoute } from './admin.routes.ts'
+
+export interface AdminRouteOptions {
+  checkpointKey: Uint8Array | null
+  cefDevice?: CefDevice
+}
+
+type AdminRouteDeps = Pick<AppDeps, 'sql' | 'tokens' | 'clock' | 'resolveAddress' | 'config'>
+
+/** The administrator behind a request, as its audit event records them. */
+function actorOf(c: AppContext, deps: AdminRouteDeps): AdminActor {
+  const session = c.get('session')
+  return { userId: session.sub, organisationId: session.org, origin: requestOrigin(c, deps.resolveAddress, deps.config.trustProxy, 'admin') }
+}
+
+/** The caller's tenant; a token for a tenant that no longer exists finds nothing. */
+async function callerTenant(c: AppContext, deps: AdminRouteDeps): Promise<Tenant> {
+  const tenant = await findTenantById(deps.sql, c.get('session').tid)
+  if (!tenant) throw ApiError.from('not_found', 'no such tenant')
+  return tenant
+}
+
+/** Unlock (admin), export (admin, auditor) and retention purge (admin); each is audited in the chain. */
+export function registerAdminRoutes(app: OpenAPIHono<AppEnv>, deps: AdminRouteDeps, options: AdminRouteOptions): void {
+  app.use('/v1/admin/lockouts/*', requireRole(deps.tokens, ['admin']))
+  app.use(exportRoute.path, requireRole(deps.tokens, ['admin', 'auditor']))
+  app.use(retentionPurgeRoute.path, requireRole(deps.tokens, ['admin']))
+
+  app.openapi(unlockRoute, async (c) => {
+    const identifier = normalizeIdentifier(c.req.valid('param').identifier)
+    const tenant = await callerTenant(c, deps)
+    const result = await unlockAccount(deps, { tenant, scope: scopeOfSession(c.get('session')), identifier, actor: actorOf(c, deps) })
+    if (result.kind === 'not_found') throw ApiError.from('not_found', 'no lockout state for this identifier')
+    c.header('Cache-Control', 'no-store')
+    if (result.kind === 'not_locked') return c.json({ status: 'not_locked' as const, identifier, event_id: null, previous: null }, 200)
+    const p = result.previous
+    return c.json(
+      {
+        status: 'unlocked' as const,
+        identifier,
+        event_id: result.eventId,
+        previous: { failed_login_attempts: p.failedLoginAttempts, account_locked_until: p.accountLockedUntil, lockout_count: p.lockoutCount },
+      },
+      200,
+    )
+  })
+
+  app.openapi(exportRoute, async (c) => {
+    const q = c.req.valid('query')
+    const from = q.from === undefined ? undefined : new Date(q.from)
+    const to = q.to === undefined ? undefined : new Date(q.to)
+    if (from && to && to.getTime() <= from.getTime()) {
+      throw ApiError.from('validation_failed', 'invalid query: to', [{ field: 'to', detail: 'must be later than from' }])
+    }
+    const tenant = await callerTenant(c, deps)
+    const result = await exportAuditTrail(
+      { sql: deps.sql, clock: deps.clock, cefDevice: options.cefDevice },
+      { tenant, scope: scopeOfSession(c.get('session')), format: q.format, from, to, actor: actorOf(c, deps) },
+    )
+    if (result.kind === 'download_not_allowed') throw ApiError.from('download_not_allowed', 'the tenant plan does not include downloads')
+    const media = EXPORT_MEDIA[q.format]
+    const stamp = (from ?? new Date(0)).toISOString().replaceAll(':', '')
+    return new Response(result.body, {
+      status: 200,
+      headers: {
+        'Content-Type': media.contentType,
+        'Content-Disposition': `attachment; filename="authtrail-${tenant.slug}-${stamp}.${media.extension}"`,
+        'Cache-Control': 'no-store',
+        'X-Audit-Event-Id': result.eventId,
+        'X-Content-Type-Options': 'nosniff',
+      },
+    }) as never
+  })
+
+  app.openapi(retentionPurgeRoute, async (c) => {
+    const tenant = await callerTenant(c, deps)
+    const result = await purgeExpiredEvents(
+      { sql: deps.sql, clock: deps.clock, checkpointKey: options.checkpointKey },
+      { tenant, before: deps.clock(), actor: actorOf(c, deps) },
+    )
+    return c.json(result, 200)
+  })
+}
