@@ -1,0 +1,43 @@
+import { SYSTEM_ACTOR } from '../admin/admin-actor.ts'
+import { purgeExpiredEvents, type PurgeResult } from '../admin/purge-expired-events.ts'
+import type { Sql } from '../db/client.ts'
+import { findTenantById } from '../db/tenants.ts'
+import { resolveTenants, VERIFY_EXIT } from './verify-chain-command.ts'
+
+export interface PurgeRetentionCommand {
+  tenants: string[]
+  all: boolean
+  /** Defaults to now; the database never purges past its own now(). */
+  before: Date
+  checkpointKey: Uint8Array | null
+}
+
+/**
+ * The retention job: purges each tenant's expired events (see purgeExpiredEvents), one tenant per
+ * transaction, as the service itself (channel `system`). Prints one line per tenant; returns the exit
+ * code (2 for an unknown tenant).
+ */
+export async function runPurgeRetention(
+  sql: Sql,
+  command: PurgeRetentionCommand,
+  print: (line: string) => void,
+  clock: () => Date = () => new Date(),
+): Promise<number> {
+  const { found, unknown } = await resolveTenants(sql, command.tenants, command.all)
+  for (const name of unknown) print(`unknown tenant ${name}`)
+  if (unknown.length > 0) return VERIFY_EXIT.unknownTenant
+  for (const { id } of found) {
+    const tenant = await findTenantById(sql, id)
+    if (!tenant) continue
+    const result: PurgeResult = await purgeExpiredEvents(
+      { sql, clock, checkpointKey: command.checkpointKey },
+      { tenant, before: command.before, actor: SYSTEM_ACTOR },
+    )
+    print(
+      result.event_id
+        ? `purged ${tenant.slug} (${tenant.id}): ${result.purged_events} events expired before ${result.before} from ${result.shards.length} chains; event ${result.event_id}`
+        : `nothing expired in ${tenant.slug} (${tenant.id}) before ${result.before}`,
+    )
+  }
+  return 0
+}
