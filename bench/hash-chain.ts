@@ -77,11 +77,13 @@ export const hashChainBenchmark: Benchmark = {
       const dropped = await dropInvestigationIndexes(vdb.sql)
       const t0 = performance.now()
       let lastReport = 0
-      await loadChainedEvents(vdb.sql, tenant, org.id, events, nodeDigester, (n) => {
-        if (n - lastReport >= events / 5) {
-          lastReport = n
-          ctx.log(`  generated ${n.toLocaleString('en-US')} chained events`)
-        }
+      await loadChainedEvents(vdb.sql, tenant, org.id, events, nodeDigester, {
+        onProgress: (n) => {
+          if (n - lastReport >= events / 5) {
+            lastReport = n
+            ctx.log(`  generated ${n.toLocaleString('en-US')} chained events`)
+          }
+        },
       })
       await vdb.sql`VACUUM ANALYZE auth_logs`
       const loadSeconds = (performance.now() - t0) / 1000

@@ -1,4 +1,4 @@
-import type { UnsequencedEvent } from '../../src/core/auth-event.ts'
+import type { OutboxPayload, UnsequencedEvent } from '../../src/core/auth-event.ts'
 import { appendToChain, genesisHash } from '../../src/core/chain.ts'
 import type { Digester } from '../../src/core/digests.ts'
 import { uuidv7 } from '../../src/core/ids.ts'
@@ -61,18 +61,20 @@ export async function loadChainedEvents(
   organisationId: string,
   total: number,
   digester: Digester,
-  onProgress?: (written: number) => void,
+  options: {
+    onProgress?: (written: number) => void
+    /** Write the auth_logs rows (default true). */
+    authLogs?: boolean
+    /** Write one outbox row per event too, as the write path does (default false). */
+    outbox?: boolean
+  } = {},
 ): Promise<void> {
+  const writeLogs = options.authLogs ?? true
   const shards = tenant.chainShards
   const state = Array.from({ length: shards }, (_, shard) => ({ lastSeq: 0, headHash: genesisHash(tenant.id, shard, digester) }))
   const startMs = Date.now() - 30 * 86_400_000
   const stepMs = (30 * 86_400_000) / total
   const batch = 20_000
-  const stream = await sql`COPY auth_logs (${sql.unsafe(COLUMNS.join(', '))}) FROM STDIN`.writable()
-  const done = new Promise<void>((resolve, reject) => {
-    stream.once('finish', resolve)
-    stream.once('error', reject)
-  })
   for (let from = 0; from < total; from += batch) {
     const count = Math.min(batch, total - from)
     const perShard: UnsequencedEvent[][] = Array.from({ length: shards }, () => [])
@@ -81,6 +83,7 @@ export async function loadChainedEvents(
       perShard[n % shards]!.push(draft(tenant, organisationId, n, startMs + n * stepMs))
     }
     const lines: string[] = []
+    const boxLines: string[] = []
     for (let shard = 0; shard < shards; shard++) {
       const events = perShard[shard]!
       if (events.length === 0) continue
@@ -89,6 +92,11 @@ export async function loadChainedEvents(
       s.lastSeq += events.length
       s.headHash = headHash
       for (const e of chained) {
+        if (options.outbox) {
+          const payload: OutboxPayload = { event: e, lockout: null }
+          boxLines.push([e.id, e.tenant_id, String(e.shard), String(e.seq), copyText(JSON.stringify(payload))].join('\t'))
+        }
+        if (!writeLogs) continue
         lines.push(
           [
             e.id, e.tenant_id, copyText(e.organisation_id), String(e.shard), String(e.seq), e.event_type, e.channel, copyText(e.user_id),
@@ -99,14 +107,23 @@ export async function loadChainedEvents(
         )
       }
     }
-    if (!stream.write(`${lines.join('\n')}\n`)) await new Promise((r) => stream.once('drain', r))
-    onProgress?.(from + count)
+    if (lines.length) await copyLines(sql, `COPY auth_logs (${COLUMNS.join(', ')}) FROM STDIN`, lines)
+    if (boxLines.length) await copyLines(sql, 'COPY outbox (event_id, tenant_id, shard, seq, payload) FROM STDIN', boxLines)
+    options.onProgress?.(from + count)
   }
-  stream.end()
-  await done
   for (const [shard, s] of state.entries()) {
     await sql`UPDATE chain_heads SET seq = ${s.lastSeq}, head_hash = ${Buffer.from(s.headHash)} WHERE tenant_id = ${tenant.id} AND shard = ${shard}`
   }
+}
+
+async function copyLines(sql: Sql, statement: string, lines: string[]): Promise<void> {
+  const stream = await sql.unsafe(statement).writable()
+  const done = new Promise<void>((resolve, reject) => {
+    stream.once('finish', resolve)
+    stream.once('error', reject)
+  })
+  stream.end(`${lines.join('\n')}\n`)
+  await done
 }
 
 /** Drops the investigation indexes of auth_logs: a verification benchmark reads only by chain position. */
