@@ -156,7 +156,6 @@ function expectations() {
       failures: mine.length,
       successes: successes.filter((a) => a.ip === ip).length,
       distinct_accounts: new Set(mine.map((a) => a.identifier)).size,
-      distinct_user_agents: new Set(mine.map((a) => a.userAgent)).size,
       lockouts_triggered: lockingAttempts.filter((a) => a.ip === ip).length,
     }
   })

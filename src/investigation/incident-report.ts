@@ -38,7 +38,6 @@ export interface SourceActivity {
   successes: number
   /** Distinct identifiers its failures named: many means password spraying. */
   distinct_accounts: number
-  distinct_user_agents: number
   /** Lockouts its own attempts triggered. */
   lockouts_triggered: number
   first_seen_at: string
@@ -132,9 +131,9 @@ const ATTEMPT_TYPES = ['login_failed', 'login_success', 'account_locked']
 export async function buildIncidentReport(sql: Sql, scope: InvestigationScope, options: IncidentReportOptions): Promise<IncidentReport> {
   return sql.begin('isolation level repeatable read read only', async (tx) => {
     const db = tx as unknown as Sql
-    const totals = await readTotals(db, scope, options)
-    const accounts = await readAccountRankings(db, scope, options)
-    const sources = await readSourceRankings(db, scope, options)
+    // Sorting and hashing a busy window's attempts in memory instead of on disk; this transaction only.
+    await tx`SET LOCAL work_mem = '64MB'`
+    const { totals, accounts, sources } = await readActivity(db, scope, options)
     const timeline = await readLockoutTimeline(db, scope, options)
     const suspicious = await readSuspiciousSuccesses(db, scope, options)
     const cut = <T>(list: T[]) => ({ list: list.slice(0, options.limit), truncated: list.length > options.limit })
@@ -176,92 +175,105 @@ function windowClause(sql: Sql, scope: InvestigationScope, options: IncidentRepo
     AND ${col('occurred_at')} >= ${options.from} AND ${col('occurred_at')} < ${options.to}`
 }
 
-async function readTotals(sql: Sql, scope: InvestigationScope, options: IncidentReportOptions) {
-  const [row] = await sql<Omit<IncidentReport['totals'], 'suspicious_successes'>[]>`
-    SELECT
-      count(*) FILTER (WHERE event_type <> 'account_locked')::int AS login_attempts,
-      count(*) FILTER (WHERE event_type = 'login_failed')::int AS failures,
-      count(*) FILTER (WHERE event_type = 'login_success')::int AS successes,
-      count(*) FILTER (WHERE event_type = 'account_locked')::int AS lockouts,
-      count(DISTINCT identifier) FILTER (WHERE event_type = 'login_failed')::int AS targeted_accounts,
-      count(DISTINCT ip) FILTER (WHERE event_type = 'login_failed')::int AS source_ips
-    FROM auth_logs
-    WHERE ${windowClause(sql, scope, options)} AND event_type = ANY(${ATTEMPT_TYPES}::text[])`
-  return row!
+interface ActivityRow {
+  section: 'totals' | 'account_failures' | 'account_distributed' | 'ip_failures' | 'ip_spraying'
+  key: string | null
+  user_id: string | null
+  failures: number
+  successes: number
+  lockouts: number
+  /** Distinct IPs of an account, distinct accounts of an IP; for totals, targeted accounts. */
+  distinct_count: number
+  /** For totals: the number of source IPs. */
+  distinct_other: number
+  first_at: Date | null
+  last_at: Date | null
 }
 
-interface AccountRow extends Omit<AccountActivity, 'first_failure_at' | 'last_failure_at'> {
-  ranking: 'failures' | 'distributed'
-  first_failure_at: Date
-  last_failure_at: Date
-}
-
-async function readAccountRankings(sql: Sql, scope: InvestigationScope, options: IncidentReportOptions) {
-  const rows = await sql<AccountRow[]>`
-    WITH per_account AS MATERIALIZED (
-      SELECT identifier, max(user_id::text) AS user_id,
+/**
+ * Totals, both account rankings and both address rankings from one scan of the window: the attempts
+ * are first grouped by (identifier, ip), which hashes instead of sorting, and "distinct IPs of an
+ * account" is then the number of its pairs with failures (and vice versa), so no count(DISTINCT) sorts
+ * the whole window.
+ */
+async function readActivity(sql: Sql, scope: InvestigationScope, options: IncidentReportOptions) {
+  const n = options.limit + 1
+  const rows = await sql<ActivityRow[]>`
+    WITH pairs AS MATERIALIZED (
+      SELECT identifier, ip, max(user_id::text) AS user_id,
         count(*) FILTER (WHERE event_type = 'login_failed')::int AS failures,
-        count(DISTINCT ip) FILTER (WHERE event_type = 'login_failed')::int AS distinct_ips,
+        count(*) FILTER (WHERE event_type = 'login_success')::int AS successes,
         count(*) FILTER (WHERE event_type = 'account_locked')::int AS lockouts,
-        count(*) FILTER (WHERE event_type = 'login_success')::int AS successes,
         min(occurred_at) FILTER (WHERE event_type = 'login_failed') AS first_failure_at,
-        max(occurred_at) FILTER (WHERE event_type = 'login_failed') AS last_failure_at
-      FROM auth_logs
-      WHERE ${windowClause(sql, scope, options)} AND identifier IS NOT NULL AND event_type = ANY(${ATTEMPT_TYPES}::text[])
-      GROUP BY identifier
-      HAVING count(*) FILTER (WHERE event_type = 'login_failed') > 0
-    )
-    (SELECT 'failures' AS ranking, * FROM per_account
-     ORDER BY failures DESC, distinct_ips DESC, identifier LIMIT ${options.limit + 1})
-    UNION ALL
-    (SELECT 'distributed' AS ranking, * FROM per_account WHERE distinct_ips >= ${options.distributedMinIps}
-     ORDER BY distinct_ips DESC, failures DESC, identifier LIMIT ${options.limit + 1})`
-  const toActivity = ({ ranking: _, ...r }: AccountRow): AccountActivity => ({
-    ...r,
-    first_failure_at: r.first_failure_at.toISOString(),
-    last_failure_at: r.last_failure_at.toISOString(),
-  })
-  return {
-    byFailures: rows.filter((r) => r.ranking === 'failures').map(toActivity),
-    distributed: rows.filter((r) => r.ranking === 'distributed').map(toActivity),
-  }
-}
-
-interface SourceRow extends Omit<SourceActivity, 'first_seen_at' | 'last_seen_at'> {
-  ranking: 'failures' | 'spraying'
-  first_seen_at: Date
-  last_seen_at: Date
-}
-
-async function readSourceRankings(sql: Sql, scope: InvestigationScope, options: IncidentReportOptions) {
-  const rows = await sql<SourceRow[]>`
-    WITH per_ip AS MATERIALIZED (
-      SELECT ip,
-        count(*) FILTER (WHERE event_type = 'login_failed')::int AS failures,
-        count(*) FILTER (WHERE event_type = 'login_success')::int AS successes,
-        count(DISTINCT identifier) FILTER (WHERE event_type = 'login_failed')::int AS distinct_accounts,
-        count(DISTINCT user_agent) FILTER (WHERE event_type = 'login_failed')::int AS distinct_user_agents,
-        count(*) FILTER (WHERE event_type = 'account_locked')::int AS lockouts_triggered,
+        max(occurred_at) FILTER (WHERE event_type = 'login_failed') AS last_failure_at,
         min(occurred_at) AS first_seen_at,
         max(occurred_at) AS last_seen_at
       FROM auth_logs
-      WHERE ${windowClause(sql, scope, options)} AND ip IS NOT NULL AND event_type = ANY(${ATTEMPT_TYPES}::text[])
-      GROUP BY ip
-      HAVING count(*) FILTER (WHERE event_type = 'login_failed') > 0
+      WHERE ${windowClause(sql, scope, options)} AND event_type = ANY(${ATTEMPT_TYPES}::text[])
+      GROUP BY identifier, ip
+    ), per_account AS MATERIALIZED (
+      SELECT identifier AS key, max(user_id) AS user_id, sum(failures)::int AS failures, sum(successes)::int AS successes,
+        sum(lockouts)::int AS lockouts, count(*) FILTER (WHERE failures > 0 AND ip IS NOT NULL)::int AS distinct_count,
+        min(first_failure_at) AS first_at, max(last_failure_at) AS last_at
+      FROM pairs WHERE identifier IS NOT NULL
+      GROUP BY identifier HAVING sum(failures) > 0
+    ), per_ip AS MATERIALIZED (
+      SELECT ip AS key, NULL::text AS user_id, sum(failures)::int AS failures, sum(successes)::int AS successes,
+        sum(lockouts)::int AS lockouts, count(*) FILTER (WHERE failures > 0 AND identifier IS NOT NULL)::int AS distinct_count,
+        min(first_seen_at) AS first_at, max(last_seen_at) AS last_at
+      FROM pairs WHERE ip IS NOT NULL
+      GROUP BY ip HAVING sum(failures) > 0
     )
-    (SELECT 'failures' AS ranking, * FROM per_ip
-     ORDER BY failures DESC, distinct_accounts DESC, ip LIMIT ${options.limit + 1})
+    SELECT 'totals' AS section, NULL AS key, NULL AS user_id, coalesce(sum(failures), 0)::int AS failures,
+      coalesce(sum(successes), 0)::int AS successes, coalesce(sum(lockouts), 0)::int AS lockouts,
+      (SELECT count(*) FROM per_account)::int AS distinct_count, (SELECT count(*) FROM per_ip)::int AS distinct_other,
+      NULL::timestamptz AS first_at, NULL::timestamptz AS last_at
+    FROM pairs
     UNION ALL
-    (SELECT 'spraying' AS ranking, * FROM per_ip WHERE distinct_accounts >= ${options.sprayMinAccounts}
-     ORDER BY distinct_accounts DESC, failures DESC, ip LIMIT ${options.limit + 1})`
-  const toActivity = ({ ranking: _, ...r }: SourceRow): SourceActivity => ({
-    ...r,
-    first_seen_at: r.first_seen_at.toISOString(),
-    last_seen_at: r.last_seen_at.toISOString(),
+    (SELECT 'account_failures', key, user_id, failures, successes, lockouts, distinct_count, 0, first_at, last_at FROM per_account
+     ORDER BY failures DESC, distinct_count DESC, key LIMIT ${n})
+    UNION ALL
+    (SELECT 'account_distributed', key, user_id, failures, successes, lockouts, distinct_count, 0, first_at, last_at FROM per_account
+     WHERE distinct_count >= ${options.distributedMinIps} ORDER BY distinct_count DESC, failures DESC, key LIMIT ${n})
+    UNION ALL
+    (SELECT 'ip_failures', key, user_id, failures, successes, lockouts, distinct_count, 0, first_at, last_at FROM per_ip
+     ORDER BY failures DESC, distinct_count DESC, key LIMIT ${n})
+    UNION ALL
+    (SELECT 'ip_spraying', key, user_id, failures, successes, lockouts, distinct_count, 0, first_at, last_at FROM per_ip
+     WHERE distinct_count >= ${options.sprayMinAccounts} ORDER BY distinct_count DESC, failures DESC, key LIMIT ${n})`
+
+  const account = (r: ActivityRow): AccountActivity => ({
+    identifier: r.key!,
+    user_id: r.user_id,
+    failures: r.failures,
+    distinct_ips: r.distinct_count,
+    lockouts: r.lockouts,
+    successes: r.successes,
+    first_failure_at: r.first_at!.toISOString(),
+    last_failure_at: r.last_at!.toISOString(),
   })
+  const source = (r: ActivityRow): SourceActivity => ({
+    ip: r.key!,
+    failures: r.failures,
+    successes: r.successes,
+    distinct_accounts: r.distinct_count,
+    lockouts_triggered: r.lockouts,
+    first_seen_at: r.first_at!.toISOString(),
+    last_seen_at: r.last_at!.toISOString(),
+  })
+  const section = (name: ActivityRow['section']) => rows.filter((r) => r.section === name)
+  const totals = section('totals')[0]!
   return {
-    byFailures: rows.filter((r) => r.ranking === 'failures').map(toActivity),
-    spraying: rows.filter((r) => r.ranking === 'spraying').map(toActivity),
+    totals: {
+      login_attempts: totals.failures + totals.successes,
+      failures: totals.failures,
+      successes: totals.successes,
+      lockouts: totals.lockouts,
+      targeted_accounts: totals.distinct_count,
+      source_ips: totals.distinct_other,
+    },
+    accounts: { byFailures: section('account_failures').map(account), distributed: section('account_distributed').map(account) },
+    sources: { byFailures: section('ip_failures').map(source), spraying: section('ip_spraying').map(source) },
   }
 }
 

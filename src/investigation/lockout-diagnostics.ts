@@ -125,7 +125,8 @@ export async function getLockoutDiagnostics(
       SELECT count(*)::int AS attempts FROM auth_logs e
       WHERE e.tenant_id = ${t} AND e.identifier = ${identifier} AND e.event_type = 'login_failed' AND e.reason = 'account_locked'
         AND e.shard = k.shard AND e.seq > k.seq AND e.occurred_at >= k.occurred_at
-        AND (r.seq IS NULL OR e.seq < r.seq) ${organisationClause(sql, scope, 'e')}
+        AND e.occurred_at <= coalesce(r.occurred_at, 'infinity') AND (r.seq IS NULL OR e.seq < r.seq)
+        ${organisationClause(sql, scope, 'e')}
     ) w
     LEFT JOIN LATERAL (
       SELECT e.id, e.seq, e.occurred_at, e.ip, e.user_agent, e.channel, e.device_id, e.metadata FROM auth_logs e

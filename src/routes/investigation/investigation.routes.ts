@@ -199,7 +199,6 @@ const SourceActivitySchema = z.object({
   failures: z.number().int(),
   successes: z.number().int(),
   distinct_accounts: z.number().int(),
-  distinct_user_agents: z.number().int(),
   lockouts_triggered: z.number().int(),
   first_seen_at: z.string(),
   last_seen_at: z.string(),
