@@ -10,7 +10,8 @@ export interface Figure {
   ratioMeaning?: string
   /** '×' (default) or '%'. */
   ratioUnit?: '×' | '%'
-  target?: { text: string; met: boolean }
+  /** `met: null` when this run could not judge it (e.g. the size it names was not run). */
+  target?: { text: string; met: boolean | null }
 }
 
 export interface Table {
@@ -88,7 +89,7 @@ function ratioOf(f: Figure): string {
 export function figureLine(f: Figure): string {
   const base = f.baseline ? ` vs ${f.baseline.name} ${fmt(f.baseline.value)}` : ''
   const ratio = f.ratio !== undefined ? ` → ${f.ratioMeaning ? `${f.ratioMeaning} ` : ''}${ratioOf(f)}` : ''
-  const target = f.target ? ` [target ${f.target.text}: ${f.target.met ? 'met' : 'MISSED'}]` : ''
+  const target = f.target ? ` [target ${f.target.text}: ${f.target.met === null ? 'not judged in this run' : f.target.met ? 'met' : 'MISSED'}]` : ''
   return `${f.name}: ${fmt(f.value)} ${f.unit}${base}${ratio}${target}`
 }
 
@@ -102,7 +103,7 @@ export function figuresTable(results: BenchmarkResult[]): Table {
         `${fmt(f.value)} ${f.unit}`,
         f.baseline ? `${f.baseline.name}: ${fmt(f.baseline.value)}` : '–',
         f.ratio === undefined ? '–' : `${f.ratioMeaning ? `${f.ratioMeaning} ` : ''}${ratioOf(f)}`,
-        f.target ? `${f.target.text} ${f.target.met ? '✓' : '✗'}` : '–',
+        f.target ? `${f.target.text} ${f.target.met === null ? '(not judged)' : f.target.met ? '✓' : '✗'}` : '–',
       ])
     }
   }
