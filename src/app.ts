@@ -12,6 +12,11 @@ import { problemResponse, toApiError } from './http/problem-response.ts'
 import { validationHook } from './http/validation-hook.ts'
 import { registerAuthRoutes } from './routes/auth/auth.handlers.ts'
 import { registerVerifyRoutes } from './routes/audit/verify.handlers.ts'
+import { registerInvestigationRoutes } from './routes/investigation/investigation.handlers.ts'
+import { registerOutboxRoutes } from './routes/outbox/outbox.handlers.ts'
+import type { ServiceMetrics } from './metrics/service-metrics.ts'
+import type { EventSink } from './sinks/event-sink.ts'
+import type { CefDevice } from './core/cef.ts'
 
 export interface AppDeps {
   sql: Sql
@@ -28,8 +33,14 @@ export interface AppDeps {
     secureCookies: boolean
   }
   log: (entry: Record<string, unknown>) => void
-  /** Extra routes (investigation API, metrics) registered by later features. */
-  extensions?: ((app: OpenAPIHono<AppEnv>, deps: AppDeps) => void)[]
+  /** The sinks the relay delivers to; the admin re-drive delivers through them. */
+  sinks?: readonly EventSink[]
+  /** HMAC key of retention checkpoints (CHECKPOINT_HMAC_KEY); null leaves them unsigned but attested. */
+  checkpointKey?: Uint8Array | null
+  /** Prometheus metrics; GET /metrics is served only when given. */
+  metrics?: ServiceMetrics
+  /** Device fields of CEF lines (exports). */
+  cefDevice?: CefDevice
 }
 
 export const OPENAPI_INFO = {
@@ -46,7 +57,7 @@ export const OPENAPI_INFO = {
  * entrypoints each supply the SQL client, the address resolver and the key material.
  *
  * @example
- * const app = createApp({ sql, hasher, tokens, clock: () => new Date(), dummyHash, resolveAddress, config, log })
+ * const app = createApp({ sql, hasher, tokens, clock: () => new Date(), dummyHash, resolveAddress, config, log, sinks, metrics })
  * const res = await app.request('/healthz')
  */
 export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
@@ -54,14 +65,23 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
 
   app.use('*', requestId())
   app.use('*', secureHeaders())
+  if (deps.metrics) app.use('*', deps.metrics.middleware)
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
 
   // Authentication routes first: their rejection auditor must wrap their body limit, so that an oversize
   // attempt is audited too. Every route registered after them gets the same limit here.
   registerAuthRoutes(app, { ...deps, ...deps.config })
   app.use('/v1/*', limitBody())
-  registerVerifyRoutes(app, deps)
-  for (const extend of deps.extensions ?? []) extend(app, deps)
+  registerVerifyRoutes(app, { ...deps, checkpointKey: deps.checkpointKey ?? null })
+  registerInvestigationRoutes(app, deps, { checkpointKey: deps.checkpointKey ?? null, metrics: deps.metrics, cefDevice: deps.cefDevice })
+  registerOutboxRoutes(app, {
+    sql: deps.sql,
+    tokens: deps.tokens,
+    sinks: deps.sinks ?? [],
+    resolveAddress: deps.resolveAddress,
+    trustProxy: deps.config.trustProxy,
+    clock: deps.clock,
+  })
 
   app.get('/healthz', async (c) => {
     await deps.sql`SELECT 1`

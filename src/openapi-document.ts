@@ -2,6 +2,7 @@ import { createApp, OPENAPI_INFO } from './app.ts'
 import type { PasswordHasher } from './auth/password-hasher.ts'
 import { createTokenService } from './auth/tokens.ts'
 import { createSql } from './db/client.ts'
+import { createServiceMetrics } from './metrics/service-metrics.ts'
 
 const inert: PasswordHasher = {
   hash: async () => '',
@@ -23,6 +24,7 @@ export async function buildOpenApiDocument(): Promise<unknown> {
     resolveAddress: () => null,
     config: { tokenTtlSeconds: 3600, trustProxy: false, secureCookies: true },
     log: () => {},
+    metrics: createServiceMetrics({ defaultMetrics: false }),
   })
   const document = app.getOpenAPI31Document(OPENAPI_INFO)
   await sql.end({ timeout: 0 })

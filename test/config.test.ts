@@ -17,7 +17,8 @@ describe('configuration', () => {
       expect((e as Error).message).toMatch(/JWT_SECRET: must be set outside development/)
       expect((e as Error).message).toMatch(/DATABASE_URL: must be set outside development/)
     }
-    expect(() => loadEnv({ AUTHTRAIL_ENV: 'production', DATABASE_URL: 'postgres://h/db', JWT_SECRET: 'k'.repeat(40) })).not.toThrow()
+    expect(() => loadEnv({ AUTHTRAIL_ENV: 'production', DATABASE_URL: 'postgres://h/db', JWT_SECRET: 'k'.repeat(40) })).toThrow(/CHECKPOINT_HMAC_KEY: must be set in production/)
+    expect(() => loadEnv({ AUTHTRAIL_ENV: 'production', DATABASE_URL: 'postgres://h/db', JWT_SECRET: 'k'.repeat(40), CHECKPOINT_HMAC_KEY: 'c'.repeat(40) })).not.toThrow()
   })
 
   it('names malformed values', () => {

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createOutboxRelay } from '../src/outbox/create-outbox-relay.ts'
-import { outboxRoutesExtension } from '../src/routes/outbox/outbox.handlers.ts'
 import { PermanentSinkError } from '../src/sinks/event-sink.ts'
 import { createTestDatabase, type TestDatabase } from './support/database.ts'
 import { createRecordingSink } from './support/recording-sink.ts'
@@ -14,7 +13,7 @@ const docstore = createRecordingSink('docstore')
 
 beforeAll(async () => {
   db = await createTestDatabase('relay_routes')
-  t = await createTestApp(db.sql, { extensions: [outboxRoutesExtension([docstore])] })
+  t = await createTestApp(db.sql, { sinks: [docstore] })
   acme = await seedTenant(db.sql, { slug: 'acme', users: [{ identifier: 'root@acme.test', role: 'admin' }, { identifier: 'bob@acme.test' }] })
   globex = await seedTenant(db.sql, { slug: 'globex', users: [{ identifier: 'root@globex.test', role: 'admin' }] })
 })

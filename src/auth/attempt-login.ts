@@ -34,7 +34,8 @@ export interface LoginInput {
 export type LoginResult =
   | { kind: 'success'; token: string; claims: SessionClaims; eventId: string; replayed: boolean }
   | { kind: 'invalid_credentials'; eventId: string; replayed: boolean }
-  | { kind: 'locked'; retryAfterSeconds: number; eventId: string; replayed: boolean }
+  /** `newLockout`: this attempt triggered the lockout (it wrote account_locked). */
+  | { kind: 'locked'; retryAfterSeconds: number; eventId: string; replayed: boolean; newLockout: boolean }
 
 class VerificationRequired extends Error {}
 
@@ -128,7 +129,10 @@ function recordAttempt(
     await appendAuthEvents(tx, { tenantId: tenant.id, shard: shardFor(identifier, tenant.chainShards) }, events, lockoutSnapshot(tenant.id, identifier, user?.id ?? null, decision.next))
 
     if (decision.result === 'success') return { kind: 'success', token: session!.token, claims: session!.claims, eventId: primaryId, replayed: false }
-    if (decision.result === 'locked') return { kind: 'locked', retryAfterSeconds: decision.retryAfterSeconds, eventId: primaryId, replayed: false }
+    if (decision.result === 'locked') {
+      const newLockout = decision.effects.some((e) => e.type === 'account_locked')
+      return { kind: 'locked', retryAfterSeconds: decision.retryAfterSeconds, eventId: primaryId, replayed: false, newLockout }
+    }
     return { kind: 'invalid_credentials', eventId: primaryId, replayed: false }
   })
 }
@@ -218,7 +222,7 @@ async function replayPriorAttempt(
   const now = deps.clock()
   if (lockedUntil && lockedUntil > now) {
     const retryAfterSeconds = Math.max(1, Math.ceil((lockedUntil.getTime() - now.getTime()) / 1000))
-    return { kind: 'locked', retryAfterSeconds, eventId: primaryId, replayed: true }
+    return { kind: 'locked', retryAfterSeconds, eventId: primaryId, replayed: true, newLockout: false }
   }
   return { kind: 'invalid_credentials', eventId: primaryId, replayed: true }
 }

@@ -3,7 +3,7 @@ import { ConfigError } from '../config/env.ts'
 
 /**
  * CHECKPOINT_HMAC_KEY, the secret retention checkpoints are signed with (at least 32 characters), or
- * null when unset. Until the lead adds it to the env schema, the commands read it here.
+ * null when unset. The service reads it through the env schema; the commands read it here.
  */
 export function checkpointKeyFromEnvironment(env: Record<string, string | undefined>): Uint8Array | null {
   const secret = env.CHECKPOINT_HMAC_KEY

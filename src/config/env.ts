@@ -26,10 +26,19 @@ export const envSchema = z
     RELAY_ENABLED: boolFromString.default(true),
     RELAY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(10),
     RELAY_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
+    RELAY_BACKOFF_BASE_MS: z.coerce.number().int().min(10).max(600_000).default(1000),
+    RELAY_BACKOFF_MAX_MS: z.coerce.number().int().min(10).max(86_400_000).default(300_000),
+    CHECKPOINT_HMAC_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
   })
   .superRefine((env, ctx) => {
     if (env.AUTHTRAIL_ENV !== 'development' && env.JWT_SECRET === DEVELOPMENT_JWT_SECRET) {
       ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'must be set outside development (the default key is for development only)' })
+    }
+    if (env.RELAY_BACKOFF_MAX_MS < env.RELAY_BACKOFF_BASE_MS) {
+      ctx.addIssue({ code: 'custom', path: ['RELAY_BACKOFF_MAX_MS'], message: 'must be at least RELAY_BACKOFF_BASE_MS' })
+    }
+    if (env.AUTHTRAIL_ENV === 'production' && env.CHECKPOINT_HMAC_KEY === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['CHECKPOINT_HMAC_KEY'], message: 'must be set in production (retention checkpoints are signed with it)' })
     }
     if (env.AUTHTRAIL_ENV !== 'development' && env.DATABASE_URL === undefined) {
       ctx.addIssue({ code: 'custom', path: ['DATABASE_URL'], message: 'must be set outside development (the embedded database is for development only)' })

@@ -1,5 +1,7 @@
+import { resolve } from 'node:path'
 import type { OpenAPIHono } from '@hono/zod-openapi'
 import { createApp, type AppDeps } from '../app.ts'
+import { checkpointKeyFromSecret } from '../audit/chain-checkpoints.ts'
 import { createArgon2Hasher } from '../auth/argon2-hasher.ts'
 import { createTokenService } from '../auth/tokens.ts'
 import type { Env } from '../config/env.ts'
@@ -9,19 +11,29 @@ import { migrate } from '../db/migrate.ts'
 import { DEMO, seedDemo } from '../db/seed-demo.ts'
 import type { AppEnv, ClientAddressResolver } from '../http/app-env.ts'
 import { createLogger } from '../http/logger.ts'
+import { relayMetricsContributor } from '../metrics/relay-metrics.ts'
+import { createServiceMetrics } from '../metrics/service-metrics.ts'
+import { createConfiguredSinks } from '../outbox/create-configured-sinks.ts'
+import { createOutboxRelay, type OutboxRelay } from '../outbox/create-outbox-relay.ts'
 
 export interface Services {
   app: OpenAPIHono<AppEnv>
   sql: Sql
   /** Where the embedded PostgreSQL keeps its data; null when DATABASE_URL is used. */
   embeddedDataDir: string | null
+  /** The in-process relay, or null when RELAY_ENABLED=false or no sink is configured. */
+  relay: OutboxRelay | null
+  /** Where CEF lines go in development without SYSLOG_URL, so a newcomer sees them appear. */
+  cefFile: string | null
   log: (entry: Record<string, unknown>) => void
   close(): Promise<void>
 }
 
 /**
  * Wires the service from validated configuration; shared by the Node, Bun and Deno entrypoints. Without
- * DATABASE_URL (development only, enforced by the config schema) it runs on an embedded PostgreSQL.
+ * DATABASE_URL (development only, enforced by the config schema) it runs on an embedded PostgreSQL and
+ * writes CEF lines to a local file. The outbox relay runs in the same process unless RELAY_ENABLED=false
+ * (then run `npm run relay` separately, as many instances as wanted).
  */
 export async function bootServices(env: Env, resolveAddress: ClientAddressResolver, extraDeps: Partial<AppDeps> = {}): Promise<Services> {
   const log = createLogger()
@@ -32,6 +44,24 @@ export async function bootServices(env: Env, resolveAddress: ClientAddressResolv
   const hasher = createArgon2Hasher()
   if (env.AUTHTRAIL_ENV === 'development') await seedDemo(sql, hasher)
   const dummyHash = await hasher.hash(crypto.randomUUID())
+
+  const cefFile = env.SYSLOG_URL === undefined && env.AUTHTRAIL_ENV === 'development' ? resolve(env.DATA_DIR, 'cef.log') : null
+  const sinks = createConfiguredSinks(cefFile ? { ...env, SYSLOG_URL: `file://${cefFile}` } : env)
+  const relay =
+    env.RELAY_ENABLED && sinks.length > 0
+      ? createOutboxRelay({
+          sql,
+          sinks,
+          batchSize: env.RELAY_BATCH_SIZE,
+          maxAttempts: env.RELAY_MAX_ATTEMPTS,
+          backoff: { baseMs: env.RELAY_BACKOFF_BASE_MS, maxMs: env.RELAY_BACKOFF_MAX_MS },
+          // PGlite serves one connection: LISTEN would hold it, so the embedded database is polled.
+          listen: embedded === null,
+          log,
+        })
+      : null
+  const metrics = createServiceMetrics({ sql, contributors: [relayMetricsContributor(sql, relay ? () => relay.stats() : undefined)] })
+
   const app = createApp({
     sql,
     hasher,
@@ -41,26 +71,35 @@ export async function bootServices(env: Env, resolveAddress: ClientAddressResolv
     resolveAddress,
     config: { tokenTtlSeconds: env.JWT_TTL_SECONDS, trustProxy: env.TRUST_PROXY, secureCookies: env.AUTHTRAIL_ENV !== 'development' },
     log,
+    sinks,
+    metrics,
+    checkpointKey: env.CHECKPOINT_HMAC_KEY ? checkpointKeyFromSecret(env.CHECKPOINT_HMAC_KEY) : null,
     ...extraDeps,
   })
+  await relay?.start()
   return {
     app,
     sql,
     embeddedDataDir,
+    relay,
+    cefFile,
     log,
     close: async () => {
+      await relay?.stop()
+      await Promise.allSettled(sinks.map((s) => s.close()))
       await sql.end({ timeout: 5 })
       await embedded?.stop()
     },
   }
 }
 
-/** What a newcomer sees after start-up in development: how to log in. */
-export function developmentBanner(port: number, host: string, embeddedDataDir: string | null): string {
+/** What a newcomer sees after start-up in development: how to log in, and where the CEF lines go. */
+export function developmentBanner(port: number, host: string, services: Pick<Services, 'embeddedDataDir' | 'cefFile' | 'relay'>): string {
   const base = `http://${host}:${port}`
   return [
-    `authtrail listening on ${base} (${embeddedDataDir ? `embedded PostgreSQL in ${embeddedDataDir}` : 'DATABASE_URL'})`,
+    `authtrail listening on ${base} (${services.embeddedDataDir ? `embedded PostgreSQL in ${services.embeddedDataDir}` : 'DATABASE_URL'})`,
     `API reference: ${base}/docs`,
+    services.relay ? `Outbox relay running${services.cefFile ? `; CEF lines are written to ${services.cefFile}` : ''}` : 'Outbox relay not running in this process',
     'Log in as the demo user:',
     `  curl -i -X POST ${base}/v1/auth/login -H 'content-type: application/json' \\`,
     `    -d '{"tenant":"${DEMO.tenant}","identifier":"${DEMO.user.identifier}","password":"${DEMO.user.password}"}'`,

@@ -21,7 +21,7 @@ try {
       port: env.PORT,
       hostname: env.HOST,
       onListen: ({ port }) => {
-        console.log(env.AUTHTRAIL_ENV === 'development' ? developmentBanner(port, env.HOST, services.embeddedDataDir) : `authtrail listening on ${env.HOST}:${port} (deno)`)
+        console.log(env.AUTHTRAIL_ENV === 'development' ? developmentBanner(port, env.HOST, services) : `authtrail listening on ${env.HOST}:${port} (deno)`)
       },
     },
     (request, info) => services.app.fetch(request, info),

@@ -8,7 +8,7 @@ try {
   const env = loadEnv(process.env)
   const services = await bootServices(env, (c) => getConnInfo(c).remote.address ?? null)
   const server = serve({ fetch: services.app.fetch, port: env.PORT, hostname: env.HOST }, (info) => {
-    console.log(env.AUTHTRAIL_ENV === 'development' ? developmentBanner(info.port, env.HOST, services.embeddedDataDir) : `authtrail listening on ${env.HOST}:${info.port}`)
+    console.log(env.AUTHTRAIL_ENV === 'development' ? developmentBanner(info.port, env.HOST, services) : `authtrail listening on ${env.HOST}:${info.port}`)
   })
   const shutdown = () => server.close(() => void services.close().then(() => process.exit(0)))
   process.on('SIGTERM', shutdown)

@@ -6,13 +6,13 @@ import type { Channel, EventType, Outcome } from '../../src/core/event-types.ts'
 import { uuidv7 } from '../../src/core/ids.ts'
 import { shardFor } from '../../src/core/identifier.ts'
 import type { Tenant } from '../../src/db/tenants.ts'
-import { investigationRoutesExtension, type InvestigationOptions } from '../../src/routes/investigation/investigation.handlers.ts'
+import type { InvestigationOptions } from '../../src/routes/investigation/investigation.handlers.ts'
 import type { Sql } from '../../src/db/client.ts'
 import { createTestApp, type TestApp } from './test-app.ts'
 
 /** The real app with the investigation, administration and metrics routes registered as in production. */
 export function createInvestigationTestApp(sql: Sql, options: InvestigationOptions = {}, overrides: Partial<AppDeps> = {}): Promise<TestApp> {
-  return createTestApp(sql, { ...overrides, extensions: [investigationRoutesExtension(options), ...(overrides.extensions ?? [])] })
+  return createTestApp(sql, { checkpointKey: options.checkpointKey ?? null, metrics: options.metrics, cefDevice: options.cefDevice, ...overrides })
 }
 
 /** GETs a path in-process with a bearer token. */

@@ -12,6 +12,7 @@ import { auditRejectedAttempts, type RejectionAuditDeps } from '../../http/audit
 import { requestOrigin } from '../../http/client-origin.ts'
 import { limitBody } from '../../http/limit-body.ts'
 import { problemResponse } from '../../http/problem-response.ts'
+import type { ServiceMetrics } from '../../metrics/service-metrics.ts'
 import { mobileLoginRoute, registerRoute, webLoginRoute } from './login.routes.ts'
 
 export interface AuthRouteDeps extends LoginDeps, RejectionAuditDeps {
@@ -20,6 +21,7 @@ export interface AuthRouteDeps extends LoginDeps, RejectionAuditDeps {
   trustProxy: boolean
   /** Secure cookies everywhere but plain-HTTP development. */
   secureCookies: boolean
+  metrics?: Pick<ServiceMetrics, 'recordLockout'>
 }
 
 export const SESSION_COOKIE = 'authtrail_session'
@@ -37,6 +39,7 @@ function loginResponse(c: AppContext, result: LoginResult, deps: AuthRouteDeps, 
   c.set('attemptAudited', true)
   if (result.kind === 'invalid_credentials') return problemResponse(c, ApiError.from('invalid_credentials'), { event_id: result.eventId })
   if (result.kind === 'locked') {
+    if (result.newLockout) deps.metrics?.recordLockout(channel)
     const error = new ApiError('account_locked', 'too many failed attempts; try again later', undefined, { 'Retry-After': String(result.retryAfterSeconds) })
     return problemResponse(c, error, { event_id: result.eventId })
   }
