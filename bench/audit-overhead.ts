@@ -6,6 +6,7 @@ import { freePort, spawnService } from '../test/support/spawn-service.ts'
 import { createBenchDatabase } from './support/bench-database.ts'
 import { buildPost, HttpConnection } from './support/http-client.ts'
 import { processCpuSeconds } from './support/process-cpu.ts'
+import { productionEnv } from './support/production-env.ts'
 import { fmt, type Benchmark } from './support/report.ts'
 import { runClosedLoop, runFixedCount, type ClosedLoopResult } from './support/stats.ts'
 
@@ -15,7 +16,6 @@ const RIGHT_PASSWORD = 'correct horse battery staple 42'
 const ACCOUNTS = 499
 /** Requests in flight: more than the libuv pool's 4 threads, so hashing never waits for the network. */
 const CONCURRENCY = 8
-const JWT_SECRET = 'bench-jwt-secret-bench-jwt-secret-0123456789'
 
 /**
  * Benchmark 2: end-to-end HTTP logins on the real Node server (production entrypoint, argon2id at the
@@ -52,14 +52,7 @@ export const auditOverheadBenchmark: Benchmark = {
         SELECT tenant_id, identifier, id, 5, now(), now(), now() + interval '1 day', 1, now() FROM users WHERE tenant_id = ${locked.id}`
 
       const port = await freePort()
-      service = spawnService('node', {
-        AUTHTRAIL_ENV: 'production',
-        DATABASE_URL: db.url,
-        JWT_SECRET,
-        HOST: '127.0.0.1',
-        PORT: String(port),
-        RELAY_ENABLED: 'false',
-      })
+      service = spawnService('node', productionEnv(db.url, { HOST: '127.0.0.1', PORT: String(port), RELAY_ENABLED: 'false' }))
       await service.waitForHealthy(`http://127.0.0.1:${port}`, 60_000)
       const pid = service.child.pid!
       for (let i = 0; i < CONCURRENCY; i++) connections.push(await HttpConnection.open(port))

@@ -16,12 +16,12 @@ import { createBenchDatabase } from './support/bench-database.ts'
 import { campaignDeps, campaignInput, seedCampaign } from './support/campaign.ts'
 import { loadChainedEvents } from './support/chained-events.ts'
 import { cefExternalId, tailReceipts } from './support/receipt-tailer.ts'
+import { productionEnv } from './support/production-env.ts'
 import { startRelayProcess } from './support/relay-process.ts'
 import { fmt, type Benchmark, type Figure, type Table } from './support/report.ts'
 import { summarise } from './support/stats.ts'
 
 const TENANTS = 4
-const JWT_SECRET = 'bench-jwt-secret-bench-jwt-secret-0123456789'
 /** The same write size as the stream transport's default, so the baseline batches like the sink does. */
 const WRITE_BYTES = 256 * 1024
 const LAG_RATE = 1_000
@@ -64,10 +64,17 @@ export const relayBenchmark: Benchmark = {
         rx!.clearLines()
         const before = rx!.countLines()
         // Watch from before the first byte is sent: a bare client can finish before a late watcher looks.
-        const watching = watchArrivals(() => rx!.countLines() - before, backlog, 120_000)
-        const stopDriving = await drive()
-        const r = await watching
-        await stopDriving()
+        const watch = { cancelled: false }
+        const watching = watchArrivals(() => rx!.countLines() - before, backlog, 120_000, watch)
+        let stopDriving: () => Promise<void>
+        try {
+          stopDriving = await drive()
+        } catch (error) {
+          watch.cancelled = true
+          await watching.catch(() => {})
+          throw error
+        }
+        const r = await watching.finally(() => stopDriving())
         const received = rx!.countLines() - before
         if (received < backlog) throw new Error(`${label}: rsyslog received ${received} of ${backlog}`)
         ctx.log(`  ${label}: ${fmt(r.rate)} events/s (${fmt(r.seconds, 2)} s${received > backlog ? `, ${received - backlog} duplicates` : ''})`)
@@ -84,7 +91,7 @@ export const relayBenchmark: Benchmark = {
         await db.sql`DELETE FROM outbox_cursors WHERE sink = 'syslog'`
         let relay: Awaited<ReturnType<typeof startRelayProcess>> | null = null
         const r = await measureRsyslog(label, async () => {
-          relay = await startRelayProcess({ AUTHTRAIL_ENV: 'production', DATABASE_URL: db.url, JWT_SECRET, ...env })
+          relay = await startRelayProcess(productionEnv(db.url, env))
           return async () => relay!.stop()
         })
         const [cursor] = await db.sql<{ n: number }[]>`SELECT coalesce(sum(delivered_seq), 0)::int AS n FROM outbox_cursors WHERE sink = 'syslog'`
@@ -236,10 +243,11 @@ async function writeAll(socket: Socket, chunks: Buffer[]): Promise<void> {
 }
 
 /** Polls a count until it reaches `total`; the rate is measured from the first arrival to the last. */
-async function watchArrivals(count: () => number, total: number, timeoutMs: number): Promise<{ rate: number; seconds: number }> {
+async function watchArrivals(count: () => number, total: number, timeoutMs: number, watch: { cancelled: boolean }): Promise<{ rate: number; seconds: number }> {
   const start = performance.now()
   let first: { at: number; n: number } | null = null
   for (;;) {
+    if (watch.cancelled) throw new Error('watch cancelled')
     const n = count()
     const now = performance.now()
     if (n > 0 && first === null) first = { at: now, n }
@@ -273,7 +281,7 @@ async function relayToMemoryStore(url: string, backlog: number): Promise<number>
 async function measureLag(url: string, admin: Sql, rx: RsyslogReceiver, seconds: number, log: (m: string) => void) {
   const campaign = await seedCampaign(admin, { slug: 'lag', chainShards: 16, accounts: 20_000 })
   rx.clearLines()
-  const relay = await startRelayProcess({ AUTHTRAIL_ENV: 'production', DATABASE_URL: url, JWT_SECRET, SYSLOG_URL: rx.tcpUrl })
+  const relay = await startRelayProcess(productionEnv(url, { SYSLOG_URL: rx.tcpUrl }))
   const tail = tailReceipts(rx.receivedFile, cefExternalId)
   const sql = createSql(url, { max: 16 })
   const deps = campaignDeps(sql)

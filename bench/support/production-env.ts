@@ -1,0 +1,16 @@
+/**
+ * The environment the benchmarks start production processes with (the service, the relay command):
+ * AUTHTRAIL_ENV=production and the secrets production insists on, as throwaway values. With
+ * BENCH_PROFILE_DIR set, each such process writes a V8 CPU profile there when it exits
+ * (summarise with `tsx bench/summarise-cpu-profile.ts`).
+ */
+export function productionEnv(databaseUrl: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    AUTHTRAIL_ENV: 'production',
+    DATABASE_URL: databaseUrl,
+    JWT_SECRET: 'bench-jwt-secret-bench-jwt-secret-0123456789',
+    CHECKPOINT_HMAC_KEY: 'bench-checkpoint-key-bench-checkpoint-key-0123',
+    ...(process.env.BENCH_PROFILE_DIR && { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}` }),
+    ...extra,
+  }
+}
