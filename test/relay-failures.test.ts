@@ -96,6 +96,37 @@ describe('one sink failing while the other works', () => {
   })
 })
 
+describe('an outage of the whole sink', () => {
+  it('backs off for as long as it lasts and dead-letters nothing, then delivers everything in order', async () => {
+    const tenant = await createChainTenant(db.sql)
+    for (const shard of [0, 1]) await appendEvents(db.sql, tenant, shard, 3)
+    const docstore = createRecordingSink('docstore')
+    const syslog = createRecordingSink('syslog')
+    docstore.failWith = () => new Error('connection refused')
+    const relay = createOutboxRelay({ sql: db.sql, sinks: [docstore, syslog], listen: false, maxAttempts: 2, backoff: { baseMs: 10, maxMs: 20 } })
+    let maxAttemptsSeen = 0
+    for (let i = 0; i < 30; i++) {
+      await relay.drainOnce()
+      await sleep(25)
+      maxAttemptsSeen = Math.max(maxAttemptsSeen, ...(await cursors('docstore', tenant)).map((c) => c.attempts))
+    }
+    // Far more failed attempts than maxAttempts, and still no dead letter: the sink was never seen working.
+    expect(maxAttemptsSeen).toBeGreaterThan(2)
+    expect(await db.sql`SELECT event_id FROM outbox_dead_letters WHERE tenant_id = ${tenant.id}`).toEqual([])
+    expect(docstore.received).toEqual([])
+    // The other sink's success is no evidence against this one: its cursor is its own.
+    expect(syslog.received).toHaveLength(6)
+
+    docstore.failWith = null
+    for (let i = 0; i < 10 && docstore.received.length < 6; i++) {
+      await sleep(25)
+      await relay.drainOnce()
+    }
+    expect(receivedByChain(docstore.received).get(`${tenant.id}/0`)).toEqual([1, 2, 3])
+    expect(receivedByChain(docstore.received).get(`${tenant.id}/1`)).toEqual([1, 2, 3])
+  })
+})
+
 describe('poison events', () => {
   it('are dead-lettered without holding back the events behind them, and can be re-driven', async () => {
     const tenant = await createChainTenant(db.sql)

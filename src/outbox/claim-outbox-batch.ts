@@ -14,6 +14,7 @@ interface CursorRow {
   shard: number
   delivered_seq: number
   attempts: number
+  failing_since: Date | null
 }
 
 interface PendingRow {
@@ -33,7 +34,7 @@ interface PendingRow {
  */
 export async function claimOutboxBatch(tx: Tx, sink: string, options: ClaimOptions): Promise<ClaimedChain[]> {
   const cursors = await tx<CursorRow[]>`
-    SELECT c.tenant_id, c.shard, c.delivered_seq, c.attempts
+    SELECT c.tenant_id, c.shard, c.delivered_seq, c.attempts, c.failing_since
     FROM outbox_cursors c
     WHERE c.sink = ${sink}
       AND c.next_attempt_at <= clock_timestamp()
@@ -70,6 +71,7 @@ export async function claimOutboxBatch(tx: Tx, sink: string, options: ClaimOptio
     shard: c.shard,
     deliveredSeq: c.delivered_seq,
     attempts: c.attempts,
+    failingSince: c.failing_since,
     rows: contiguousPrefix(byChain.get(`${c.tenant_id}/${c.shard}`) ?? []),
   }))
 }

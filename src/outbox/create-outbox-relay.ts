@@ -71,6 +71,8 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   if (sinkNames.length !== sinks.length) throw new Error('each sink may be given to a relay only once')
 
   const counters = new Map(sinks.map((s) => [s.name, createSinkCounters()]))
+  // When each sink last accepted a batch: evidence that a failing event is the problem, not the sink.
+  const lastSuccessAt = new Map<string, Date>()
   let compactedRows = 0
   let running = false
   let startedAt: string | null = null
@@ -109,10 +111,12 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     const report = await sql.begin(async (tx) => {
       const chains = await claimOutboxBatch(tx, sink.name, { maxChains, batchSize })
       if (chains.length === 0) return null
-      return { ...(await deliverClaimedChains(tx, sink, chains, policy)), claimed: chains.length }
+      const report = await deliverClaimedChains(tx, sink, chains, policy, lastSuccessAt.get(sink.name) ?? null)
+      return { ...report, claimed: chains.length }
     })
     const result = report ?? { delivered: 0, batches: 0, failures: 0, deadLettered: [], backedOff: 0, claimed: 0 }
     counters.get(sink.name)!.record({ ...result, deadLettered: result.deadLettered.length })
+    if (result.delivered > 0) lastSuccessAt.set(sink.name, new Date())
     for (const dead of result.deadLettered) {
       log({ level: 'warn', msg: 'outbox event dead-lettered', sink: sink.name, event_id: dead.eventId, error: dead.error })
     }

@@ -8,7 +8,11 @@ import { describeError, type ClaimedChain, type OutboxRow } from './outbox-row.t
 import { retryDelayMs, type BackoffPolicy } from './retry-backoff.ts'
 
 export interface DeliveryPolicy {
-  /** Failed attempts at one event before it is dead-lettered. */
+  /**
+   * Failed attempts at one event before it is dead-lettered, which happens only once the sink is seen working
+   * (it accepted other events after this one first failed): an outage of the whole sink backs off for as
+   * long as it lasts and never turns healthy events into dead letters.
+   */
   maxAttempts: number
   backoff: BackoffPolicy
   deliveryTimeoutMs: number
@@ -35,13 +39,16 @@ export interface DeliveryReport {
  * a `PermanentSinkError` dead-letters it at once; any other error counts an attempt and backs the chain off,
  * dead-lettering the event once `maxAttempts` is reached. Events behind a dead letter continue in order.
  * If nothing at all gets through, the sink itself is presumably down: after the first chain is charged the
- * rest are left untouched for the next poll instead of each being charged for the same outage.
+ * rest are left untouched for the next poll instead of each being charged for the same outage, and the
+ * charged chain is never dead-lettered for it (see DeliveryPolicy.maxAttempts).
  */
 export async function deliverClaimedChains(
   tx: Tx,
   sink: EventSink,
   chains: readonly ClaimedChain[],
   policy: DeliveryPolicy,
+  /** When this process last saw the sink accept a batch (any claim), or null. */
+  sinkLastSuccessAt: Date | null = null,
 ): Promise<DeliveryReport> {
   const report: DeliveryReport = { delivered: 0, batches: 0, failures: 0, deadLettered: [], backedOff: 0 }
   let anySuccess = false
@@ -97,7 +104,11 @@ export async function deliverClaimedChains(
       const head = slice[0]!
       const attempts = headAttempts + 1
       const message = describeError(error)
-      if (error instanceof PermanentSinkError || attempts >= policy.maxAttempts) {
+      // Evidence that the sink works while this event fails: it accepted something in this claim, or since
+      // this chain's head first failed. Without it the failure is an outage, which only backs off.
+      const sinkWorks =
+        anySuccess || (sinkLastSuccessAt !== null && chain.failingSince !== null && sinkLastSuccessAt > chain.failingSince)
+      if (error instanceof PermanentSinkError || (attempts >= policy.maxAttempts && sinkWorks)) {
         await markChainsDelivered(tx, sink.name, [{ tenantId: chain.tenantId, shard: chain.shard, seq: passedSeq }])
         await deadLetterEvent(tx, sink.name, head, attempts, message)
         report.deadLettered.push({ eventId: head.eventId, error: message })

@@ -18,6 +18,7 @@ export async function markChainFailed(tx: Tx, sink: string, failure: ChainFailur
         attempts = ${failure.attempts},
         next_attempt_at = clock_timestamp() + ${failure.retryInMs} * interval '1 millisecond',
         last_error = ${failure.error},
+        failing_since = coalesce(failing_since, clock_timestamp()),
         updated_at = clock_timestamp()
     WHERE sink = ${sink} AND tenant_id = ${failure.tenantId} AND shard = ${failure.shard}`
 }

@@ -20,6 +20,8 @@ export interface ClaimedChain extends ChainKey {
   deliveredSeq: number
   /** Consecutive failed attempts at the chain's current head event. */
   attempts: number
+  /** When the head first failed (null while healthy). */
+  failingSince: Date | null
   rows: OutboxRow[]
 }
 
