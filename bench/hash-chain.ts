@@ -5,10 +5,9 @@ import { genesisHash, verifyChainSegment } from '../src/core/chain.ts'
 import { nobleDigester } from '../src/core/digests.ts'
 import { createOrganisation, createTenant } from '../src/db/tenants.ts'
 import { checkpoint, createBenchDatabase } from './support/bench-database.ts'
-import { countEvents, runPgbenchCampaign, runServiceCampaign, seedCampaign, vacuumHotTables, writeCampaignPgbenchScript } from './support/campaign.ts'
+import { countEvents, type CampaignRun, runPgbenchCampaign, runServiceCampaign, seedCampaign, vacuumHotTables, writeCampaignPgbenchScript } from './support/campaign.ts'
 import { dropInvestigationIndexes, loadChainedEvents } from './support/chained-events.ts'
 import { fmt, type Benchmark, type Figure, type Table } from './support/report.ts'
-import type { ClosedLoopResult } from './support/stats.ts'
 
 const CLIENTS = 16
 
@@ -30,11 +29,11 @@ export const hashChainBenchmark: Benchmark = {
     // (a) Append under contention.
     const db = await createBenchDatabase('hash_chain')
     try {
-      const runs: Record<string, { service: ClosedLoopResult; pgbench: ClosedLoopResult }> = {}
+      const runs: Record<string, { service: CampaignRun; pgbench: CampaignRun }> = {}
       for (const shards of [16, 1]) {
         const campaign = await seedCampaign(db.sql, { slug: `chain-${shards}`, chainShards: shards, accounts: 20_000 })
         const script = await writeCampaignPgbenchScript(db.url, campaign, ctx.artefactDir, `hash-chain-${shards}-shards`)
-        const pair: Partial<Record<'service' | 'pgbench', ClosedLoopResult>> = {}
+        const pair: Partial<Record<'service' | 'pgbench', CampaignRun>> = {}
         for (const side of ['service', 'pgbench'] as const) {
           await vacuumHotTables(db.sql)
           await checkpoint(db.sql)
@@ -51,10 +50,11 @@ export const hashChainBenchmark: Benchmark = {
       const s1 = runs[1]!
       tables.push({
         title: `Append under contention: ${CLIENTS} clients on one tenant, ${seconds} s per run, latency in ms`,
-        columns: ['chains per tenant', 'service/s', 'p50', 'p99', 'pgbench tps', 'p50', 'p99', 'service ÷ pgbench'],
+        columns: ['chains per tenant', 'service/s', 'p50', 'p99', 'CPU ms/att', 'pgbench tps', 'p50', 'p99', 'CPU ms/att', 'service ÷ pgbench'],
         rows: [16, 1].map((shards) => {
           const r = runs[shards]!
-          return [String(shards), r.service.rate, r.service.latency.p50, r.service.latency.p99, r.pgbench.rate, r.pgbench.latency.p50, r.pgbench.latency.p99, `${(r.service.rate / r.pgbench.rate).toFixed(2)}×`]
+          const cpu = (x: CampaignRun) => x.cpu.clientMs + x.cpu.backendMs
+          return [String(shards), r.service.rate, r.service.latency.p50, r.service.latency.p99, cpu(r.service), r.pgbench.rate, r.pgbench.latency.p50, r.pgbench.latency.p99, cpu(r.pgbench), `${(r.service.rate / r.pgbench.rate).toFixed(2)}×`]
         }),
       })
       figures.push({

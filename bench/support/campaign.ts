@@ -7,6 +7,7 @@ import { createOrganisation, createTenant, type Tenant } from '../../src/db/tena
 import { BENCH_PHC, createBenchOnlyHasher } from './bench-only-hasher.ts'
 import { captureStatements, toPgbenchScript, type PgbenchScript } from './capture-statements.ts'
 import { runPgbench } from './pgbench.ts'
+import { startCpuMeter } from './cpu-meter.ts'
 import { runClosedLoop, type ClosedLoopResult } from './stats.ts'
 
 /**
@@ -67,22 +68,37 @@ export function campaignInput(campaign: Campaign, account: number): LoginInput {
  * loops over a pool of exactly `clients` connections. An answer other than invalid credentials counts
  * as an error.
  */
-export async function runServiceCampaign(url: string, campaign: Campaign, clients: number, durationMs: number, warmupMs: number): Promise<ClosedLoopResult> {
+export async function runServiceCampaign(url: string, campaign: Campaign, clients: number, durationMs: number, warmupMs: number): Promise<CampaignRun> {
   const sql = createSql(url, { max: clients })
   const deps = campaignDeps(sql)
+  let meter: ReturnType<typeof startCpuMeter> | null = null
   try {
-    return await runClosedLoop(
+    const result = await runClosedLoop(
       clients,
       durationMs,
       async () => {
         const result = await attemptLogin(deps, campaignInput(campaign, Math.floor(Math.random() * campaign.accounts)))
         if (result.kind !== 'invalid_credentials') throw new Error(`unexpected login result ${result.kind}`)
       },
-      { warmupMs },
+      { warmupMs, onMeasureStart: () => (meter = startCpuMeter(databaseOf(url), { self: true })) },
     )
+    return { ...result, cpu: await perAttempt(meter, result.ops) }
   } finally {
     await sql.end({ timeout: 5 })
   }
+}
+
+/** CPU per attempt, in ms: the client (Node or pgbench) and the PostgreSQL backends. */
+export interface CampaignRun extends ClosedLoopResult {
+  cpu: { clientMs: number; backendMs: number }
+}
+
+const databaseOf = (url: string) => decodeURIComponent(new URL(url).pathname.slice(1))
+
+async function perAttempt(meter: ReturnType<typeof startCpuMeter> | null, ops: number): Promise<CampaignRun['cpu']> {
+  if (!meter || ops === 0) return { clientMs: Number.NaN, backendMs: Number.NaN }
+  const r = await meter.stop()
+  return { clientMs: (r.client * 1000) / ops, backendMs: (r.backends * 1000) / ops }
 }
 
 /** A UUID with a millisecond time prefix, like the service's UUIDv7, so that index inserts stay as local. */
@@ -141,8 +157,11 @@ export async function writeCampaignPgbenchScript(url: string, campaign: Campaign
   return { ...generated, defines: { ...generated.defines, tenant: campaign.tenant.id }, file, statements: statements.map((s) => s.text.trim()) }
 }
 
-export async function runPgbenchCampaign(url: string, script: CampaignPgbench, clients: number, seconds: number): Promise<ClosedLoopResult> {
-  return runPgbench({ url, scriptFile: script.file, clients, threads: 2, seconds, defines: script.defines })
+export async function runPgbenchCampaign(url: string, script: CampaignPgbench, clients: number, seconds: number): Promise<CampaignRun> {
+  let pgbenchPid: number | null = null
+  const meter = startCpuMeter(databaseOf(url), { pids: () => (pgbenchPid === null ? [] : [pgbenchPid]) })
+  const result = await runPgbench({ url, scriptFile: script.file, clients, threads: 2, seconds, defines: script.defines, onStart: (pid) => (pgbenchPid = pid) })
+  return { ...result, cpu: await perAttempt(meter, result.ops) }
 }
 
 /** Rows of the tenant's audit log, to check that every counted attempt really wrote its event. */

@@ -2,10 +2,7 @@ import { execFile } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import { summarise, type ClosedLoopResult } from './stats.ts'
-
-const run = promisify(execFile)
 
 export const PGBENCH = process.env.PGBENCH ?? '/usr/bin/pgbench'
 
@@ -19,6 +16,8 @@ export interface PgbenchOptions {
   seconds: number
   /** `-D name=value` variables. */
   defines: Record<string, string>
+  /** Called with pgbench's pid once it runs. */
+  onStart?: (pid: number) => void
 }
 
 /**
@@ -44,7 +43,12 @@ export async function runPgbench(options: PgbenchOptions): Promise<ClosedLoopRes
     u.pathname.slice(1),
   ]
   try {
-    const { stdout, stderr } = await run(PGBENCH, args, { maxBuffer: 16 * 1024 * 1024, env: { ...process.env, PGAPPNAME: 'authtrail-bench-pgbench' } })
+    const { stdout, stderr } = await new Promise<{ stdout: string; stderr: string }>((resolve, reject) => {
+      const child = execFile(PGBENCH, args, { maxBuffer: 16 * 1024 * 1024, env: { ...process.env, PGAPPNAME: 'authtrail-bench-pgbench' } }, (error, stdout, stderr) =>
+        error ? reject(Object.assign(error, { stderr })) : resolve({ stdout, stderr }),
+      )
+      if (child.pid !== undefined) options.onStart?.(child.pid)
+    })
     const tps = Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(stdout)?.[1] ?? Number.NaN)
     const failed = Number(/number of failed transactions: (\d+)/.exec(stdout)?.[1] ?? 0)
     if (/aborted|error/i.test(stderr)) throw new Error(`pgbench reported errors:\n${stderr.slice(0, 2000)}`)

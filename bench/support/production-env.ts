@@ -10,7 +10,11 @@ export function productionEnv(databaseUrl: string, extra: Record<string, string>
     DATABASE_URL: databaseUrl,
     JWT_SECRET: 'bench-jwt-secret-bench-jwt-secret-0123456789',
     CHECKPOINT_HMAC_KEY: 'bench-checkpoint-key-bench-checkpoint-key-0123',
-    ...(process.env.BENCH_PROFILE_DIR && { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}` }),
+    // NODE_OPTIONS refuses --cpu-prof: a preload takes the profile instead.
+    ...(process.env.BENCH_PROFILE_DIR && {
+      BENCH_PROFILE_DIR: process.env.BENCH_PROFILE_DIR,
+      NODE_OPTIONS: `--import=${new URL('./cpu-profile-preload.mjs', import.meta.url).href}`,
+    }),
     ...extra,
   }
 }

@@ -63,11 +63,12 @@ export async function runClosedLoop(
   clients: number,
   durationMs: number,
   operation: (client: number, iteration: number) => Promise<unknown>,
-  options: { warmupMs?: number } = {},
+  options: { warmupMs?: number; onMeasureStart?: () => void } = {},
 ): Promise<ClosedLoopResult> {
   const warmupMs = options.warmupMs ?? 0
   const start = performance.now()
   const measureFrom = start + warmupMs
+  const startTimer = setTimeout(() => options.onMeasureStart?.(), warmupMs)
   const stopAt = measureFrom + durationMs
   const samples = new SampleBuffer()
   let errors = 0
@@ -92,6 +93,7 @@ export async function runClosedLoop(
     }
   })
   await Promise.all(loops)
+  clearTimeout(startTimer)
   const seconds = Math.max(durationMs, lastEnd - measureFrom) / 1000
   return {
     rate: samples.length / seconds,
