@@ -31,8 +31,11 @@ export interface AuthLogRow {
   chain_hash: Uint8Array
 }
 
+/** The columns of an auth_logs row that hold the canonical event (all but the digests and links). */
+export type EventColumns = Omit<AuthLogRow, 'digest_sha256' | 'digest_sha512' | 'digest_sha3_256' | 'prev_hash' | 'chain_hash'>
+
 /** The canonical event a stored row claims to be: exactly the fields that were hashed. */
-export function eventFromRow(row: AuthLogRow): AuthEvent {
+export function eventFromRow(row: EventColumns): AuthEvent {
   return {
     id: row.id,
     tenant_id: row.tenant_id,

@@ -4,45 +4,37 @@
 import { parseArgs } from 'node:util'
 import { MongoClient } from 'mongodb'
 import { checkDocumentCopies } from '../audit/check-document-copies.ts'
-import { ConfigError, loadEnv } from '../config/env.ts'
-import { createSql } from '../db/client.ts'
+import { ConfigError } from '../config/env.ts'
 import { createMongoDocumentStore } from '../sinks/docstore/mongodb-store.ts'
+import { loadCommandEnv, runCommand, withSql } from './run-command.ts'
 import { resolveTenants } from './verify-chain-command.ts'
 
 const USAGE = 'usage: check-copies (--tenant <uuid|slug>)... | --all'
 
-try {
+await runCommand(async () => {
   const { values } = parseArgs({ options: { tenant: { type: 'string', multiple: true }, all: { type: 'boolean' } } })
   const names = values.tenant ?? []
   if ((names.length === 0) === !values.all) throw new ConfigError(USAGE)
-  const env = loadEnv(process.env)
-  if (env.DATABASE_URL === undefined || env.MONGO_URL === undefined) {
-    throw new ConfigError('invalid configuration:\n  DATABASE_URL and MONGO_URL: both required to compare the copies')
-  }
-  const sql = createSql(env.DATABASE_URL, { max: 1 })
+  const env = loadCommandEnv('to compare the copies')
+  if (env.MONGO_URL === undefined) throw new ConfigError('invalid configuration:\n  MONGO_URL: required to compare the copies')
   const store = createMongoDocumentStore(new MongoClient(env.MONGO_URL), { dbName: env.MONGO_DB })
   try {
-    const { found, unknown } = await resolveTenants(sql, names, values.all ?? false)
-    for (const name of unknown) console.log(`unknown tenant ${name}`)
-    let diverged = 0
-    for (const tenant of unknown.length ? [] : found) {
-      const r = await checkDocumentCopies(sql, store, tenant.id)
-      const head = `${r.consistent ? 'ok' : 'DIVERGED'} ${tenant.slug} (${tenant.id}): ${r.compared} compared, ${r.pending} not yet delivered`
-      console.log(`${head}, ${r.missing.length} missing, ${r.extra.length} extra, ${r.altered.length} altered, ${r.expired.length} expired`)
-      for (const m of r.missing) console.log(`  missing shard ${m.shard} seq ${m.seq} event ${m.eventId}`)
-      for (const e of r.extra) console.log(`  extra shard ${e.shard} seq ${e.seq} event ${e.eventId}`)
-      for (const a of r.altered) console.log(`  altered shard ${a.shard} seq ${a.seq} event ${a.eventId}: ${a.fields.join(', ')}`)
-      if (!r.consistent) diverged++
-    }
-    process.exitCode = unknown.length ? 2 : diverged ? 1 : 0
+    return await withSql(env.DATABASE_URL, async (sql) => {
+      const { found, unknown } = await resolveTenants(sql, names, values.all ?? false)
+      for (const name of unknown) console.log(`unknown tenant ${name}`)
+      let diverged = 0
+      for (const tenant of unknown.length ? [] : found) {
+        const r = await checkDocumentCopies(sql, store, tenant.id)
+        const head = `${r.consistent ? 'ok' : 'DIVERGED'} ${tenant.slug} (${tenant.id}): ${r.compared} compared, ${r.pending} not yet delivered`
+        console.log(`${head}, ${r.missing.length} missing, ${r.extra.length} extra, ${r.altered.length} altered, ${r.expired.length} expired`)
+        for (const m of r.missing) console.log(`  missing shard ${m.shard} seq ${m.seq} event ${m.eventId}`)
+        for (const e of r.extra) console.log(`  extra shard ${e.shard} seq ${e.seq} event ${e.eventId}`)
+        for (const a of r.altered) console.log(`  altered shard ${a.shard} seq ${a.seq} event ${a.eventId}: ${a.fields.join(', ')}`)
+        if (!r.consistent) diverged++
+      }
+      return unknown.length ? 2 : diverged ? 1 : 0
+    })
   } finally {
     await store.close()
-    await sql.end({ timeout: 5 })
   }
-} catch (error) {
-  if (error instanceof ConfigError) {
-    console.error(error.message)
-    process.exit(78)
-  }
-  throw error
-}
+})

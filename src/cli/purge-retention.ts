@@ -3,31 +3,19 @@
 // when set) and records retention_purged in the tenant's chain. Exits 2 for an unknown tenant, 78 for
 // bad configuration.
 import { parseArgs } from 'node:util'
-import { ConfigError, loadEnv } from '../config/env.ts'
-import { createSql } from '../db/client.ts'
+import { ConfigError } from '../config/env.ts'
 import { checkpointKeyFromEnvironment } from './checkpoint-key.ts'
 import { runPurgeRetention } from './purge-retention-command.ts'
+import { loadCommandEnv, runCommand, withSql } from './run-command.ts'
 
 const USAGE = 'usage: purge-retention ((--tenant <uuid|slug>)... | --all) [--before <ISO 8601 instant>]'
 
-try {
+await runCommand(async () => {
   const { values } = parseArgs({ options: { tenant: { type: 'string', multiple: true }, all: { type: 'boolean' }, before: { type: 'string' } } })
   const tenants = values.tenant ?? []
   const before = values.before === undefined ? new Date() : new Date(values.before)
   if ((tenants.length === 0) === !values.all || Number.isNaN(before.getTime())) throw new ConfigError(USAGE)
-  const env = loadEnv(process.env)
-  if (env.DATABASE_URL === undefined) throw new ConfigError('invalid configuration:\n  DATABASE_URL: required to purge')
+  const env = loadCommandEnv('to purge')
   const checkpointKey = checkpointKeyFromEnvironment(process.env)
-  const sql = createSql(env.DATABASE_URL, { max: 1 })
-  try {
-    process.exitCode = await runPurgeRetention(sql, { tenants, all: values.all ?? false, before, checkpointKey }, (line) => console.log(line))
-  } finally {
-    await sql.end({ timeout: 5 })
-  }
-} catch (error) {
-  if (error instanceof ConfigError) {
-    console.error(error.message)
-    process.exit(78)
-  }
-  throw error
-}
+  return withSql(env.DATABASE_URL, (sql) => runPurgeRetention(sql, { tenants, all: values.all ?? false, before, checkpointKey }, (line) => console.log(line)))
+})

@@ -1,27 +1,33 @@
 // The outbox relay as its own process (`npm run relay`): replicates the outbox to the sinks named by
 // SYSLOG_URL and MONGO_URL. Any number may run against one database; they share the work.
-import { ConfigError, loadEnv } from '../config/env.ts'
+import { ConfigError } from '../config/env.ts'
 import { createSql } from '../db/client.ts'
 import { migrate } from '../db/migrate.ts'
 import { createLogger } from '../http/logger.ts'
 import { createConfiguredSinks } from '../outbox/create-configured-sinks.ts'
 import { createOutboxRelay } from '../outbox/create-outbox-relay.ts'
 import { getRelayStatus } from '../outbox/relay-status.ts'
+import { loadCommandEnv, runCommand } from './run-command.ts'
 
 const STATUS_LOG_INTERVAL_MS = 60_000
 
-try {
-  const env = loadEnv(process.env)
-  if (env.DATABASE_URL === undefined) {
-    throw new ConfigError('invalid configuration:\n  DATABASE_URL: the relay process needs it (the embedded database runs only inside the service)')
-  }
+await runCommand(async () => {
+  const env = loadCommandEnv('by the relay process (the embedded database runs only inside the service)')
   const sinks = createConfiguredSinks(env)
   if (sinks.length === 0) throw new ConfigError('invalid configuration:\n  SYSLOG_URL, MONGO_URL: set at least one sink for the relay')
 
   const log = createLogger('authtrail-relay')
   const sql = createSql(env.DATABASE_URL, { max: sinks.length + 2 })
   await migrate(sql)
-  const relay = createOutboxRelay({ sql, sinks, batchSize: env.RELAY_BATCH_SIZE, maxAttempts: env.RELAY_MAX_ATTEMPTS, listen: true, log })
+  const relay = createOutboxRelay({
+    sql,
+    sinks,
+    batchSize: env.RELAY_BATCH_SIZE,
+    maxAttempts: env.RELAY_MAX_ATTEMPTS,
+    backoff: { baseMs: env.RELAY_BACKOFF_BASE_MS, maxMs: env.RELAY_BACKOFF_MAX_MS },
+    listen: true,
+    log,
+  })
   await relay.start()
   log({ level: 'info', msg: 'outbox relay started', sinks: sinks.map((s) => s.name) })
 
@@ -44,10 +50,4 @@ try {
   }
   process.on('SIGTERM', () => void shutdown())
   process.on('SIGINT', () => void shutdown())
-} catch (error) {
-  if (error instanceof ConfigError) {
-    console.error(error.message)
-    process.exit(78)
-  }
-  throw error
-}
+})

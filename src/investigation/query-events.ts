@@ -1,5 +1,6 @@
 import type { JsonObject, RiskEvaluation } from '../core/auth-event.ts'
 import type { Channel, EventType, Outcome } from '../core/event-types.ts'
+import { eventFromRow, type EventColumns } from '../audit/stored-event.ts'
 import type { Sql } from '../db/client.ts'
 import type { AddressFilter } from './address-filter.ts'
 import { organisationClause, type InvestigationScope } from './investigation-scope.ts'
@@ -94,43 +95,19 @@ export function decodeCursor(cursor: string, order: EventOrder): CursorPosition 
   return { order, time, id }
 }
 
-interface EventRow extends Omit<InvestigatedEvent, 'occurred_at' | 'expires_at' | 'chain_hash' | 'event_type' | 'channel' | 'outcome'> {
-  event_type: string
-  channel: string
-  outcome: string
-  occurred_at: Date
-  expires_at: Date
+interface EventRow extends EventColumns {
   chain_hash: Uint8Array
   cursor_time: string
 }
 
 /** Selects the columns every investigation listing shows (see eventFromInvestigationRow). */
-export const INVESTIGATED_EVENT_COLUMNS = `id, organisation_id, shard, seq, event_type, channel, user_id, identifier, ip, user_agent,
-  device_id, occurred_at, outcome, reason, risk, metadata, token_jti, actor_id, expires_at, chain_hash`
+export const INVESTIGATED_EVENT_COLUMNS = `id, tenant_id, organisation_id, shard, seq, event_type, channel, user_id, identifier, ip,
+  user_agent, device_id, occurred_at, outcome, reason, risk, metadata, token_jti, actor_id, expires_at, chain_hash`
 
+/** A listed event: the canonical fields (the tenant is the caller's, so left out) and its chain hash. */
 export function eventFromInvestigationRow(row: Omit<EventRow, 'cursor_time'>): InvestigatedEvent {
-  return {
-    id: row.id,
-    organisation_id: row.organisation_id,
-    shard: row.shard,
-    seq: row.seq,
-    event_type: row.event_type as EventType,
-    channel: row.channel as Channel,
-    user_id: row.user_id,
-    identifier: row.identifier,
-    ip: row.ip,
-    user_agent: row.user_agent,
-    device_id: row.device_id,
-    occurred_at: row.occurred_at.toISOString(),
-    outcome: row.outcome as Outcome,
-    reason: row.reason,
-    risk: row.risk,
-    metadata: row.metadata,
-    token_jti: row.token_jti,
-    actor_id: row.actor_id,
-    expires_at: row.expires_at.toISOString(),
-    chain_hash: Buffer.from(row.chain_hash).toString('hex'),
-  }
+  const { tenant_id: _tenant, ...event } = eventFromRow(row)
+  return { ...event, chain_hash: Buffer.from(row.chain_hash).toString('hex') }
 }
 
 /**

@@ -63,30 +63,21 @@ export function registerAuthRoutes(app: OpenAPIHono<AppEnv>, deps: AuthRouteDeps
   app.use(mobileLoginRoute.path, auditRejectedAttempts(deps, { eventType: 'login_failed', channel: 'mobile' }), limitBody())
   app.use(registerRoute.path, auditRejectedAttempts(deps, { eventType: 'registration_failed', channel: 'web' }), limitBody())
 
-  app.openapi(webLoginRoute, async (c) => {
-    const body = c.req.valid('json')
+  const login = async (c: AppContext, body: { tenant: string; identifier: string; password: string }, channel: 'web' | 'mobile', deviceId: string | null, idempotencyKey: string | undefined) => {
     const tenant = await resolveTenant(deps, body.tenant)
     const result = await attemptLogin(deps, {
       tenant,
       identifier: normalizeIdentifier(body.identifier),
       password: body.password,
-      origin: requestOrigin(c, deps.resolveAddress, deps.trustProxy, 'web'),
-      idempotencyKey: c.req.valid('header')['idempotency-key'] ?? null,
+      origin: requestOrigin(c, deps.resolveAddress, deps.trustProxy, channel, deviceId),
+      idempotencyKey: idempotencyKey ?? null,
     })
-    return loginResponse(c, result, deps, 'web') as never
-  })
-
+    return loginResponse(c, result, deps, channel)
+  }
+  app.openapi(webLoginRoute, async (c) => (await login(c, c.req.valid('json'), 'web', null, c.req.valid('header')['idempotency-key'])) as never)
   app.openapi(mobileLoginRoute, async (c) => {
     const body = c.req.valid('json')
-    const tenant = await resolveTenant(deps, body.tenant)
-    const result = await attemptLogin(deps, {
-      tenant,
-      identifier: normalizeIdentifier(body.identifier),
-      password: body.password,
-      origin: requestOrigin(c, deps.resolveAddress, deps.trustProxy, 'mobile', body.device_id),
-      idempotencyKey: c.req.valid('header')['idempotency-key'] ?? null,
-    })
-    return loginResponse(c, result, deps, 'mobile') as never
+    return (await login(c, body, 'mobile', body.device_id, c.req.valid('header')['idempotency-key'])) as never
   })
 
   app.openapi(registerRoute, async (c) => {
