@@ -1,4 +1,5 @@
 import { appendAuthEvents } from '../audit/append-events.ts'
+import { lockoutSnapshot } from '../audit/lockout-snapshot.ts'
 import { draftEvent } from '../audit/event-draft.ts'
 import { uuidv7 } from '../core/ids.ts'
 import { shardFor } from '../core/identifier.ts'
@@ -97,15 +98,7 @@ export async function unlockAccount(deps: UnlockDeps, request: UnlockRequest): P
       actorId: actor.userId,
     })
     await saveLockoutState(tx, tenant.id, identifier, next, now)
-    await appendAuthEvents(tx, { tenantId: tenant.id, shard: shardFor(identifier, tenant.chainShards) }, [event], {
-      tenant_id: tenant.id,
-      identifier,
-      user_id: row.user_id,
-      failed_login_attempts: next.failedLoginAttempts,
-      account_locked_until: null,
-      last_failed_at: null,
-      lockout_count: next.lockoutCount,
-    })
+    await appendAuthEvents(tx, { tenantId: tenant.id, shard: shardFor(identifier, tenant.chainShards) }, [event], lockoutSnapshot(tenant.id, identifier, row.user_id, next))
     return { kind: 'unlocked', eventId: event.id, previous }
   })
 }

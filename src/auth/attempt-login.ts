@@ -1,9 +1,10 @@
 import type { JsonObject, UnsequencedEvent } from '../core/auth-event.ts'
 import { deterministicUuid, uuidv7 } from '../core/ids.ts'
 import { shardFor } from '../core/identifier.ts'
-import { decideLogin, isLocked, type LockoutEffect, type LockoutState } from '../core/lockout-policy.ts'
+import { decideLogin, isLocked, type LockoutEffect } from '../core/lockout-policy.ts'
 import { appendAuthEvents, DuplicateEventError } from '../audit/append-events.ts'
 import { draftEvent, type RequestOrigin } from '../audit/event-draft.ts'
+import { lockoutSnapshot } from '../audit/lockout-snapshot.ts'
 import type { Sql } from '../db/client.ts'
 import { lockLockoutState, saveLockoutState } from '../db/lockouts.ts'
 import type { Tenant } from '../db/tenants.ts'
@@ -174,18 +175,6 @@ function effectMetadata(effect: LockoutEffect, claims: SessionClaims | undefined
       return { previous_failed_attempts: effect.previousFailures, lockout_count: effect.lockoutCount }
     case 'login_success':
       return { token_expires_at: new Date((claims?.exp ?? 0) * 1000).toISOString() }
-  }
-}
-
-function lockoutSnapshot(tenantId: string, identifier: string, userId: string | null, state: LockoutState) {
-  return {
-    tenant_id: tenantId,
-    identifier,
-    user_id: userId,
-    failed_login_attempts: state.failedLoginAttempts,
-    account_locked_until: state.accountLockedUntil?.toISOString() ?? null,
-    last_failed_at: state.lastFailedAt?.toISOString() ?? null,
-    lockout_count: state.lockoutCount,
   }
 }
 
