@@ -74,9 +74,11 @@ export async function exportAuditTrail(deps: ExportDeps, request: ExportRequest)
   }
 }
 
-const EXPORT_COLUMNS = `id, tenant_id, organisation_id, shard, seq, event_type, channel, user_id, identifier, ip, user_agent,
-  device_id, occurred_at, outcome, reason, risk, metadata, token_jti, actor_id, expires_at,
-  digest_sha256, digest_sha512, digest_sha3_256, prev_hash, chain_hash`
+const EXPORT_COLUMNS = [
+  ...['id', 'tenant_id', 'organisation_id', 'shard', 'seq', 'event_type', 'channel', 'user_id', 'identifier', 'ip', 'user_agent'],
+  ...['device_id', 'occurred_at', 'outcome', 'reason', 'risk', 'metadata', 'token_jti', 'actor_id', 'expires_at'],
+  ...['digest_sha256', 'digest_sha512', 'digest_sha3_256', 'prev_hash', 'chain_hash'],
+]
 
 /**
  * The events of a range in time order as a byte stream, pulled from a PostgreSQL cursor one batch per
@@ -101,7 +103,7 @@ export function streamEvents(
       },
       async pull(controller) {
         batches ??= sql<AuthLogRow[]>`
-          SELECT ${sql.unsafe(EXPORT_COLUMNS)} FROM auth_logs
+          SELECT ${sql(EXPORT_COLUMNS)} FROM auth_logs
           WHERE tenant_id = ${scope.tenantId} ${organisationClause(sql, scope)}
             ${range.from ? sql`AND occurred_at >= ${range.from}` : sql``}
             AND occurred_at < ${range.to}

@@ -101,8 +101,10 @@ interface EventRow extends EventColumns {
 }
 
 /** Selects the columns every investigation listing shows (see eventFromInvestigationRow). */
-export const INVESTIGATED_EVENT_COLUMNS = `id, tenant_id, organisation_id, shard, seq, event_type, channel, user_id, identifier, ip,
-  user_agent, device_id, occurred_at, outcome, reason, risk, metadata, token_jti, actor_id, expires_at, chain_hash`
+export const INVESTIGATED_EVENT_COLUMNS = [
+  ...['id', 'tenant_id', 'organisation_id', 'shard', 'seq', 'event_type', 'channel', 'user_id', 'identifier', 'ip'],
+  ...['user_agent', 'device_id', 'occurred_at', 'outcome', 'reason', 'risk', 'metadata', 'token_jti', 'actor_id', 'expires_at', 'chain_hash'],
+]
 
 /** A listed event: the canonical fields (the tenant is the caller's, so left out) and its chain hash. */
 export function eventFromInvestigationRow(row: Omit<EventRow, 'cursor_time'>): InvestigatedEvent {
@@ -128,7 +130,7 @@ export async function queryEvents(sql: Sql, scope: InvestigationScope, filter: E
       : sql`AND (occurred_at, id) > (${after.time}::timestamptz, ${after.id}::uuid)`
     : sql``
   const rows = await sql<EventRow[]>`
-    SELECT ${sql.unsafe(INVESTIGATED_EVENT_COLUMNS)},
+    SELECT ${sql(INVESTIGATED_EVENT_COLUMNS)},
       to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_time
     FROM auth_logs
     WHERE tenant_id = ${scope.tenantId} ${organisationClause(sql, scope)}
