@@ -16,6 +16,8 @@ import { createBenchDatabase } from './support/bench-database.ts'
 import { campaignDeps, campaignInput, seedCampaign } from './support/campaign.ts'
 import { loadChainedEvents } from './support/chained-events.ts'
 import { cefExternalId, tailReceipts } from './support/receipt-tailer.ts'
+import { startCpuMeter } from './support/cpu-meter.ts'
+import { processCpuSeconds } from './support/process-cpu.ts'
 import { productionEnv } from './support/production-env.ts'
 import { startRelayProcess } from './support/relay-process.ts'
 import { fmt, type Benchmark, type Figure, type Table } from './support/report.ts'
@@ -60,49 +62,76 @@ export const relayBenchmark: Benchmark = {
 
       const rows: (string | number)[][] = []
       const rates: Record<string, number> = {}
-      const measureRsyslog = async (label: string, drive: () => Promise<() => Promise<void>>) => {
+      /** CPU ms per event from the first arrival to the last: the sender (the relay process), its PostgreSQL backends, rsyslog. */
+      type Cpu = { senderMs: number; backendMs: number; rsyslogMs: number }
+      const measureRsyslog = async (label: string, drive: () => Promise<{ stop: () => Promise<void>; pids: number[] }>, senderPids: number[] = []) => {
         rx!.clearLines()
         const before = rx!.countLines()
+        let sender: { stop: () => Promise<void>; pids: number[] } | null = null
+        let atFirst: { sender: number; rsyslog: number; meter: ReturnType<typeof startCpuMeter> } | null = null
+        const onFirst = () => {
+          atFirst = {
+            sender: senderPids.length ? senderPids.reduce((sum, pid) => sum + processCpuSeconds(pid), 0) : Number.NaN,
+            rsyslog: rx!.pid ? processCpuSeconds(rx!.pid) : Number.NaN,
+            meter: startCpuMeter(db.name, {}),
+          }
+        }
         // Watch from before the first byte is sent: a bare client can finish before a late watcher looks.
         const watch = { cancelled: false }
-        const watching = watchArrivals(() => rx!.countLines() - before, backlog, 120_000, watch)
-        let stopDriving: () => Promise<void>
+        const watching = watchArrivals(() => rx!.countLines() - before, backlog, 120_000, watch, onFirst)
         try {
-          stopDriving = await drive()
+          sender = await drive()
         } catch (error) {
           watch.cancelled = true
           await watching.catch(() => {})
           throw error
         }
-        const r = await watching.finally(() => stopDriving())
+        let cpu: Cpu = { senderMs: Number.NaN, backendMs: Number.NaN, rsyslogMs: Number.NaN }
+        const r = await watching.finally(async () => {
+          const first = atFirst as { sender: number; rsyslog: number; meter: ReturnType<typeof startCpuMeter> } | null
+          if (first) {
+            const senderNow = senderPids.length ? senderPids.reduce((sum, pid) => sum + processCpuSeconds(pid), 0) : Number.NaN
+            const rsyslogNow = rx!.pid ? processCpuSeconds(rx!.pid) : Number.NaN
+            const backends = await first.meter.stop()
+            cpu = { senderMs: ((senderNow - first.sender) * 1000) / backlog, backendMs: (backends.backends * 1000) / backlog, rsyslogMs: ((rsyslogNow - first.rsyslog) * 1000) / backlog }
+          }
+          await sender?.stop()
+        })
         const received = rx!.countLines() - before
         if (received < backlog) throw new Error(`${label}: rsyslog received ${received} of ${backlog}`)
-        ctx.log(`  ${label}: ${fmt(r.rate)} events/s (${fmt(r.seconds, 2)} s${received > backlog ? `, ${received - backlog} duplicates` : ''})`)
+        ctx.log(`  ${label}: ${fmt(r.rate)} events/s (${fmt(r.seconds, 2)} s${received > backlog ? `, ${received - backlog} duplicates` : ''}); CPU µs/event: sender ${fmt(cpu.senderMs * 1000)}, PostgreSQL ${fmt(cpu.backendMs * 1000)}, rsyslog ${fmt(cpu.rsyslogMs * 1000)}`)
         rates[label] = r.rate
-        return { ...r, duplicates: received - backlog }
+        return { ...r, duplicates: received - backlog, cpu }
       }
 
       const bareTcp = await measureRsyslog('bare client → rsyslog TCP', async () => {
         const socket = await openTcp(rx!.tcpPort)
         await writeAll(socket, chunks)
-        return async () => void socket.end()
+        return { stop: async () => void socket.end(), pids: [] }
       })
-      const relayRun = async (label: string, env: Record<string, string>) => {
+      const relayRun = async (label: string, env: Record<string, string>, processes = 1) => {
+        // Cursors parked in the future: the relays start (compile, connect, migrate) idle, and all begin together when released.
         await db.sql`DELETE FROM outbox_cursors WHERE sink = 'syslog'`
-        let relay: Awaited<ReturnType<typeof startRelayProcess>> | null = null
+        await db.sql`
+          INSERT INTO outbox_cursors (sink, tenant_id, shard, next_attempt_at)
+          SELECT DISTINCT 'syslog', tenant_id, shard, 'infinity'::timestamptz FROM outbox`
+        const relays: Awaited<ReturnType<typeof startRelayProcess>>[] = []
+        for (let i = 0; i < processes; i++) relays.push(await startRelayProcess(productionEnv(db.url, env)))
         const r = await measureRsyslog(label, async () => {
-          relay = await startRelayProcess(productionEnv(db.url, env))
-          return async () => relay!.stop()
-        })
+          await db.sql`UPDATE outbox_cursors SET next_attempt_at = '-infinity' WHERE sink = 'syslog'`
+          return { stop: async () => void (await Promise.all(relays.map((x) => x.stop()))), pids: relays.map((x) => x.child.pid!) }
+        }, relays.map((x) => x.child.pid!))
         const [cursor] = await db.sql<{ n: number }[]>`SELECT coalesce(sum(delivered_seq), 0)::int AS n FROM outbox_cursors WHERE sink = 'syslog'`
         if (cursor!.n !== backlog) throw new Error(`${label}: cursors passed ${cursor!.n} of ${backlog} events`)
         return r
       }
       const relayTcp = await relayRun('relay → rsyslog TCP', { SYSLOG_URL: rx.tcpUrl })
+      // The relay command scales out by running more of them (they share chains with SKIP LOCKED): how far two go.
+      const relayTcp2 = await relayRun('2 relay processes → rsyslog TCP', { SYSLOG_URL: rx.tcpUrl }, 2)
       const bareTls = await measureRsyslog('bare client → rsyslog mutual TLS', async () => {
         const socket = await openTls(rx!.tlsPort, tls)
         await writeAll(socket, chunks)
-        return async () => void socket.end()
+        return { stop: async () => void socket.end(), pids: [] }
       })
       const relayTls = await relayRun('relay → rsyslog mutual TLS', {
         SYSLOG_URL: rx.tlsUrl,
@@ -123,14 +152,15 @@ export const relayBenchmark: Benchmark = {
       ctx.log(`  relay → memory document store: ${fmt(docRate)} events/s`)
 
       rows.push(
-        ['rsyslog over TCP', relayTcp.rate, bareTcp.rate, `${(relayTcp.rate / bareTcp.rate).toFixed(2)}×`],
-        ['rsyslog over mutual TLS', relayTls.rate, bareTls.rate, `${(relayTls.rate / bareTls.rate).toFixed(2)}×`],
-        ['in-memory document store', docRate, directRate, `${(docRate / directRate).toFixed(2)}×`],
+        ['rsyslog over TCP', relayTcp.rate, bareTcp.rate, `${(relayTcp.rate / bareTcp.rate).toFixed(2)}×`, relayTcp.cpu.senderMs * 1000, relayTcp.cpu.backendMs * 1000, relayTcp.cpu.rsyslogMs * 1000, bareTcp.cpu.rsyslogMs * 1000],
+        ['rsyslog over TCP, 2 relay processes', relayTcp2.rate, bareTcp.rate, `${(relayTcp2.rate / bareTcp.rate).toFixed(2)}×`, relayTcp2.cpu.senderMs * 1000, relayTcp2.cpu.backendMs * 1000, relayTcp2.cpu.rsyslogMs * 1000, bareTcp.cpu.rsyslogMs * 1000],
+        ['rsyslog over mutual TLS', relayTls.rate, bareTls.rate, `${(relayTls.rate / bareTls.rate).toFixed(2)}×`, relayTls.cpu.senderMs * 1000, relayTls.cpu.backendMs * 1000, relayTls.cpu.rsyslogMs * 1000, bareTls.cpu.rsyslogMs * 1000],
+        ['in-memory document store', docRate, directRate, `${(docRate / directRate).toFixed(2)}×`, '–', '–', '–', '–'],
       )
       const tables: Table[] = [
         {
           title: `Draining a backlog of ${backlog.toLocaleString('en-US')} outbox rows (${chains} chains), events/s`,
-          columns: ['sink', 'relay', 'baseline', 'relay ÷ baseline'],
+          columns: ['sink', 'relay', 'baseline', 'relay ÷ baseline', 'CPU µs/event: relay', 'PostgreSQL', 'rsyslog', 'rsyslog (baseline)'],
           rows,
         },
       ]
@@ -181,12 +211,13 @@ export const relayBenchmark: Benchmark = {
         figures,
         notes: [
           `Backlog: ${backlog.toLocaleString('en-US')} genuinely chained events (appendToChain) written as outbox rows over ${TENANTS} tenants × 16 shards (auth_logs rows are not needed by the relay and were not written). A cursor of a sink that never runs keeps compaction from deleting the backlog, so every run drains the same rows; the relay's compaction query still runs on its schedule.`,
-          'Relay runs are the production relay command (src/cli/relay.ts, default batch size 500) in its own process; events/s is measured at rsyslog: from the first line to the last line appearing in its capture file (rsyslog writes each message as one line, flushed per batch). Every run is checked: all events received, cursors at the end of every chain.',
+          'Relay runs are the production relay command (src/cli/relay.ts, default batch size 500) in its own process, started with its cursors parked so that start-up is not timed; events/s is measured at rsyslog: from the first line to the last line appearing in its capture file (rsyslog writes each message as one line, flushed per batch). Every run is checked: all events received, cursors at the end of every chain.',
+          'A second relay row runs two relay processes side by side (the command is built to share chains between instances with FOR UPDATE SKIP LOCKED): how far the relay scales out on this machine.',
           'Baseline: one Node TCP (or mutual-TLS) connection writing the same frames (formatted once with the sink\'s formatter, octet-counted, joined into 256 KiB writes as the sink does) as fast as the socket takes them; measured the same way at rsyslog.',
           'Document store: the relay in this process with the in-memory store (there is no environment setting for it), against the same sink called directly with the same payloads in batches of 500.',
           `Lag: attemptLogin (benchmark-only hasher) in this process, open loop at ${LAG_RATE}/s over 20,000 accounts; the relay command runs with SYSLOG_URL=tcp. Commit time = when the attempt's transaction returned; receipt time = when this process saw the line in rsyslog's file (polled every 5 ms).`,
         ],
-        details: { bareTcp, relayTcp, bareTls, relayTls, directRate, docRate, lag: { ...lag, lags: undefined } },
+        details: { bareTcp, relayTcp, relayTcp2, bareTls, relayTls, directRate, docRate, lag: { ...lag, lags: undefined } },
       }
     } finally {
       await rx?.dispose()
@@ -243,14 +274,23 @@ async function writeAll(socket: Socket, chunks: Buffer[]): Promise<void> {
 }
 
 /** Polls a count until it reaches `total`; the rate is measured from the first arrival to the last. */
-async function watchArrivals(count: () => number, total: number, timeoutMs: number, watch: { cancelled: boolean }): Promise<{ rate: number; seconds: number }> {
+async function watchArrivals(
+  count: () => number,
+  total: number,
+  timeoutMs: number,
+  watch: { cancelled: boolean },
+  onFirst: () => void,
+): Promise<{ rate: number; seconds: number }> {
   const start = performance.now()
   let first: { at: number; n: number } | null = null
   for (;;) {
     if (watch.cancelled) throw new Error('watch cancelled')
     const n = count()
     const now = performance.now()
-    if (n > 0 && first === null) first = { at: now, n }
+    if (n > 0 && first === null) {
+      first = { at: now, n }
+      onFirst()
+    }
     if (n >= total) {
       const seconds = (now - (first?.at ?? start)) / 1000
       return { rate: (total - (first?.n ?? 0)) / Math.max(seconds, 1e-3), seconds }
