@@ -89,10 +89,10 @@ export const hashChainBenchmark: Benchmark = {
       const loadSeconds = (performance.now() - t0) / 1000
       ctx.log(`  ${events.toLocaleString('en-US')} events generated and loaded in ${loadSeconds.toFixed(0)} s`)
 
-      // The database's part alone: the verifier's own paged query, rows parsed, nothing computed.
+      // The database's part alone: the verifier's own paged query, rows parsed, nothing computed (4 of the 16 chains).
       const r0 = performance.now()
-      const read = await readLikeVerifier(vdb.sql, tenant.id)
-      const readSeconds = (performance.now() - r0) / 1000
+      const read = await readLikeVerifier(vdb.sql, tenant.id, 4)
+      const readRate = read / ((performance.now() - r0) / 1000)
 
       const v0 = performance.now()
       const verification = await verifyTenantChain(vdb.sql, tenant.id, nodeDigester)
@@ -120,7 +120,7 @@ export const hashChainBenchmark: Benchmark = {
         columns: ['what', 'events/s', 'seconds'],
         rows: [
           ['verifyTenantChain with nodeDigester (node:crypto)', verifyRate, verifySeconds],
-          ['  baseline: the same paged reads, no verification', events / readSeconds, readSeconds],
+          ['  baseline: the same paged reads, no verification (4 of 16 chains)', readRate, read / readRate],
           ['  computation only, in memory, node:crypto (20k events)', nodeCompute, '–'],
           ['  computation only, in memory, @noble/hashes (20k events)', nobleCompute, '–'],
         ],
@@ -129,11 +129,11 @@ export const hashChainBenchmark: Benchmark = {
         name: `chain verification over ${events.toLocaleString('en-US')} events`,
         value: verifyRate,
         unit: 'events/s',
-        baseline: { name: 'reading the same pages without verifying', value: events / readSeconds },
-        ratio: verifyRate / (events / readSeconds),
+        baseline: { name: 'reading the same pages without verifying', value: readRate },
+        ratio: verifyRate / readRate,
         target: { text: '≥ 200,000 events/s', met: verifyRate >= 200_000 },
       })
-      details.verification = { events, loadSeconds, readSeconds, verifySeconds, verifyRate, nodeCompute, nobleCompute, droppedIndexes: dropped }
+      details.verification = { events, loadSeconds, readRate, verifySeconds, verifyRate, nodeCompute, nobleCompute, droppedIndexes: dropped }
       return {
         tables,
         figures,
@@ -151,8 +151,8 @@ export const hashChainBenchmark: Benchmark = {
 }
 
 /** The verifier's reads without the verification: every shard, pages of 5,000 by sequence number. */
-async function readLikeVerifier(sql: import('../src/db/client.ts').Sql, tenantId: string): Promise<number> {
-  const heads = await sql<{ shard: number }[]>`SELECT shard FROM chain_heads WHERE tenant_id = ${tenantId} ORDER BY shard`
+async function readLikeVerifier(sql: import('../src/db/client.ts').Sql, tenantId: string, chains: number): Promise<number> {
+  const heads = await sql<{ shard: number }[]>`SELECT shard FROM chain_heads WHERE tenant_id = ${tenantId} ORDER BY shard LIMIT ${chains}`
   let n = 0
   for (const { shard } of heads) {
     let from = 0
