@@ -81,9 +81,10 @@ export async function runClosedLoop(
       try {
         await operation(client, i)
       } catch (error) {
-        if (t0 >= measureFrom) errors++
+        // A failed operation ends its client's loop: a broken connection must not spin, and any error fails the run anyway.
+        errors++
         firstError ??= error instanceof Error ? `${error.name}: ${error.message}` : String(error)
-        continue
+        return
       }
       const t1 = performance.now()
       if (t0 >= measureFrom) {
@@ -128,6 +129,7 @@ export async function runFixedCount(
         } catch (error) {
           errors++
           firstError ??= error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+          return
         }
       }
     }),
