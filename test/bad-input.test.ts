@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { UNATTRIBUTED_TENANT_ID } from '../src/db/tenants.ts'
 import { createTestDatabase, type TestDatabase } from './support/database.ts'
-import { createTestApp, postJson, seedTenant, type SeededTenant, type TestApp } from './support/test-app.ts'
+import { bearerFor, createTestApp, postJson, seedTenant, type SeededTenant, type TestApp } from './support/test-app.ts'
 
 let db: TestDatabase
 let t: TestApp
@@ -10,7 +10,7 @@ let acme: SeededTenant
 beforeAll(async () => {
   db = await createTestDatabase('bad_input')
   t = await createTestApp(db.sql)
-  acme = await seedTenant(db.sql, { slug: 'acme', users: [{ identifier: 'alice@acme.test' }] })
+  acme = await seedTenant(db.sql, { slug: 'acme', users: [{ identifier: 'alice@acme.test' }, { identifier: 'auditor@acme.test', role: 'auditor' }] })
 })
 afterAll(() => db.drop())
 
@@ -75,6 +75,16 @@ describe('bad input on authentication routes', () => {
     expect(res.status).toBeLessThan(500)
     expect(res.headers.get('content-type')).toBe('application/problem+json')
     expect((await lastEvent(UNATTRIBUTED_TENANT_ID))!.event_type).toBe('login_failed')
+  })
+
+  it('ill-formed Unicode (a lone surrogate) is audited with U+FFFD in its place, never a 500', async () => {
+    const res = await postJson(t.app, '/v1/auth/login', '{"tenant":"acme","identifier":"eve\\ud800@acme.test","password":"x"}', { 'user-agent': 'ua' })
+    expect(res.status).toBe(401)
+    const { event_id } = await res.json()
+    const [row] = await db.sql`SELECT identifier FROM auth_logs WHERE id = ${event_id}`
+    expect(row!.identifier).toBe('eve\ufffd@acme.test')
+    const verify = await t.app.request('/v1/audit/verify', { headers: { authorization: await bearerFor(t.tokens, acme, 'auditor@acme.test') } })
+    expect((await verify.json()).ok).toBe(true)
   })
 
   it('unknown routes are 404 problems', async () => {

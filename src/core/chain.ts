@@ -1,7 +1,7 @@
-import { hexToBytes, bytesToHex, concatBytes, utf8ToBytes } from '@noble/hashes/utils.js'
+import { bytesToHex, concatBytes, utf8ToBytes } from '@noble/hashes/utils.js'
 import type { AuthEvent, ChainedEvent, UnsequencedEvent } from './auth-event.ts'
 import { canonicalEventBytes } from './canonical-json.ts'
-import { constantTimeEqual, nobleDigester, type Digester } from './digests.ts'
+import { constantTimeEqual, hexDigests, nobleDigester, type Digester } from './digests.ts'
 
 /**
  * The hash a chain starts from: SHA-256 of a label naming the tenant and shard, so that a chain cannot be
@@ -28,9 +28,9 @@ export function appendToChain(
   let prev = position.headHash
   const chained = events.map((event, i) => {
     const sequenced: AuthEvent = { ...event, shard: position.shard, seq: position.lastSeq + 1 + i }
-    const digests = digester.digests(canonicalEventBytes(sequenced))
-    const chainHash = linkHash(prev, hexToBytes(digests.sha256), digester)
-    const result: ChainedEvent = { ...sequenced, digests, prev_hash: bytesToHex(prev), chain_hash: bytesToHex(chainHash) }
+    const digests = digester.digestBytes(canonicalEventBytes(sequenced))
+    const chainHash = linkHash(prev, digests.sha256, digester)
+    const result: ChainedEvent = { ...sequenced, digests: hexDigests(digests), prev_hash: bytesToHex(prev), chain_hash: bytesToHex(chainHash) }
     prev = chainHash
     return result
   })
@@ -74,11 +74,11 @@ export function verifyChainSegment(
     const fail = (reason: ChainBreakReason) =>
       ({ ok: false, break: { shard: event.shard, seq: event.seq, eventId: event.id, reason }, count }) as const
     if (event.seq !== expectedSeq) return { ok: false, break: { shard: event.shard, seq: expectedSeq, eventId: event.id, reason: 'sequence_gap' }, count }
-    const digests = digester.digests(canonicalEventBytes(event))
+    const digests = digester.digestBytes(canonicalEventBytes(event))
     if (
-      !constantTimeEqual(hexToBytes(digests.sha256), row.digestSha256) ||
-      !constantTimeEqual(hexToBytes(digests.sha512), row.digestSha512) ||
-      !constantTimeEqual(hexToBytes(digests.sha3_256), row.digestSha3_256)
+      !constantTimeEqual(digests.sha256, row.digestSha256) ||
+      !constantTimeEqual(digests.sha512, row.digestSha512) ||
+      !constantTimeEqual(digests.sha3_256, row.digestSha3_256)
     ) {
       return fail('digest_mismatch')
     }

@@ -3,20 +3,28 @@ import { sha3_256 } from '@noble/hashes/sha3.js'
 import { bytesToHex } from '@noble/hashes/utils.js'
 import type { EventDigests } from './auth-event.ts'
 
-/** Computes the three digests of some bytes. */
-export type Digester = {
-  sha256(data: Uint8Array): Uint8Array
-  digests(data: Uint8Array): EventDigests
+/** The three digests of an event's canonical bytes, raw. */
+export interface DigestBytes {
+  sha256: Uint8Array
+  sha512: Uint8Array
+  sha3_256: Uint8Array
 }
 
-/** Portable digests from `@noble/hashes` (FIPS 180-4 SHA-256/512, FIPS 202 SHA3-256); runs anywhere. */
+/** Computes SHA-256 (FIPS 180-4, the chain's primary digest), SHA-512 and SHA3-256 (FIPS 202). */
+export type Digester = {
+  sha256(data: Uint8Array): Uint8Array
+  digestBytes(data: Uint8Array): DigestBytes
+}
+
+/** Portable digests from `@noble/hashes`; runs anywhere, no runtime crypto needed. */
 export const nobleDigester: Digester = {
   sha256: (data) => sha256(data),
-  digests: (data) => ({
-    sha256: bytesToHex(sha256(data)),
-    sha512: bytesToHex(sha512(data)),
-    sha3_256: bytesToHex(sha3_256(data)),
-  }),
+  digestBytes: (data) => ({ sha256: sha256(data), sha512: sha512(data), sha3_256: sha3_256(data) }),
+}
+
+/** Hex encoding of the digests, as stored in documents and carried in the outbox. */
+export function hexDigests(d: DigestBytes): EventDigests {
+  return { sha256: bytesToHex(d.sha256), sha512: bytesToHex(d.sha512), sha3_256: bytesToHex(d.sha3_256) }
 }
 
 /**

@@ -1,9 +1,10 @@
 import { sha256 } from '@noble/hashes/sha2.js'
 import { utf8ToBytes } from '@noble/hashes/utils.js'
+import { wellFormed } from './well-formed.ts'
 
-/** Normalises a login identifier (e-mail or user name): NFKC, trimmed, lower case. */
+/** Normalises a login identifier (e-mail or user name): well-formed Unicode, NFKC, trimmed, lower case. */
 export function normalizeIdentifier(raw: string): string {
-  return raw.normalize('NFKC').trim().toLowerCase()
+  return wellFormed(raw).normalize('NFKC').trim().toLowerCase()
 }
 
 /**

@@ -1,0 +1,24 @@
+import type { JsonValue } from './auth-event.ts'
+
+/**
+ * Replaces lone UTF-16 surrogates with U+FFFD. A JSON body can carry them ("\ud800"), but RFC 8785 (which
+ * follows I-JSON) refuses them and PostgreSQL's UTF-8 text cannot store them, so every string an event
+ * records is made well-formed first: what is hashed is exactly what is stored.
+ */
+export function wellFormed(s: string): string {
+  return s.isWellFormed() ? s : s.toWellFormed()
+}
+
+export function wellFormedOrNull(s: string | null): string | null {
+  return s === null ? null : wellFormed(s)
+}
+
+/** The same for every string (keys included) inside a JSON value. */
+export function wellFormedJson<T extends JsonValue>(value: T): T {
+  if (typeof value === 'string') return wellFormed(value) as T
+  if (Array.isArray(value)) return value.map((v) => wellFormedJson(v)) as T
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [wellFormed(k), wellFormedJson(v)])) as T
+  }
+  return value
+}
