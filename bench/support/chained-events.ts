@@ -75,6 +75,7 @@ export async function loadChainedEvents(
   const startMs = Date.now() - 30 * 86_400_000
   const stepMs = (30 * 86_400_000) / total
   const batch = 20_000
+  let pending: Promise<void> = Promise.resolve()
   for (let from = 0; from < total; from += batch) {
     const count = Math.min(batch, total - from)
     const perShard: UnsequencedEvent[][] = Array.from({ length: shards }, () => [])
@@ -107,10 +108,16 @@ export async function loadChainedEvents(
         )
       }
     }
-    if (lines.length) await copyLines(sql, `COPY auth_logs (${COLUMNS.join(', ')}) FROM STDIN`, lines)
-    if (boxLines.length) await copyLines(sql, 'COPY outbox (event_id, tenant_id, shard, seq, payload) FROM STDIN', boxLines)
+    // PostgreSQL ingests this batch while the next one is computed (the client has two connections).
+    await pending
+    pending = (async () => {
+      if (lines.length) await copyLines(sql, `COPY auth_logs (${COLUMNS.join(', ')}) FROM STDIN`, lines)
+      if (boxLines.length) await copyLines(sql, 'COPY outbox (event_id, tenant_id, shard, seq, payload) FROM STDIN', boxLines)
+    })()
+    pending.catch(() => {})
     options.onProgress?.(from + count)
   }
+  await pending
   for (const [shard, s] of state.entries()) {
     await sql`UPDATE chain_heads SET seq = ${s.lastSeq}, head_hash = ${Buffer.from(s.headHash)} WHERE tenant_id = ${tenant.id} AND shard = ${shard}`
   }

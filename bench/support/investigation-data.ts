@@ -68,7 +68,7 @@ async function insertBackground(sql: Sql, tenantId: string, organisationId: stri
         CASE WHEN g % 10 < 7 THEN md5('jti' || g) ELSE NULL END, NULL, t + interval '365 days',
         ${FILLER}
       FROM generate_series($4::int, $5::int) AS g,
-        LATERAL (SELECT (g * 7919) % ${ACCOUNTS} AS a, $6::timestamptz + (g * $7::float8) * interval '1 millisecond' AS t) AS x`,
+        LATERAL (SELECT (g::bigint * 7919) % ${ACCOUNTS} AS a, $6::timestamptz + (g * $7::float8) * interval '1 millisecond' AS t) AS x`,
       [tenantId, organisationId, seqBase, from, to, start.toISOString(), stepMs] as never[],
     )
   }
