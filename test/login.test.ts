@@ -29,7 +29,10 @@ describe('POST /v1/auth/login', () => {
   it('logs in, sets a hardened cookie, and writes exactly one log row, one outbox row and the chain link', async () => {
     const alice = acme.users['alice@acme.test']!
     const [headBefore] = await db.sql`SELECT sum(seq)::int AS n FROM chain_heads WHERE tenant_id = ${acme.tenant.id}`
+    // A fixed clock: expires_in is counted from the answer's time, which must not cross a second here.
+    t.clock.now = new Date()
     const res = await login('/v1/auth/login', { tenant: 'acme', identifier: '  Alice@ACME.test ', password: alice.password }, { 'x-forwarded-for': '198.51.100.23' })
+    t.clock.now = null
     expect(res.status).toBe(200)
     const body = await res.json()
     expect(body).toMatchObject({ token_type: 'Bearer', expires_in: 3600 })
