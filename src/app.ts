@@ -17,6 +17,7 @@ import { registerOutboxRoutes } from './routes/outbox/outbox.handlers.ts'
 import type { ServiceMetrics } from './metrics/service-metrics.ts'
 import type { EventSink } from './sinks/event-sink.ts'
 import type { CefDevice } from './core/cef.ts'
+import { SERVICE_VERSION } from './version.ts'
 
 export interface AppDeps {
   sql: Sql
@@ -47,7 +48,7 @@ export const OPENAPI_INFO = {
   openapi: '3.1.0',
   info: {
     title: 'authtrail',
-    version: '0.1.0',
+    version: SERVICE_VERSION,
     description: 'Login service with a complete, tamper-evident, queryable authentication audit trail.',
   },
 } as const

@@ -38,3 +38,11 @@ describe('configuration', () => {
     expect(hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/)
   })
 })
+
+describe('version', () => {
+  it('SERVICE_VERSION equals package.json', async () => {
+    const { SERVICE_VERSION } = await import('../src/version.ts')
+    const pkg = JSON.parse(await (await import('node:fs/promises')).readFile(new URL('../package.json', import.meta.url), 'utf8'))
+    expect(SERVICE_VERSION).toBe(pkg.version)
+  })
+})

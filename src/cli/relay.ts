@@ -7,13 +7,14 @@ import { createLogger } from '../http/logger.ts'
 import { createConfiguredSinks } from '../outbox/create-configured-sinks.ts'
 import { createOutboxRelay } from '../outbox/create-outbox-relay.ts'
 import { getRelayStatus } from '../outbox/relay-status.ts'
+import { SERVICE_VERSION } from '../version.ts'
 import { loadCommandEnv, runCommand } from './run-command.ts'
 
 const STATUS_LOG_INTERVAL_MS = 60_000
 
 await runCommand(async () => {
   const env = loadCommandEnv('by the relay process (the embedded database runs only inside the service)')
-  const sinks = createConfiguredSinks(env)
+  const sinks = createConfiguredSinks(env, { deviceVersion: SERVICE_VERSION })
   if (sinks.length === 0) throw new ConfigError('invalid configuration:\n  SYSLOG_URL, MONGO_URL: set at least one sink for the relay')
 
   const log = createLogger('authtrail-relay')

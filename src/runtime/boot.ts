@@ -15,6 +15,7 @@ import { relayMetricsContributor } from '../metrics/relay-metrics.ts'
 import { createServiceMetrics } from '../metrics/service-metrics.ts'
 import { createConfiguredSinks } from '../outbox/create-configured-sinks.ts'
 import { createOutboxRelay, type OutboxRelay } from '../outbox/create-outbox-relay.ts'
+import { SERVICE_VERSION } from '../version.ts'
 
 export interface Services {
   app: OpenAPIHono<AppEnv>
@@ -46,7 +47,7 @@ export async function bootServices(env: Env, resolveAddress: ClientAddressResolv
   const dummyHash = await hasher.hash(crypto.randomUUID())
 
   const cefFile = env.SYSLOG_URL === undefined && env.AUTHTRAIL_ENV === 'development' ? resolve(env.DATA_DIR, 'cef.log') : null
-  const sinks = createConfiguredSinks(cefFile ? { ...env, SYSLOG_URL: `file://${cefFile}` } : env)
+  const sinks = createConfiguredSinks(cefFile ? { ...env, SYSLOG_URL: `file://${cefFile}` } : env, { deviceVersion: SERVICE_VERSION })
   const relay =
     env.RELAY_ENABLED && sinks.length > 0
       ? createOutboxRelay({
@@ -74,6 +75,7 @@ export async function bootServices(env: Env, resolveAddress: ClientAddressResolv
     sinks,
     metrics,
     checkpointKey: env.CHECKPOINT_HMAC_KEY ? checkpointKeyFromSecret(env.CHECKPOINT_HMAC_KEY) : null,
+    cefDevice: { deviceVendor: 'authtrail', deviceProduct: 'authtrail', deviceVersion: SERVICE_VERSION },
     ...extraDeps,
   })
   await relay?.start()
