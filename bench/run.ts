@@ -63,8 +63,8 @@ async function describeMachine() {
   const sql = createSql(BENCH_ADMIN_URL, { max: 1 })
   try {
     const [version] = await sql<{ v: string }[]>`SELECT current_setting('server_version') AS v`
-    const settings = await sql<{ name: string; setting: string; unit: string | null }[]>`
-      SELECT name, setting, unit FROM pg_settings
+    const settings = await sql<{ name: string; setting: string }[]>`
+      SELECT name, current_setting(name) AS setting FROM pg_settings
       WHERE name IN ('shared_buffers', 'max_connections', 'synchronous_commit', 'fsync', 'wal_level', 'max_wal_size',
                      'checkpoint_timeout', 'work_mem', 'effective_cache_size', 'jit', 'shared_preload_libraries')
       ORDER BY name`
@@ -75,7 +75,7 @@ async function describeMachine() {
       memoryGiB: Math.round(totalmem() / 2 ** 30),
       node: process.version,
       postgres: version!.v,
-      postgresSettings: Object.fromEntries(settings.map((s) => [s.name, s.unit ? `${s.setting} (${s.unit})` : s.setting])),
+      postgresSettings: Object.fromEntries(settings.map((s) => [s.name, s.setting || "''"])),
     }
   } finally {
     await sql.end()
