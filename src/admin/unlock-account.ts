@@ -1,11 +1,10 @@
 import { appendAuthEvents } from '../audit/append-events.ts'
-import { lockoutSnapshot } from '../audit/lockout-snapshot.ts'
 import { draftEvent } from '../audit/event-draft.ts'
 import { uuidv7 } from '../core/ids.ts'
 import { shardFor } from '../core/identifier.ts'
 import { decideUnlock } from '../core/lockout-policy.ts'
 import type { Sql } from '../db/client.ts'
-import { lockoutStateFromRow, saveLockoutState } from '../db/lockouts.ts'
+import { lockoutStateFromRow } from '../db/lockouts.ts'
 import type { Tenant } from '../db/tenants.ts'
 import type { InvestigationScope } from '../investigation/investigation-scope.ts'
 import type { AdminActor } from './admin-actor.ts'
@@ -97,8 +96,12 @@ export async function unlockAccount(deps: UnlockDeps, request: UnlockRequest): P
       },
       actorId: actor.userId,
     })
-    await saveLockoutState(tx, tenant.id, identifier, next, now)
-    await appendAuthEvents(tx, { tenantId: tenant.id, shard: shardFor(identifier, tenant.chainShards) }, [event], lockoutSnapshot(tenant.id, identifier, row.user_id, next))
+    await appendAuthEvents(tx, { tenantId: tenant.id, shard: shardFor(identifier, tenant.chainShards) }, [event], {
+      identifier,
+      userId: row.user_id,
+      state: next,
+      now,
+    })
     return { kind: 'unlocked', eventId: event.id, previous }
   })
 }

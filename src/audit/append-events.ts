@@ -2,6 +2,9 @@ import { hexToBytes } from '@noble/hashes/utils.js'
 import type { ChainedEvent, LockoutSnapshot, OutboxPayload, UnsequencedEvent } from '../core/auth-event.ts'
 import { appendToChain } from '../core/chain.ts'
 import type { Digester } from '../core/digests.ts'
+import type { LockoutState } from '../core/lockout-policy.ts'
+import { lockoutUpdate } from '../db/lockouts.ts'
+import { lockoutSnapshot } from './lockout-snapshot.ts'
 import type { Tx } from '../db/client.ts'
 
 /** Thrown inside a transaction when an event id already exists: the caller's transaction rolls back whole. */
@@ -18,19 +21,26 @@ export interface ChainTarget {
 
 const toBytes = (hex: string) => Buffer.from(hexToBytes(hex))
 
+/** An account's lockout state after the events: stored with them and mirrored by the document store. */
+export interface LockoutChange {
+  identifier: string
+  userId: string | null
+  state: LockoutState
+  now: Date
+}
+
 /**
  * Appends events to a chain inside the caller's transaction: takes the chain head's row lock, numbers the
- * events gaplessly, links their hashes, and writes the auth_logs rows, the new head and one outbox row per
- * event. If any event id exists already (a retried request), throws DuplicateEventError so that the whole
+ * events gaplessly, links their hashes, and in one statement writes the auth_logs rows, the new head, one
+ * outbox row per event and, when given, the account's new lockout state (whose row the caller has locked).
+ * If any event id exists already (a retried request), throws DuplicateEventError so that the whole
  * transaction, chain head included, rolls back: a retry never leaves a gap or a duplicate.
- *
- * `lockout` is the account's state after these events, mirrored by the document store.
  */
 export async function appendAuthEvents(
   tx: Tx,
   target: ChainTarget,
   events: UnsequencedEvent[],
-  lockout: Omit<LockoutSnapshot, 'shard' | 'seq'> | null,
+  lockout: LockoutChange | null,
   digester?: Digester,
 ): Promise<ChainedEvent[]> {
   const [head] = await tx<{ seq: number; head_hash: Uint8Array }[]>`
@@ -45,7 +55,11 @@ export async function appendAuthEvents(
     digester,
   )
   const last = chained[chained.length - 1]!
-  const snapshot: LockoutSnapshot | null = lockout && { ...lockout, shard: target.shard, seq: last.seq }
+  const snapshot: LockoutSnapshot | null = lockout && {
+    ...lockoutSnapshot(target.tenantId, lockout.identifier, lockout.userId, lockout.state),
+    shard: target.shard,
+    seq: last.seq,
+  }
 
   const logRows = chained.map((e) => ({
     id: e.id,
@@ -79,7 +93,7 @@ export async function appendAuthEvents(
     return { event_id: e.id, tenant_id: e.tenant_id, shard: e.shard, seq: e.seq, payload: tx.json(payload as never) }
   })
 
-  // One round trip for the three writes; data-modifying CTEs all run even when not referenced.
+  // One round trip for all the writes; data-modifying CTEs all run even when not referenced.
   const [result] = await tx<{ inserted: number }[]>`
     WITH logs AS (
       INSERT INTO auth_logs ${tx(logRows)} ON CONFLICT (id) DO NOTHING RETURNING id
@@ -88,7 +102,7 @@ export async function appendAuthEvents(
       WHERE tenant_id = ${target.tenantId} AND shard = ${target.shard}
     ), box AS (
       INSERT INTO outbox ${tx(outboxRows)} ON CONFLICT (event_id) DO NOTHING
-    )
+    )${lockout ? tx`, state AS (${lockoutUpdate(tx, target.tenantId, lockout.identifier, lockout.state, lockout.now)})` : tx``}
     SELECT count(*)::int AS inserted FROM logs`
   if (result!.inserted !== chained.length) throw new DuplicateEventError(chained.map((e) => e.id))
   return chained

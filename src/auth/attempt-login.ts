@@ -4,9 +4,8 @@ import { shardFor } from '../core/identifier.ts'
 import { decideLogin, isLocked, type LockoutEffect } from '../core/lockout-policy.ts'
 import { appendAuthEvents, DuplicateEventError } from '../audit/append-events.ts'
 import { draftEvent, type RequestOrigin } from '../audit/event-draft.ts'
-import { lockoutSnapshot } from '../audit/lockout-snapshot.ts'
 import type { Sql } from '../db/client.ts'
-import { lockLockoutState, saveLockoutState } from '../db/lockouts.ts'
+import { lockLockoutState } from '../db/lockouts.ts'
 import type { Tenant } from '../db/tenants.ts'
 import { findLoginAccount, type LoginAccount } from './find-login-account.ts'
 import { evaluateLoginRisk } from './login-risk.ts'
@@ -126,8 +125,12 @@ function recordAttempt(
       })
     })
 
-    await saveLockoutState(tx, tenant.id, identifier, decision.next, now)
-    await appendAuthEvents(tx, { tenantId: tenant.id, shard: shardFor(identifier, tenant.chainShards) }, events, lockoutSnapshot(tenant.id, identifier, user?.id ?? null, decision.next))
+    await appendAuthEvents(tx, { tenantId: tenant.id, shard: shardFor(identifier, tenant.chainShards) }, events, {
+      identifier,
+      userId: user?.id ?? null,
+      state: decision.next,
+      now,
+    })
 
     if (decision.result === 'success') return { kind: 'success', token: session!.token, claims: session!.claims, eventId: primaryId, replayed: false }
     if (decision.result === 'locked') {

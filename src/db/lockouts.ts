@@ -34,8 +34,12 @@ export async function lockLockoutState(tx: Tx, tenantId: string, identifier: str
   return lockoutStateFromRow(row)
 }
 
-export async function saveLockoutState(tx: Tx, tenantId: string, identifier: string, state: LockoutState, now: Date): Promise<void> {
-  await tx`
+/**
+ * The statement that stores an identifier's new lockout state, as a fragment: appendAuthEvents runs it in
+ * the same statement that writes the events, so state and audit trail cannot disagree.
+ */
+export function lockoutUpdate(tx: Tx, tenantId: string, identifier: string, state: LockoutState, now: Date) {
+  return tx`
     UPDATE account_lockouts SET
       failed_login_attempts = ${state.failedLoginAttempts},
       window_started_at = ${state.windowStartedAt},
