@@ -25,7 +25,7 @@ export const envSchema = z
     SYSLOG_TLS_KEY: z.string().optional(),
     RELAY_ENABLED: boolFromString.default(true),
     RELAY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(10),
-    RELAY_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
+    RELAY_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(2000),
     RELAY_BACKOFF_BASE_MS: z.coerce.number().int().min(10).max(600_000).default(1000),
     RELAY_BACKOFF_MAX_MS: z.coerce.number().int().min(10).max(86_400_000).default(300_000),
     CHECKPOINT_HMAC_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
