@@ -7,7 +7,8 @@ export interface EmbeddedPostgres {
   stop(): Promise<void>
 }
 
-async function freePort(): Promise<number> {
+/** A port that was free a moment ago on loopback. */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer()
     server.once('error', reject)

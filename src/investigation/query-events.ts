@@ -1,4 +1,4 @@
-import type { JsonObject, RiskEvaluation } from '../core/auth-event.ts'
+import type { AuthEvent } from '../core/auth-event.ts'
 import type { Channel, EventType, Outcome } from '../core/event-types.ts'
 import { eventFromRow, type EventColumns } from '../audit/stored-event.ts'
 import type { Sql } from '../db/client.ts'
@@ -29,29 +29,8 @@ export interface EventPageRequest {
   cursor?: string | null
 }
 
-/** An event as the investigation API shows it: the canonical fields plus its place in the chain. */
-export interface InvestigatedEvent {
-  id: string
-  organisation_id: string | null
-  shard: number
-  seq: number
-  event_type: EventType
-  channel: Channel
-  user_id: string | null
-  identifier: string | null
-  ip: string | null
-  user_agent: string | null
-  device_id: string | null
-  occurred_at: string
-  outcome: Outcome
-  reason: string | null
-  risk: RiskEvaluation
-  metadata: JsonObject
-  token_jti: string | null
-  actor_id: string | null
-  expires_at: string
-  chain_hash: string
-}
+/** An event as the investigation API shows it: the canonical fields (the tenant is the caller's) and its chain hash. */
+export type InvestigatedEvent = Omit<AuthEvent, 'tenant_id'> & { chain_hash: string }
 
 export interface EventPage {
   events: InvestigatedEvent[]
