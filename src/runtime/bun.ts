@@ -1,7 +1,8 @@
 /// <reference types="bun-types" />
 import type { Server } from 'bun'
 import type { Context } from 'hono'
-import { ConfigError, loadEnv } from '../config/env.ts'
+import { loadEnv } from '../config/env.ts'
+import { runCommand } from '../cli/run-command.ts'
 import { bootServices, developmentBanner } from './boot.ts'
 
 // Bun entrypoint: validate configuration, wire, serve. Nothing else lives here.
@@ -15,7 +16,7 @@ function bunPeerAddress(c: Context): string | null {
   return server?.requestIP(c.req.raw)?.address ?? null
 }
 
-try {
+await runCommand(async () => {
   const env = loadEnv(process.env)
   const services = await bootServices(env, bunPeerAddress)
   const server = Bun.serve({ fetch: (request, srv) => services.app.fetch(request, srv), port: env.PORT, hostname: env.HOST })
@@ -24,10 +25,4 @@ try {
   const shutdown = () => void server.stop().then(() => services.close()).then(() => process.exit(0))
   process.on('SIGTERM', shutdown)
   process.on('SIGINT', shutdown)
-} catch (error) {
-  if (error instanceof ConfigError) {
-    console.error(error.message)
-    process.exit(78)
-  }
-  throw error
-}
+})

@@ -1,5 +1,6 @@
 import type { Context } from 'hono'
-import { ConfigError, loadEnv } from '../config/env.ts'
+import { loadEnv } from '../config/env.ts'
+import { runCommand } from '../cli/run-command.ts'
 import { bootServices, developmentBanner } from './boot.ts'
 
 // Deno entrypoint: validate configuration, wire, serve. Nothing else lives here.
@@ -13,7 +14,7 @@ function denoPeerAddress(c: Context): string | null {
   return info?.remoteAddr.hostname ?? null
 }
 
-try {
+await runCommand(async () => {
   const env = loadEnv(Deno.env.toObject())
   const services = await bootServices(env, denoPeerAddress)
   const server = Deno.serve(
@@ -29,10 +30,4 @@ try {
   const shutdown = () => void server.shutdown().then(() => services.close()).then(() => Deno.exit(0))
   Deno.addSignalListener('SIGTERM', shutdown)
   Deno.addSignalListener('SIGINT', shutdown)
-} catch (error) {
-  if (error instanceof ConfigError) {
-    console.error(error.message)
-    Deno.exit(78)
-  }
-  throw error
-}
+})

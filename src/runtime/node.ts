@@ -1,10 +1,11 @@
 import { serve } from '@hono/node-server'
 import { getConnInfo } from '@hono/node-server/conninfo'
-import { ConfigError, loadEnv } from '../config/env.ts'
+import { loadEnv } from '../config/env.ts'
+import { runCommand } from '../cli/run-command.ts'
 import { bootServices, developmentBanner } from './boot.ts'
 
 // Node entrypoint: validate configuration, wire, serve. Nothing else lives here.
-try {
+await runCommand(async () => {
   const env = loadEnv(process.env)
   const services = await bootServices(env, (c) => getConnInfo(c).remote.address ?? null)
   const server = serve({ fetch: services.app.fetch, port: env.PORT, hostname: env.HOST }, (info) => {
@@ -13,10 +14,4 @@ try {
   const shutdown = () => server.close(() => void services.close().then(() => process.exit(0)))
   process.on('SIGTERM', shutdown)
   process.on('SIGINT', shutdown)
-} catch (error) {
-  if (error instanceof ConfigError) {
-    console.error(error.message)
-    process.exit(78)
-  }
-  throw error
-}
+})

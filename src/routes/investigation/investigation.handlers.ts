@@ -54,7 +54,7 @@ function parseWindow(query: { from?: string; to?: string }): { from?: Date; to?:
  * given. Every query is scoped to the token's tenant and organisation in SQL.
  *
  * @example
- * createApp({ ...deps, extensions: [(app, d) => registerInvestigationRoutes(app, d, { checkpointKey, metrics })] })
+ * registerInvestigationRoutes(app, deps, { checkpointKey, metrics })
  */
 export function registerInvestigationRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, options: InvestigationOptions = {}): void {
   registerInvestigationQueryRoutes(app, deps)
@@ -138,14 +138,4 @@ export function registerInvestigationQueryRoutes(app: OpenAPIHono<AppEnv>, deps:
       throw error
     }
   })
-}
-
-/**
- * The investigation, administration and metrics routes as an app extension, for `AppDeps.extensions`.
- *
- * @example
- * createApp({ ...deps, extensions: [investigationRoutesExtension({ checkpointKey, metrics })] })
- */
-export function investigationRoutesExtension(options: InvestigationOptions = {}): (app: OpenAPIHono<AppEnv>, deps: AppDeps) => void {
-  return (app, deps) => registerInvestigationRoutes(app, deps, options)
 }

@@ -1,5 +1,4 @@
 import type { OpenAPIHono } from '@hono/zod-openapi'
-import type { AppDeps } from '../../app.ts'
 import type { TokenService } from '../../auth/tokens.ts'
 import type { Sql } from '../../db/client.ts'
 import { ApiError } from '../../errors/codes.ts'
@@ -93,22 +92,4 @@ export function registerOutboxRoutes(app: OpenAPIHono<AppEnv>, deps: OutboxRoute
       200,
     )
   })
-}
-
-/**
- * The outbox routes as an app extension, for `AppDeps.extensions`.
- *
- * @example
- * createApp({ ...deps, extensions: [outboxRoutesExtension(sinks)] })
- */
-export function outboxRoutesExtension(sinks: readonly EventSink[]): (app: OpenAPIHono<AppEnv>, deps: AppDeps) => void {
-  return (app, deps) =>
-    registerOutboxRoutes(app, {
-      sql: deps.sql,
-      tokens: deps.tokens,
-      sinks,
-      resolveAddress: deps.resolveAddress,
-      trustProxy: deps.config.trustProxy,
-      clock: deps.clock,
-    })
 }
