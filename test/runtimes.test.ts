@@ -1,151 +1,79 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTokenService } from '../src/auth/tokens.ts'
 import { createTestDatabase, type TestDatabase } from './support/database.ts'
+import { startRsyslog, type RsyslogReceiver } from './support/rsyslog.ts'
+import { expectRightAndWrongLogin } from './support/runtime-login.ts'
 import { freePort, spawnService, type RunningService, type Runtime } from './support/spawn-service.ts'
 import { seedTenant, TEST_JWT_SECRET, type SeededTenant } from './support/test-app.ts'
 
-// The real entrypoints, started as child processes on Node, Bun and Deno against one test database. Each
-// runtime has its own tenant (one chain shard), so its rows and its chain head can be checked exactly.
+// The real entrypoints, started by their package.json commands as child processes on Node, Bun, Deno and
+// Deno without native code (no --allow-ffi: argon2id in WebAssembly, as on Deno Deploy), against one test
+// database and with a real rsyslog configured as the syslog sink. Each runtime has its own tenant (one chain
+// shard), so its rows and its chain head can be checked exactly. workerd has its own file (workerd.test.ts).
 
-const RUNTIMES: Runtime[] = ['node', 'bun', 'deno']
+const RUNTIMES: Runtime[] = ['node', 'bun', 'deno', 'deno-wasm']
 const IDENTIFIER = 'alice@runtime.test'
+/** The argon2id implementation each runtime must choose with PASSWORD_HASHER=auto. */
+const EXPECTED_HASHER: Record<Runtime, 'native' | 'wasm'> = { node: 'native', bun: 'native', deno: 'native', 'deno-wasm': 'wasm' }
+/** Start-up under load (type stripping, the WebAssembly hasher's first hash) can take a minute. */
+const START_TIMEOUT_MS = 120_000
 
 interface Target {
   service: RunningService
   baseUrl: string
   seeded: SeededTenant
+  events: { successId: string; failureId: string } | null
 }
 
 let db: TestDatabase
+let rsyslog: RsyslogReceiver
 const targets = new Map<Runtime, Target>()
 
+const baseEnv = () => ({
+  AUTHTRAIL_ENV: 'test',
+  DATABASE_URL: db.url,
+  DATABASE_POOL_SIZE: '2',
+  JWT_SECRET: TEST_JWT_SECRET,
+  HOST: '127.0.0.1',
+  // A syslog sink makes the entrypoint resolve the host name at start-up (the RFC 5424 HOSTNAME field):
+  // on Deno that needs --allow-sys=hostname, which `npm run start:deno` once lacked.
+  SYSLOG_URL: rsyslog.tcpUrl,
+})
+
 beforeAll(async () => {
-  db = await createTestDatabase('runtimes', { max: 3 })
+  ;[db, rsyslog] = await Promise.all([createTestDatabase('runtimes', { max: 3 }), startRsyslog()])
   // Boot in parallel: start-up (type stripping, migrations check, the dummy argon2id hash) dominates.
   await Promise.all(
     RUNTIMES.map(async (runtime) => {
       const seeded = await seedTenant(db.sql, { slug: `rt-${runtime}`, chainShards: 1, users: [{ identifier: IDENTIFIER }] })
       const port = await freePort()
-      const service = spawnService(runtime, {
-        AUTHTRAIL_ENV: 'test',
-        DATABASE_URL: db.url,
-        DATABASE_POOL_SIZE: '2',
-        JWT_SECRET: TEST_JWT_SECRET,
-        HOST: '127.0.0.1',
-        PORT: String(port),
-      })
+      // The relay stays off here, so that the outbox rows are still there to be checked; one test below runs it.
+      const service = spawnService(runtime, { ...baseEnv(), PORT: String(port), RELAY_ENABLED: 'false' })
       const baseUrl = `http://127.0.0.1:${port}`
-      targets.set(runtime, { service, baseUrl, seeded })
-      await service.waitForHealthy(baseUrl)
+      targets.set(runtime, { service, baseUrl, seeded, events: null })
+      await service.waitForHealthy(baseUrl, START_TIMEOUT_MS)
     }),
   )
-})
+}, 4 * START_TIMEOUT_MS)
 
 afterAll(async () => {
   await Promise.all([...targets.values()].map((t) => t.service.stop()))
-  await db?.drop()
+  await Promise.allSettled([db?.drop(), rsyslog?.dispose()])
 })
 
-function post(target: Target, path: string, body: Record<string, unknown>, runtime: Runtime): Promise<Response> {
-  return fetch(`${target.baseUrl}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'user-agent': `authtrail-runtime-test/${runtime}` },
-    body: JSON.stringify(body),
-  })
-}
-
-interface LogRow {
-  id: string
-  seq: number
-  event_type: string
-  channel: string
-  outcome: string
-  user_id: string | null
-  identifier: string
-  ip: string
-  user_agent: string
-  device_id: string | null
-  token_jti: string | null
-  prev_hash: Uint8Array
-  chain_hash: Uint8Array
-}
-
-/** Everything the tenant's login attempts wrote, in chain order. */
-async function tenantState(tenantId: string) {
-  const logs = await db.sql<LogRow[]>`
-    SELECT id, seq, event_type, channel, outcome, user_id, identifier, ip, user_agent, device_id, token_jti, prev_hash, chain_hash
-    FROM auth_logs WHERE tenant_id = ${tenantId} ORDER BY seq`
-  const outbox = await db.sql<{ event_id: string; seq: number }[]>`SELECT event_id, seq FROM outbox WHERE tenant_id = ${tenantId} ORDER BY seq`
-  const [lockout] = await db.sql<{ failed_login_attempts: number; last_failed_at: Date | null; account_locked_until: Date | null }[]>`
-    SELECT failed_login_attempts, last_failed_at, account_locked_until FROM account_lockouts WHERE tenant_id = ${tenantId}`
-  const [head] = await db.sql<{ seq: number; head_hash: Uint8Array }[]>`SELECT seq, head_hash FROM chain_heads WHERE tenant_id = ${tenantId}`
-  return { logs, outbox, lockout, head: head! }
-}
-
-const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex')
-
 describe.each(RUNTIMES)('the %s entrypoint', (runtime) => {
+  it(`chooses the ${EXPECTED_HASHER[runtime]} argon2id hasher and says so at start-up`, () => {
+    const service = targets.get(runtime)!.service
+    const line = service
+      .stderr()
+      .split('\n')
+      .find((l) => l.includes('"msg":"password hasher"'))
+    expect(line, service.stderr()).toBeDefined()
+    expect(JSON.parse(line!)).toMatchObject({ level: 'info', algorithm: 'argon2id', implementation: EXPECTED_HASHER[runtime] })
+  })
+
   it('backs a successful web login and a wrong-password mobile login with exactly the rows described', async () => {
     const target = targets.get(runtime)!
-    const { tenant } = target.seeded
-    const user = target.seeded.users[IDENTIFIER]!
-
-    const ok = await post(target, '/v1/auth/login', { tenant: tenant.slug, identifier: IDENTIFIER, password: user.password }, runtime)
-    expect(ok.status).toBe(200)
-    const success = (await ok.json()) as { access_token: string; event_id: string }
-    expect(ok.headers.get('set-cookie')).toMatch(/^authtrail_session=.+HttpOnly/)
-    const claims = await createTokenService(TEST_JWT_SECRET, 'authtrail').verify(success.access_token)
-    expect(claims).toMatchObject({ sub: user.id, tid: tenant.id })
-
-    let state = await tenantState(tenant.id)
-    expect(state.logs).toHaveLength(1)
-    expect(state.logs[0]).toMatchObject({
-      id: success.event_id,
-      seq: 1,
-      event_type: 'login_success',
-      channel: 'web',
-      outcome: 'success',
-      user_id: user.id,
-      identifier: IDENTIFIER,
-      // The peer address comes from the runtime's own connection info (no proxy is trusted).
-      ip: '127.0.0.1',
-      user_agent: `authtrail-runtime-test/${runtime}`,
-      token_jti: claims.jti,
-    })
-    expect(state.outbox).toEqual([{ event_id: success.event_id, seq: 1 }])
-    expect(state.lockout).toMatchObject({ failed_login_attempts: 0, account_locked_until: null })
-    expect(state.head.seq).toBe(1)
-    expect(hex(state.head.head_hash)).toBe(hex(state.logs[0]!.chain_hash))
-
-    const bad = await post(target, '/v1/mobile/auth/login', { tenant: tenant.slug, identifier: IDENTIFIER, password: 'not-the-password', device_id: `device-${runtime}` }, runtime)
-    expect(bad.status).toBe(401)
-    expect(bad.headers.get('content-type')).toMatch(/^application\/problem\+json/)
-    const failure = (await bad.json()) as { code: string; event_id: string }
-    expect(failure.code).toBe('invalid_credentials')
-
-    state = await tenantState(tenant.id)
-    expect(state.logs).toHaveLength(2)
-    expect(state.logs[1]).toMatchObject({
-      id: failure.event_id,
-      seq: 2,
-      event_type: 'login_failed',
-      channel: 'mobile',
-      outcome: 'failure',
-      user_id: user.id,
-      ip: '127.0.0.1',
-      device_id: `device-${runtime}`,
-      token_jti: null,
-    })
-    expect(state.outbox).toEqual([
-      { event_id: success.event_id, seq: 1 },
-      { event_id: failure.event_id, seq: 2 },
-    ])
-    expect(state.lockout!.failed_login_attempts).toBe(1)
-    expect(state.lockout!.last_failed_at).toBeInstanceOf(Date)
-    expect(state.lockout!.account_locked_until).toBeNull()
-    expect(state.head.seq).toBe(2)
-    expect(hex(state.logs[1]!.prev_hash)).toBe(hex(state.logs[0]!.chain_hash))
-    expect(hex(state.head.head_hash)).toBe(hex(state.logs[1]!.chain_hash))
+    target.events = await expectRightAndWrongLogin({ sql: db.sql, baseUrl: target.baseUrl, seeded: target.seeded, identifier: IDENTIFIER, label: runtime })
   })
 
   it('refuses to start in production without JWT_SECRET, naming the variable', async () => {
@@ -162,5 +90,30 @@ describe.each(RUNTIMES)('the %s entrypoint', (runtime) => {
 
   it('shuts down cleanly on SIGTERM', async () => {
     expect(await targets.get(runtime)!.service.stop()).toBe(0)
+  })
+})
+
+describe('Deno without native code (npm run start:deno:wasm)', () => {
+  it('refuses PASSWORD_HASHER=native, naming the variable', async () => {
+    const service = spawnService('deno-wasm', { ...baseEnv(), PASSWORD_HASHER: 'native', PORT: '0' })
+    expect(await service.exited).toBe(78)
+    expect(service.stderr()).toMatch(/PASSWORD_HASHER: native argon2id cannot be loaded here \(Deno runs without --allow-ffi\)/)
+  })
+
+  it('runs the relay: every runtime’s attempts reach rsyslog as CEF, sent by this process', async () => {
+    const expected = [...targets.values()].flatMap((t) => (t.events ? [t.events.successId, t.events.failureId] : []))
+    expect(expected).toHaveLength(2 * RUNTIMES.length)
+    const relay = spawnService('deno-wasm', { ...baseEnv(), PORT: String(await freePort()), RELAY_BACKOFF_BASE_MS: '100', RELAY_BACKOFF_MAX_MS: '1000' })
+    try {
+      // Nothing else relays in this file, so every line must come from this process (RFC 5424 PROCID).
+      const lines = await rsyslog.waitForLines(expected.length, START_TIMEOUT_MS)
+      for (const id of expected) {
+        const line = lines.find((l) => l.includes(`externalId=${id}`))
+        expect(line, `no CEF line for event ${id}`).toBeDefined()
+        expect(line).toMatch(new RegExp(` authtrail ${relay.child.pid} login_(success|failed) - CEF:0\\|authtrail\\|authtrail\\|`))
+      }
+    } finally {
+      expect(await relay.stop()).toBe(0)
+    }
   })
 })

@@ -29,6 +29,8 @@ export const envSchema = z
     RELAY_BACKOFF_BASE_MS: z.coerce.number().int().min(10).max(600_000).default(1000),
     RELAY_BACKOFF_MAX_MS: z.coerce.number().int().min(10).max(86_400_000).default(300_000),
     CHECKPOINT_HMAC_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+    /** argon2id implementation: `native` (Node-API), `wasm` (WebAssembly), `auto` (native where it loads). */
+    PASSWORD_HASHER: z.enum(['auto', 'native', 'wasm']).default('auto'),
   })
   .superRefine((env, ctx) => {
     if (env.AUTHTRAIL_ENV !== 'development' && env.JWT_SECRET === DEVELOPMENT_JWT_SECRET) {

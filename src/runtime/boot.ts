@@ -2,7 +2,7 @@ import { resolve } from 'node:path'
 import type { OpenAPIHono } from '@hono/zod-openapi'
 import { createApp, type AppDeps } from '../app.ts'
 import { checkpointKeyFromSecret } from '../audit/chain-checkpoints.ts'
-import { createArgon2Hasher } from '../auth/argon2-hasher.ts'
+import { selectPasswordHasher, type PasswordHasherKind, type PasswordHasherLoaders } from '../auth/select-password-hasher.ts'
 import { createTokenService } from '../auth/tokens.ts'
 import type { Env } from '../config/env.ts'
 import { createSql, type Sql } from '../db/client.ts'
@@ -16,6 +16,7 @@ import { createServiceMetrics } from '../metrics/service-metrics.ts'
 import { createConfiguredSinks } from '../outbox/create-configured-sinks.ts'
 import { createOutboxRelay, type OutboxRelay } from '../outbox/create-outbox-relay.ts'
 import { SERVICE_VERSION } from '../version.ts'
+import { serverPasswordHasherLoaders } from './password-hashers.ts'
 
 export interface Services {
   app: OpenAPIHono<AppEnv>
@@ -27,7 +28,14 @@ export interface Services {
   /** Where CEF lines go in development without SYSLOG_URL, so a newcomer sees them appear. */
   cefFile: string | null
   log: (entry: Record<string, unknown>) => void
+  /** The argon2id implementation chosen at start-up (PASSWORD_HASHER). */
+  passwordHasher: PasswordHasherKind
   close(): Promise<void>
+}
+
+export interface BootOptions {
+  /** How this runtime builds each password hasher; Deno without --allow-ffi, for one, has no native one. */
+  hasherLoaders?: PasswordHasherLoaders
 }
 
 /**
@@ -36,13 +44,14 @@ export interface Services {
  * writes CEF lines to a local file. The outbox relay runs in the same process unless RELAY_ENABLED=false
  * (then run `npm run relay` separately, as many instances as wanted).
  */
-export async function bootServices(env: Env, resolveAddress: ClientAddressResolver, extraDeps: Partial<AppDeps> = {}): Promise<Services> {
+export async function bootServices(env: Env, resolveAddress: ClientAddressResolver, extraDeps: Partial<AppDeps> = {}, options: BootOptions = {}): Promise<Services> {
   const log = createLogger()
+  const { hasher, kind, reason } = await selectPasswordHasher(env.PASSWORD_HASHER, options.hasherLoaders ?? serverPasswordHasherLoaders)
+  log({ level: 'info', msg: 'password hasher', algorithm: 'argon2id', implementation: kind, reason })
   const embeddedDataDir = env.DATABASE_URL === undefined ? `${env.DATA_DIR}/pglite` : null
   const embedded = embeddedDataDir ? await startEmbeddedPostgres(embeddedDataDir) : null
   const sql = createSql(env.DATABASE_URL ?? embedded!.url, { max: embedded ? 1 : env.DATABASE_POOL_SIZE })
   await migrate(sql)
-  const hasher = createArgon2Hasher()
   if (env.AUTHTRAIL_ENV === 'development') await seedDemo(sql, hasher)
   const dummyHash = await hasher.hash(crypto.randomUUID())
 
@@ -86,6 +95,7 @@ export async function bootServices(env: Env, resolveAddress: ClientAddressResolv
     relay,
     cefFile,
     log,
+    passwordHasher: kind,
     close: async () => {
       await relay?.stop()
       await Promise.allSettled(sinks.map((s) => s.close()))
@@ -96,11 +106,12 @@ export async function bootServices(env: Env, resolveAddress: ClientAddressResolv
 }
 
 /** What a newcomer sees after start-up in development: how to log in, and where the CEF lines go. */
-export function developmentBanner(port: number, host: string, services: Pick<Services, 'embeddedDataDir' | 'cefFile' | 'relay'>): string {
+export function developmentBanner(port: number, host: string, services: Pick<Services, 'embeddedDataDir' | 'cefFile' | 'relay' | 'passwordHasher'>): string {
   const base = `http://${host}:${port}`
   return [
     `authtrail listening on ${base} (${services.embeddedDataDir ? `embedded PostgreSQL in ${services.embeddedDataDir}` : 'DATABASE_URL'})`,
     `API reference: ${base}/docs`,
+    `Password hashing: argon2id (${services.passwordHasher}; PASSWORD_HASHER chooses)`,
     services.relay ? `Outbox relay running${services.cefFile ? `; CEF lines are written to ${services.cefFile}` : ''}` : 'Outbox relay not running in this process',
     'Log in as the demo user:',
     `  curl -i -X POST ${base}/v1/auth/login -H 'content-type: application/json' \\`,

@@ -1,7 +1,9 @@
 import type { Context } from 'hono'
 import { loadEnv } from '../config/env.ts'
 import { runCommand } from '../cli/run-command.ts'
+import type { PasswordHasherLoaders } from '../auth/select-password-hasher.ts'
 import { bootServices, developmentBanner } from './boot.ts'
+import { serverPasswordHasherLoaders } from './password-hashers.ts'
 
 // Deno entrypoint: validate configuration, wire, serve. Nothing else lives here.
 
@@ -14,9 +16,19 @@ function denoPeerAddress(c: Context): string | null {
   return info?.remoteAddr.hostname ?? null
 }
 
+/**
+ * Native argon2id is a Node-API module, which Deno loads only with --allow-ffi. Without it (as on Deno
+ * Deploy, or `npm run start:deno:wasm`) the native loader is not even tried, so that Deno never prompts for
+ * the permission; PASSWORD_HASHER=auto then uses WebAssembly.
+ */
+function denoPasswordHasherLoaders(): PasswordHasherLoaders {
+  if (Deno.permissions.querySync({ name: 'ffi' }).state === 'granted') return serverPasswordHasherLoaders
+  return { ...serverPasswordHasherLoaders, native: () => Promise.reject(new Error('Deno runs without --allow-ffi')) }
+}
+
 await runCommand(async () => {
   const env = loadEnv(Deno.env.toObject())
-  const services = await bootServices(env, denoPeerAddress)
+  const services = await bootServices(env, denoPeerAddress, {}, { hasherLoaders: denoPasswordHasherLoaders() })
   const server = Deno.serve(
     {
       port: env.PORT,

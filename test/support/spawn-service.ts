@@ -1,23 +1,35 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
-export type Runtime = 'node' | 'bun' | 'deno'
+/** `deno-wasm`: Deno without --allow-ffi, so without native code (argon2id in WebAssembly), as on Deno Deploy. */
+export type Runtime = 'node' | 'bun' | 'deno' | 'deno-wasm'
+
+/** The package.json script that starts each runtime: the README's commands are the ones tested. */
+export const RUNTIME_SCRIPTS: Record<Runtime, string> = { node: 'start', bun: 'start:bun', deno: 'start:deno', 'deno-wasm': 'start:deno:wasm' }
+
+const BINARIES: Record<string, string> = {
+  node: process.execPath,
+  bun: `${REPO_ROOT}node_modules/.bin/bun`,
+  deno: `${REPO_ROOT}node_modules/.bin/deno`,
+}
 
 /**
- * How each runtime starts the service, as the README documents it. Binaries are spawned directly (not
- * through npx or the tsx CLI, which fork) so that a signal reaches the service itself.
+ * How each runtime starts the service, read from its package.json script. Binaries are spawned directly
+ * (not through npm, npx or the tsx CLI, which fork) so that a signal reaches the service itself.
  */
-export const RUNTIME_COMMANDS: Record<Runtime, { command: string; args: string[] }> = {
-  node: { command: process.execPath, args: ['--import', 'tsx', 'src/runtime/node.ts'] },
-  bun: { command: `${REPO_ROOT}node_modules/.bin/bun`, args: ['src/runtime/bun.ts'] },
-  deno: {
-    command: `${REPO_ROOT}node_modules/.bin/deno`,
-    // N-API (argon2) needs --allow-ffi; --allow-write only for the embedded database's folder.
-    args: ['run', '--allow-env', '--allow-net', '--allow-read', '--allow-write', '--allow-ffi', 'src/runtime/deno.ts'],
-  },
-}
+const PACKAGE_SCRIPTS = (JSON.parse(readFileSync(`${REPO_ROOT}package.json`, 'utf8')) as { scripts: Record<string, string> }).scripts
+
+export const RUNTIME_COMMANDS: Record<Runtime, { command: string; args: string[] }> = Object.fromEntries(
+  Object.entries(RUNTIME_SCRIPTS).map(([runtime, script]) => {
+    const [binary, ...args] = PACKAGE_SCRIPTS[script]!.split(/\s+/)
+    const command = BINARIES[binary!]
+    if (command === undefined) throw new Error(`package.json script ${script} starts ${binary}, which the tests do not know`)
+    return [runtime, { command, args }]
+  }),
+) as Record<Runtime, { command: string; args: string[] }>
 
 export { freePort } from '../../src/db/embedded-postgres.ts'
 
