@@ -1,22 +1,9 @@
-import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { createArgon2Hasher } from '../src/auth/argon2-hasher.ts'
-import { createOrganisation, createTenant } from '../src/db/tenants.ts'
 import { freePort, spawnService } from '../test/support/spawn-service.ts'
 import { createBenchDatabase } from './support/bench-database.ts'
-import { buildPost, HttpConnection } from './support/http-client.ts'
-import { startCpuMeter } from './support/cpu-meter.ts'
-import { processCpuSeconds } from './support/process-cpu.ts'
+import { LOGIN_CONCURRENCY, LOGIN_PASSWORD, measureLogins, runBareVerifications, seedLoginTenant } from './support/login-load.ts'
 import { productionEnv } from './support/production-env.ts'
 import { fmt, type Benchmark } from './support/report.ts'
-import { runClosedLoop, runFixedCount, type ClosedLoopResult } from './support/stats.ts'
-
-const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url))
-const RIGHT_PASSWORD = 'correct horse battery staple 42'
-/** Odd, so that alternating right/wrong passwords reach every account with both. */
-const ACCOUNTS = 499
-/** Requests in flight: more than the libuv pool's 4 threads, so hashing never waits for the network. */
-const CONCURRENCY = 8
 
 /**
  * Benchmark 2: end-to-end HTTP logins on the real Node server (production entrypoint, argon2id at the
@@ -30,76 +17,29 @@ export const auditOverheadBenchmark: Benchmark = {
     // Logins run for a fixed time (bounded on a slow machine too); the baseline then does as many verifications.
     const seconds = ctx.quick ? 3 : 10
     const db = await createBenchDatabase('audit_overhead')
-    const phc = await createArgon2Hasher().hash(RIGHT_PASSWORD)
+    const phc = await createArgon2Hasher().hash(LOGIN_PASSWORD)
     let service: ReturnType<typeof spawnService> | null = null
-    const connections: HttpConnection[] = []
     try {
-      // Accounts that can fail without ever locking (the lockout threshold is raised), and accounts locked for a day.
-      const open = await createTenant(db.sql, { slug: 'shop', lockoutPolicy: { maxFailures: 1000 } })
-      const locked = await createTenant(db.sql, { slug: 'locked' })
-      for (const tenant of [open, locked]) {
-        const org = await createOrganisation(db.sql, tenant.id, `${tenant.slug}-org`)
-        await db.sql`
-          INSERT INTO users (id, tenant_id, organisation_id, identifier, password_hash)
-          SELECT gen_random_uuid(), ${tenant.id}, ${org.id}, 'user' || g || '@' || ${tenant.slug} || '.example', ${phc}
-          FROM generate_series(0, ${ACCOUNTS - 1}::int) AS g`
-      }
-      await db.sql`
-        INSERT INTO account_lockouts (tenant_id, identifier, user_id)
-        SELECT tenant_id, identifier, id FROM users WHERE tenant_id = ${open.id}`
-      await db.sql`
-        INSERT INTO account_lockouts (tenant_id, identifier, user_id, failed_login_attempts, window_started_at, last_failed_at,
-                                      account_locked_until, lockout_count, last_locked_at)
-        SELECT tenant_id, identifier, id, 5, now(), now(), now() + interval '1 day', 1, now() FROM users WHERE tenant_id = ${locked.id}`
+      const open = await seedLoginTenant(db.sql, 'shop', phc, 'open')
+      await seedLoginTenant(db.sql, 'locked', phc, 'locked')
 
       const port = await freePort()
-      service = spawnService('node', productionEnv(db.url, { HOST: '127.0.0.1', PORT: String(port), RELAY_ENABLED: 'false' }))
+      service = spawnService('node', productionEnv(db.url, { HOST: '127.0.0.1', PORT: String(port), RELAY_ENABLED: 'false', PASSWORD_HASHER: 'native' }))
       await service.waitForHealthy(`http://127.0.0.1:${port}`, 60_000)
       const pid = service.child.pid!
-      // Fresh keep-alive connections for each phase: the server closes idle ones after 5 s (during a baseline).
-      const reconnect = async () => {
-        for (const c of connections.splice(0)) c.close()
-        for (let i = 0; i < CONCURRENCY; i++) connections.push(await HttpConnection.open(port))
-      }
+      const target = { port, pids: () => [pid] }
 
-      const request = (slug: string, account: number, right: boolean) =>
-        buildPost('/v1/auth/login', { tenant: slug, identifier: `user${account}@${slug}.example`, password: right ? RIGHT_PASSWORD : 'wrong password guess' })
-      const shopRequests = Array.from({ length: ACCOUNTS }, (_, a) => [request('shop', a, false), request('shop', a, true)] as const)
-      const lockedRequests = Array.from({ length: ACCOUNTS }, (_, a) => request('locked', a, true))
-
-      let next = 0
-      const login = async (client: number) => {
-        const i = next++
-        const right = i % 2 === 0
-        const answer = await connections[client]!.send(shopRequests[i % ACCOUNTS]![right ? 1 : 0])
-        if (answer.status !== (right ? 200 : 401)) throw new Error(`login answered ${answer.status}: ${answer.body.slice(0, 200)}`)
-      }
-      const lockedLogin = async (client: number, i: number) => {
-        const answer = await connections[client]!.send(lockedRequests[(i * CONCURRENCY + client) % ACCOUNTS]!)
-        if (answer.status !== 423) throw new Error(`locked login answered ${answer.status}: ${answer.body.slice(0, 200)}`)
-      }
-
-      await reconnect()
-      await runFixedCount(CONCURRENCY, ctx.quick ? 40 : 80, login) // JIT, pool connections, prepared statements
-      const cpu0 = processCpuSeconds(pid)
-      const meter = startCpuMeter(db.name, {})
-      const http = await runClosedLoop(CONCURRENCY, seconds * 1000, login)
-      const loginCpuMs = ((processCpuSeconds(pid) - cpu0) * 1000) / http.ops
-      const loginPgMs = ((await meter.stop()).backends * 1000) / http.ops
-      if (http.errors) throw new Error(`${http.errors} logins failed: ${http.firstError}`)
+      const login = await measureLogins(target, { database: db.name, slug: 'shop', mode: 'alternating', seconds, warmup: ctx.quick ? 40 : 80 })
+      const http = login.run
+      const [loginCpuMs, loginPgMs] = [login.serviceCpuMs, login.pgCpuMs]
       ctx.log(`  HTTP logins:   ${fmt(http.rate)} logins/s, p50 ${fmt(http.latency.p50)} ms (CPU per login: service ${fmt(loginCpuMs)} ms, PostgreSQL ${fmt(loginPgMs)} ms)`)
 
-      const base = await runArgon2Baseline(phc, http.ops, ctx.quick ? 20 : 40)
+      const base = await runBareVerifications('native', phc, http.ops, ctx.quick ? 20 : 40)
       ctx.log(`  bare argon2id: ${fmt(base.rate)} verifications/s, p50 ${fmt(base.latency.p50)} ms, ${fmt(base.cpuMsPerOp)} ms CPU each`)
 
-      await reconnect()
-      await runFixedCount(CONCURRENCY, 100, lockedLogin)
-      const cpu1 = processCpuSeconds(pid)
-      const lockedMeter = startCpuMeter(db.name, {})
-      const lockedRun = await runClosedLoop(CONCURRENCY, seconds * 1000, lockedLogin)
-      const lockedCpuMs = ((processCpuSeconds(pid) - cpu1) * 1000) / lockedRun.ops
-      const lockedPgMs = ((await lockedMeter.stop()).backends * 1000) / lockedRun.ops
-      if (lockedRun.errors) throw new Error(`${lockedRun.errors} locked logins failed: ${lockedRun.firstError}`)
+      const locked = await measureLogins(target, { database: db.name, slug: 'locked', mode: 'locked', seconds, warmup: 100 })
+      const lockedRun = locked.run
+      const [lockedCpuMs, lockedPgMs] = [locked.serviceCpuMs, locked.pgCpuMs]
       ctx.log(`  locked path:   ${fmt(lockedRun.rate)} logins/s, p50 ${fmt(lockedRun.latency.p50)} ms (CPU per login: service ${fmt(lockedCpuMs)} ms, PostgreSQL ${fmt(lockedPgMs)} ms)`)
 
       const baseRate = base.rate
@@ -111,7 +51,7 @@ export const auditOverheadBenchmark: Benchmark = {
       return {
         tables: [
           {
-            title: `${http.ops.toLocaleString('en-US')} logins in ${seconds} s, then as many bare verifications; ${CONCURRENCY} in flight; latency in ms`,
+            title: `${http.ops.toLocaleString('en-US')} logins in ${seconds} s, then as many bare verifications; ${LOGIN_CONCURRENCY} in flight; latency in ms`,
             columns: ['path', 'per second', 'p50', 'p99', 'vs argon2id', 'CPU ms/op: Node process', 'PostgreSQL'],
             rows: [
               ['bare argon2id verify', baseRate, base.latency.p50, base.latency.p99, '1.00×', baseCpu, '–'],
@@ -157,41 +97,8 @@ export const auditOverheadBenchmark: Benchmark = {
         details: { baseline: base, http, locked: lockedRun, loginCpuMs, loginPgMs, lockedCpuMs, lockedPgMs, baseCpu },
       }
     } finally {
-      for (const c of connections) c.close()
       await service?.stop()
       await db.drop()
     }
   },
-}
-
-/** Runs the bare-verification baseline in its own Node process, with only PATH and HOME inherited, like the service. */
-type BaselineResult = ClosedLoopResult & { cpuMsPerOp: number }
-
-function runArgon2Baseline(phc: string, count: number, warmup: number): Promise<BaselineResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/support/argon2-verify-loop.ts'], {
-      cwd: REPO_ROOT,
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '',
-        BENCH_HASH: phc,
-        BENCH_PASSWORD: RIGHT_PASSWORD,
-        BENCH_COUNT: String(count),
-        BENCH_CONCURRENCY: String(CONCURRENCY),
-        BENCH_WARMUP: String(warmup),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let out = ''
-    let err = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d))
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d))
-    child.once('error', reject)
-    child.once('exit', (code) => {
-      if (code !== 0) return reject(new Error(`argon2id baseline exited ${code}: ${err}`))
-      const result = JSON.parse(out.trim().split('\n').pop()!) as BaselineResult
-      if (result.errors) return reject(new Error(`argon2id baseline: ${result.firstError}`))
-      resolve(result)
-    })
-  })
 }

@@ -22,9 +22,10 @@ import { queriesBenchmark } from './queries.ts'
 import { relayBenchmark } from './relay.ts'
 import { BENCH_ADMIN_URL, dropAllBenchDatabases } from './support/bench-database.ts'
 import { figureLine, figuresTable, markdownTable, textTable, type Benchmark, type BenchmarkResult } from './support/report.ts'
+import { wasmArgon2idBenchmark } from './wasm-argon2id.ts'
 import { writePathBenchmark } from './write-path.ts'
 
-const BENCHMARKS: Benchmark[] = [writePathBenchmark, auditOverheadBenchmark, hashChainBenchmark, relayBenchmark, queriesBenchmark]
+const BENCHMARKS: Benchmark[] = [writePathBenchmark, auditOverheadBenchmark, wasmArgon2idBenchmark, hashChainBenchmark, relayBenchmark, queriesBenchmark]
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url))
 const ARTEFACT_DIR = `${RESULTS_DIR}artefacts/`

@@ -1,12 +1,13 @@
 /**
- * The baseline of benchmark 2, run as its own Node process like the service: `count` argon2id
- * verifications through the production hasher (`createArgon2Hasher`, OWASP parameters, the libuv pool),
- * `concurrency` at a time, half with the right password. Prints one JSON line with the result.
+ * The bare-verification baseline of the login benchmarks, run as its own Node process like the service:
+ * `count` argon2id verifications through a production hasher at OWASP parameters (native: the libuv pool;
+ * wasm: the main thread), `concurrency` at a time, half with the right password. Prints one JSON line.
  *
- * Environment: BENCH_HASH (a PHC string), BENCH_PASSWORD (its password), BENCH_COUNT, BENCH_CONCURRENCY,
- * BENCH_WARMUP (verifications before measuring).
+ * Environment: BENCH_HASHER (native | wasm, default native), BENCH_HASH (a PHC string), BENCH_PASSWORD (its
+ * password), BENCH_COUNT, BENCH_CONCURRENCY, BENCH_WARMUP (verifications before measuring).
  */
-import { createArgon2Hasher } from '../../src/auth/argon2-hasher.ts'
+import { selectPasswordHasher } from '../../src/auth/select-password-hasher.ts'
+import { serverPasswordHasherLoaders } from '../../src/runtime/password-hashers.ts'
 import { runFixedCount } from './stats.ts'
 
 const hash = process.env.BENCH_HASH!
@@ -14,8 +15,9 @@ const password = process.env.BENCH_PASSWORD!
 const count = Number(process.env.BENCH_COUNT)
 const concurrency = Number(process.env.BENCH_CONCURRENCY)
 const warmup = Number(process.env.BENCH_WARMUP ?? 20)
+const choice = process.env.BENCH_HASHER === 'wasm' ? 'wasm' : 'native'
 
-const hasher = createArgon2Hasher()
+const { hasher } = await selectPasswordHasher(choice, serverPasswordHasherLoaders)
 const verifyOne = async (_client: number, i: number) => {
   const right = i % 2 === 0
   const ok = await hasher.verify(hash, right ? password : `${password}-wrong`)

@@ -1,0 +1,143 @@
+import { createArgon2Hasher } from '../src/auth/argon2-hasher.ts'
+import { freePort, spawnService } from '../test/support/spawn-service.ts'
+import { startWorker, type RunningWorker } from '../test/support/workerd.ts'
+import { createBenchDatabase } from './support/bench-database.ts'
+import { LOGIN_CONCURRENCY, LOGIN_PASSWORD, measureLogins, runBareVerifications, seedLoginTenant, type LoginPhase, type LoginTarget } from './support/login-load.ts'
+import { productionEnv } from './support/production-env.ts'
+import { fmt, type Benchmark } from './support/report.ts'
+
+/**
+ * What argon2id in WebAssembly costs a login, against the native hasher in the same run: HTTP logins on
+ * the production Node entrypoint with PASSWORD_HASHER=native and =wasm, on the worker bundle in workerd
+ * (Cloudflare's runtime, via miniflare: WebAssembly, one PostgreSQL connection per request), and bare
+ * verifications of both hashers. Logins per second, and CPU per login from /proc.
+ */
+export const wasmArgon2idBenchmark: Benchmark = {
+  name: 'wasm-argon2id',
+  title: 'Logins with argon2id in WebAssembly (Node, workerd) against native',
+  async run(ctx) {
+    const seconds = ctx.quick ? 3 : 10
+    const warmup = ctx.quick ? 16 : 40
+    const db = await createBenchDatabase('wasm_argon2id')
+    // Written by the native hasher: the WebAssembly runs verify what native wrote (and check every answer).
+    const phc = await createArgon2Hasher().hash(LOGIN_PASSWORD)
+    try {
+      await seedLoginTenant(db.sql, 'shop', phc, 'open')
+      const phase = (target: LoginTarget, perRequestConnections = false) =>
+        measureLogins(target, { database: db.name, slug: 'shop', mode: 'alternating', seconds, warmup, perRequestConnections })
+
+      const onNode = async (hasher: 'native' | 'wasm'): Promise<LoginPhase> => {
+        const port = await freePort()
+        const service = spawnService('node', productionEnv(db.url, { HOST: '127.0.0.1', PORT: String(port), RELAY_ENABLED: 'false', PASSWORD_HASHER: hasher }))
+        try {
+          await service.waitForHealthy(`http://127.0.0.1:${port}`, 120_000)
+          const pid = service.child.pid!
+          return await phase({ port, pids: () => [pid] })
+        } finally {
+          await service.stop()
+        }
+      }
+      const onWorkerd = async (): Promise<LoginPhase> => {
+        let worker: RunningWorker | null = null
+        try {
+          worker = await startWorker(productionEnv(db.url, { PASSWORD_HASHER: 'wasm' }))
+          const port = Number(new URL(worker.baseUrl).port)
+          const w = worker
+          return await phase({ port, pids: () => [w.workerdPid()].filter((p): p is number => p !== null) }, true)
+        } finally {
+          await worker?.dispose()
+        }
+      }
+
+      const log = (label: string, p: LoginPhase) =>
+        ctx.log(`  ${label}: ${fmt(p.run.rate)} logins/s, p50 ${fmt(p.run.latency.p50)} ms (CPU per login: service ${fmt(p.serviceCpuMs)} ms, PostgreSQL ${fmt(p.pgCpuMs)} ms)`)
+      const native = await onNode('native')
+      log('Node, native argon2id', native)
+      const wasm = await onNode('wasm')
+      log('Node, WebAssembly argon2id', wasm)
+      const workerd = await onWorkerd()
+      log('workerd, WebAssembly argon2id', workerd)
+      const bareNative = await runBareVerifications('native', phc, native.run.ops, warmup)
+      const bareWasm = await runBareVerifications('wasm', phc, wasm.run.ops, warmup)
+      ctx.log(`  bare verifications: native ${fmt(bareNative.rate)}/s (${fmt(bareNative.cpuMsPerOp)} ms CPU), WebAssembly ${fmt(bareWasm.rate)}/s (${fmt(bareWasm.cpuMsPerOp)} ms CPU)`)
+
+      const total = (p: LoginPhase) => p.serviceCpuMs + p.pgCpuMs
+      const row = (label: string, p: LoginPhase) => [
+        label,
+        p.run.rate,
+        p.run.latency.p50,
+        p.run.latency.p99,
+        `${(p.run.rate / native.run.rate).toFixed(2)}×`,
+        p.serviceCpuMs,
+        p.pgCpuMs,
+        total(p),
+      ]
+      return {
+        tables: [
+          {
+            title: `HTTP logins for ${seconds} s each, alternating right and wrong passwords, ${LOGIN_CONCURRENCY} in flight; latency in ms; CPU ms per login`,
+            columns: ['path', 'logins/s', 'p50', 'p99', 'vs native', 'CPU: service', 'PostgreSQL', 'total'],
+            rows: [
+              row('Node, native argon2id (@node-rs/argon2)', native),
+              row('Node, WebAssembly argon2id (PASSWORD_HASHER=wasm)', wasm),
+              row('workerd (miniflare), WebAssembly argon2id, a connection per request', workerd),
+            ],
+          },
+          {
+            title: 'Bare verifications (the same counts, same concurrency, a fresh Node process each)',
+            columns: ['hasher', 'verifications/s', 'p50', 'CPU ms each'],
+            rows: [
+              ['native (@node-rs/argon2, libuv pool)', bareNative.rate, bareNative.latency.p50, bareNative.cpuMsPerOp],
+              ['WebAssembly (argon2id package, main thread)', bareWasm.rate, bareWasm.latency.p50, bareWasm.cpuMsPerOp],
+            ],
+          },
+        ],
+        figures: [
+          {
+            name: 'logins with WebAssembly argon2id (Node)',
+            value: wasm.run.rate,
+            unit: 'logins/s',
+            baseline: { name: 'native argon2id logins/s', value: native.run.rate },
+            ratio: wasm.run.rate / native.run.rate,
+          },
+          {
+            name: 'CPU per login with WebAssembly argon2id (Node)',
+            value: total(wasm),
+            unit: 'ms CPU/login',
+            baseline: { name: 'native argon2id, ms CPU/login', value: total(native) },
+            ratio: total(wasm) / total(native),
+          },
+          {
+            name: 'logins on workerd (WebAssembly argon2id)',
+            value: workerd.run.rate,
+            unit: 'logins/s',
+            baseline: { name: 'native argon2id logins/s on Node', value: native.run.rate },
+            ratio: workerd.run.rate / native.run.rate,
+          },
+          {
+            name: 'CPU per login on workerd',
+            value: total(workerd),
+            unit: 'ms CPU/login',
+            baseline: { name: 'native argon2id on Node, ms CPU/login', value: total(native) },
+            ratio: total(workerd) / total(native),
+          },
+          {
+            name: 'WebAssembly argon2id verification',
+            value: bareWasm.cpuMsPerOp,
+            unit: 'ms CPU',
+            baseline: { name: 'native verification, ms CPU', value: bareNative.cpuMsPerOp },
+            ratio: bareWasm.cpuMsPerOp / bareNative.cpuMsPerOp,
+          },
+        ],
+        notes: [
+          'All three services verify the same native-written hash (m=19456 KiB, t=2, p=1) for 499 accounts whose lockout threshold is raised; every answer is checked (200 or 401). The Node services are the production entrypoint (AUTHTRAIL_ENV=production, relay off); the worker is the bundle `npm run build:worker` builds, run by workerd from npm with wrangler.json\'s compatibility settings.',
+          'WebAssembly argon2id runs on the thread that serves requests (the event loop in Node, the isolate in workerd): one hash at a time per process, so its logins/s is about 1 ÷ (hash + request) however many are in flight, where the native hasher spreads over the libuv pool and both cores.',
+          'CPU: the service process (all threads) or the workerd process, and the PostgreSQL backends of the benchmark database, from /proc. On workerd each login opens and closes its own connection (as on Cloudflare without Hyperdrive): those backends are sampled every 10 ms and counted from birth, so connection set-up is included. workerd here runs on the same two cores as PostgreSQL and the load generator; on Cloudflare the CPU-time limit applies to the worker\'s own CPU (the "service" column).',
+        ],
+        details: { native, wasm, workerd, bareNative, bareWasm },
+      }
+    } finally {
+      await db.drop()
+    }
+  },
+}
