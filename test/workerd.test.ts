@@ -120,3 +120,27 @@ describe('a worker with invalid bindings', () => {
     }
   }, START_TIMEOUT_MS)
 })
+
+describe('a worker whose database is a Hyperdrive binding', () => {
+  it('validates the connection string as DATABASE_URL and logs in through it', async () => {
+    const tenant = await seedTenant(db.sql, { slug: 'rt-workerd-hyperdrive', chainShards: 1, users: [{ identifier: IDENTIFIER }] })
+    // Hyperdrive's configuration needs a password; the test cluster trusts loopback and ignores it.
+    const origin = new URL(db.url)
+    origin.password = 'unused-by-trust-auth'
+    const hyperdrive = await startWorker({ AUTHTRAIL_ENV: 'test', JWT_SECRET: TEST_JWT_SECRET }, { hyperdrives: { HYPERDRIVE: origin.href } })
+    try {
+      const res = await fetch(`${hyperdrive.baseUrl}/v1/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ tenant: tenant.tenant.slug, identifier: IDENTIFIER, password: tenant.users[IDENTIFIER]!.password }),
+      })
+      expect(res.status).toBe(200)
+      const { event_id } = (await res.json()) as { event_id: string }
+      const [row] = await db.sql`SELECT event_type FROM auth_logs WHERE id = ${event_id}`
+      expect(row).toMatchObject({ event_type: 'login_success' })
+      expect(hyperdrive.output()).toMatch(/"msg":"authtrail worker ready".*"database":"HYPERDRIVE"/)
+    } finally {
+      await hyperdrive.dispose()
+    }
+  }, START_TIMEOUT_MS)
+})

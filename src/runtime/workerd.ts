@@ -41,12 +41,30 @@ function cloudflarePeerAddress(c: Context): string | null {
   return c.req.header('cf-connecting-ip') ?? null
 }
 
-/** Validates the bindings with the same schema as every other runtime, plus what a worker requires. */
+/**
+ * The connection string of a Hyperdrive binding named HYPERDRIVE, if the worker has one: Cloudflare's
+ * connection pool beside the database, which spares each request a TCP and authentication handshake with
+ * PostgreSQL itself.
+ */
+function hyperdriveConnectionString(bindings: Bindings): string | undefined {
+  const binding = bindings.HYPERDRIVE as { connectionString?: unknown } | undefined
+  return typeof binding === 'object' && binding !== null && typeof binding.connectionString === 'string' ? binding.connectionString : undefined
+}
+
+/**
+ * Validates the bindings with the same schema as every other runtime, plus what a worker requires. The
+ * database is DATABASE_URL (a secret) or a Hyperdrive binding, whose connection string is then validated
+ * as DATABASE_URL.
+ */
 function loadWorkerEnv(bindings: Bindings): Env & { DATABASE_URL: string } {
   const strings = Object.fromEntries(Object.entries(bindings).filter((entry): entry is [string, string] => typeof entry[1] === 'string'))
-  const env = loadEnv(strings)
+  const hyperdrive = hyperdriveConnectionString(bindings)
+  if (hyperdrive !== undefined && strings.DATABASE_URL !== undefined) {
+    throw new ConfigError('invalid configuration:\n  DATABASE_URL: set either DATABASE_URL or the HYPERDRIVE binding, not both')
+  }
+  const env = loadEnv(hyperdrive === undefined ? strings : { ...strings, DATABASE_URL: hyperdrive })
   const problems: string[] = []
-  if (env.DATABASE_URL === undefined) problems.push('  DATABASE_URL: required on Workers (the embedded database needs a file system)')
+  if (env.DATABASE_URL === undefined) problems.push('  DATABASE_URL: required on Workers, or a Hyperdrive binding named HYPERDRIVE (the embedded database needs a file system)')
   if (env.PASSWORD_HASHER === 'native') problems.push('  PASSWORD_HASHER: native argon2id cannot be loaded on Workers; use wasm or auto')
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`)
   return env as Env & { DATABASE_URL: string }
@@ -72,7 +90,7 @@ async function prepareIsolate(bindings: Bindings): Promise<Isolate> {
     checkpointKey: env.CHECKPOINT_HMAC_KEY ? checkpointKeyFromSecret(env.CHECKPOINT_HMAC_KEY) : null,
     cefDevice: { deviceVendor: 'authtrail', deviceProduct: 'authtrail', deviceVersion: SERVICE_VERSION },
   })
-  log({ level: 'info', msg: 'authtrail worker ready', runtime: 'workerd', authtrail_env: env.AUTHTRAIL_ENV })
+  log({ level: 'info', msg: 'authtrail worker ready', runtime: 'workerd', authtrail_env: env.AUTHTRAIL_ENV, database: hyperdriveConnectionString(bindings) ? 'HYPERDRIVE' : 'DATABASE_URL' })
   return { env, app, scoped }
 }
 

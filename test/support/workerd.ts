@@ -38,10 +38,11 @@ export interface RunningWorker {
 
 /**
  * Runs the bundled worker in workerd (Cloudflare's runtime, from the `miniflare` package) behind a real
- * HTTP listener on loopback, with `bindings` as its vars and secrets. Outbound TCP (PostgreSQL) goes through
- * workerd's own sockets (`cloudflare:sockets`), as on Cloudflare.
+ * HTTP listener on loopback, with `bindings` as its vars and secrets and `hyperdrives` as Hyperdrive
+ * bindings (locally a pass-through to the database named: no pooling). Outbound TCP (PostgreSQL) goes
+ * through workerd's own sockets (`cloudflare:sockets`), as on Cloudflare.
  */
-export async function startWorker(bindings: Record<string, string>): Promise<RunningWorker> {
+export async function startWorker(bindings: Record<string, string>, options: { hyperdrives?: Record<string, string> } = {}): Promise<RunningWorker> {
   const { dir, outfile } = await builtWorker()
   const config = JSON.parse(readFileSync(`${REPO_ROOT}wrangler.json`, 'utf8')) as WranglerConfig
   let output = ''
@@ -54,6 +55,7 @@ export async function startWorker(bindings: Record<string, string>): Promise<Run
     compatibilityDate: config.compatibility_date,
     compatibilityFlags: config.compatibility_flags,
     bindings,
+    ...(options.hyperdrives && { hyperdrives: options.hyperdrives }),
     host: '127.0.0.1',
     port: 0,
     handleRuntimeStdio(stdout: Readable, stderr: Readable) {
