@@ -8,13 +8,14 @@ import { fmt, type Benchmark } from './support/report.ts'
 
 /**
  * What argon2id in WebAssembly costs a login, against the native hasher in the same run: HTTP logins on
- * the production Node entrypoint with PASSWORD_HASHER=native and =wasm, on the worker bundle in workerd
+ * the production Node entrypoint with PASSWORD_HASHER=native and =wasm, on Deno without --allow-ffi
+ * (`npm run start:deno:wasm`, as on Deno Deploy), on the worker bundle in workerd
  * (Cloudflare's runtime, via miniflare: WebAssembly, one PostgreSQL connection per request), and bare
  * verifications of both hashers. Logins per second, and CPU per login from /proc.
  */
 export const wasmArgon2idBenchmark: Benchmark = {
   name: 'wasm-argon2id',
-  title: 'Logins with argon2id in WebAssembly (Node, workerd) against native',
+  title: 'Logins with argon2id in WebAssembly (Node, Deno, workerd) against native',
   async run(ctx) {
     const seconds = ctx.quick ? 3 : 10
     const warmup = ctx.quick ? 16 : 40
@@ -26,9 +27,9 @@ export const wasmArgon2idBenchmark: Benchmark = {
       const phase = (target: LoginTarget, perRequestConnections = false) =>
         measureLogins(target, { database: db.name, slug: 'shop', mode: 'alternating', seconds, warmup, perRequestConnections })
 
-      const onNode = async (hasher: 'native' | 'wasm'): Promise<LoginPhase> => {
+      const onServer = async (runtime: 'node' | 'deno-wasm', hasher: 'native' | 'wasm'): Promise<LoginPhase> => {
         const port = await freePort()
-        const service = spawnService('node', productionEnv(db.url, { HOST: '127.0.0.1', PORT: String(port), RELAY_ENABLED: 'false', PASSWORD_HASHER: hasher }))
+        const service = spawnService(runtime, productionEnv(db.url, { HOST: '127.0.0.1', PORT: String(port), RELAY_ENABLED: 'false', PASSWORD_HASHER: hasher }))
         try {
           await service.waitForHealthy(`http://127.0.0.1:${port}`, 120_000)
           const pid = service.child.pid!
@@ -51,10 +52,12 @@ export const wasmArgon2idBenchmark: Benchmark = {
 
       const log = (label: string, p: LoginPhase) =>
         ctx.log(`  ${label}: ${fmt(p.run.rate)} logins/s, p50 ${fmt(p.run.latency.p50)} ms (CPU per login: service ${fmt(p.serviceCpuMs)} ms, PostgreSQL ${fmt(p.pgCpuMs)} ms)`)
-      const native = await onNode('native')
+      const native = await onServer('node', 'native')
       log('Node, native argon2id', native)
-      const wasm = await onNode('wasm')
+      const wasm = await onServer('node', 'wasm')
       log('Node, WebAssembly argon2id', wasm)
+      const deno = await onServer('deno-wasm', 'wasm')
+      log('Deno without --allow-ffi, WebAssembly argon2id', deno)
       const workerd = await onWorkerd()
       log('workerd, WebAssembly argon2id', workerd)
       const bareNative = await runBareVerifications('native', phc, native.run.ops, warmup)
@@ -80,6 +83,7 @@ export const wasmArgon2idBenchmark: Benchmark = {
             rows: [
               row('Node, native argon2id (@node-rs/argon2)', native),
               row('Node, WebAssembly argon2id (PASSWORD_HASHER=wasm)', wasm),
+              row('Deno without --allow-ffi (start:deno:wasm), WebAssembly argon2id', deno),
               row('workerd (miniflare), WebAssembly argon2id, a connection per request', workerd),
             ],
           },
@@ -108,6 +112,13 @@ export const wasmArgon2idBenchmark: Benchmark = {
             ratio: total(wasm) / total(native),
           },
           {
+            name: 'CPU per login on Deno without native code',
+            value: total(deno),
+            unit: 'ms CPU/login',
+            baseline: { name: 'native argon2id on Node, ms CPU/login', value: total(native) },
+            ratio: total(deno) / total(native),
+          },
+          {
             name: 'logins on workerd (WebAssembly argon2id)',
             value: workerd.run.rate,
             unit: 'logins/s',
@@ -130,11 +141,11 @@ export const wasmArgon2idBenchmark: Benchmark = {
           },
         ],
         notes: [
-          'All three services verify the same native-written hash (m=19456 KiB, t=2, p=1) for 499 accounts whose lockout threshold is raised; every answer is checked (200 or 401). The Node services are the production entrypoint (AUTHTRAIL_ENV=production, relay off); the worker is the bundle `npm run build:worker` builds, run by workerd from npm with wrangler.json\'s compatibility settings.',
+          'All four services verify the same native-written hash (m=19456 KiB, t=2, p=1) for 499 accounts whose lockout threshold is raised; every answer is checked (200 or 401). The Node and Deno services are the production entrypoints started by their package.json commands (AUTHTRAIL_ENV=production, relay off); the worker is the bundle `npm run build:worker` builds, run by workerd from npm with wrangler.json\'s compatibility settings.',
           'WebAssembly argon2id runs on the thread that serves requests (the event loop in Node, the isolate in workerd): one hash at a time per process, so its logins/s is about 1 ÷ (hash + request) however many are in flight, where the native hasher spreads over the libuv pool and both cores.',
-          'CPU: the service process (all threads) or the workerd process, and the PostgreSQL backends of the benchmark database, from /proc. On workerd each login opens and closes its own connection (as on Cloudflare without Hyperdrive): those backends are sampled every 10 ms and counted from birth, so connection set-up is included. workerd here runs on the same two cores as PostgreSQL and the load generator; on Cloudflare the CPU-time limit applies to the worker\'s own CPU (the "service" column).',
+          'CPU: the service process (all threads: Node, Deno) or the workerd process, and the PostgreSQL backends of the benchmark database, from /proc. On workerd each login opens and closes its own connection (as on Cloudflare without Hyperdrive): those backends are sampled every 10 ms and counted from birth, so connection set-up is included. workerd here runs on the same two cores as PostgreSQL and the load generator; on Cloudflare the CPU-time limit applies to the worker\'s own CPU (the "service" column).',
         ],
-        details: { native, wasm, workerd, bareNative, bareWasm },
+        details: { native, wasm, deno, workerd, bareNative, bareWasm },
       }
     } finally {
       await db.drop()
