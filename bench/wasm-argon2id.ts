@@ -4,7 +4,7 @@ import { startWorker, type RunningWorker } from '../test/support/workerd.ts'
 import { createBenchDatabase } from './support/bench-database.ts'
 import { LOGIN_CONCURRENCY, LOGIN_PASSWORD, measureLogins, runBareVerifications, seedLoginTenant, type LoginPhase, type LoginTarget } from './support/login-load.ts'
 import { productionEnv } from './support/production-env.ts'
-import { fmt, type Benchmark } from './support/report.ts'
+import { fmt, type Benchmark, type Figure } from './support/report.ts'
 
 /**
  * What argon2id in WebAssembly costs a login, against the native hasher in the same run: HTTP logins on
@@ -13,6 +13,8 @@ import { fmt, type Benchmark } from './support/report.ts'
  * (Cloudflare's runtime, via miniflare: WebAssembly, one PostgreSQL connection per request), and bare
  * verifications of both hashers. Logins per second, and CPU per login from /proc.
  */
+const NATIVE_CPU = 'native argon2id on Node, ms CPU/login'
+
 export const wasmArgon2idBenchmark: Benchmark = {
   name: 'wasm-argon2id',
   title: 'Logins with argon2id in WebAssembly (Node, Deno, workerd) against native',
@@ -65,6 +67,13 @@ export const wasmArgon2idBenchmark: Benchmark = {
       ctx.log(`  bare verifications: native ${fmt(bareNative.rate)}/s (${fmt(bareNative.cpuMsPerOp)} ms CPU), WebAssembly ${fmt(bareWasm.rate)}/s (${fmt(bareWasm.cpuMsPerOp)} ms CPU)`)
 
       const total = (p: LoginPhase) => p.serviceCpuMs + p.pgCpuMs
+      const against = (name: string, value: number, unit: string, baselineName: string, baseline: number): Figure => ({
+        name,
+        value,
+        unit,
+        baseline: { name: baselineName, value: baseline },
+        ratio: value / baseline,
+      })
       const row = (label: string, p: LoginPhase) => [
         label,
         p.run.rate,
@@ -97,48 +106,12 @@ export const wasmArgon2idBenchmark: Benchmark = {
           },
         ],
         figures: [
-          {
-            name: 'logins with WebAssembly argon2id (Node)',
-            value: wasm.run.rate,
-            unit: 'logins/s',
-            baseline: { name: 'native argon2id logins/s', value: native.run.rate },
-            ratio: wasm.run.rate / native.run.rate,
-          },
-          {
-            name: 'CPU per login with WebAssembly argon2id (Node)',
-            value: total(wasm),
-            unit: 'ms CPU/login',
-            baseline: { name: 'native argon2id, ms CPU/login', value: total(native) },
-            ratio: total(wasm) / total(native),
-          },
-          {
-            name: 'CPU per login on Deno without native code',
-            value: total(deno),
-            unit: 'ms CPU/login',
-            baseline: { name: 'native argon2id on Node, ms CPU/login', value: total(native) },
-            ratio: total(deno) / total(native),
-          },
-          {
-            name: 'logins on workerd (WebAssembly argon2id)',
-            value: workerd.run.rate,
-            unit: 'logins/s',
-            baseline: { name: 'native argon2id logins/s on Node', value: native.run.rate },
-            ratio: workerd.run.rate / native.run.rate,
-          },
-          {
-            name: 'CPU per login on workerd',
-            value: total(workerd),
-            unit: 'ms CPU/login',
-            baseline: { name: 'native argon2id on Node, ms CPU/login', value: total(native) },
-            ratio: total(workerd) / total(native),
-          },
-          {
-            name: 'WebAssembly argon2id verification',
-            value: bareWasm.cpuMsPerOp,
-            unit: 'ms CPU',
-            baseline: { name: 'native verification, ms CPU', value: bareNative.cpuMsPerOp },
-            ratio: bareWasm.cpuMsPerOp / bareNative.cpuMsPerOp,
-          },
+          against('logins with WebAssembly argon2id (Node)', wasm.run.rate, 'logins/s', 'native argon2id logins/s on Node', native.run.rate),
+          against('CPU per login with WebAssembly argon2id (Node)', total(wasm), 'ms CPU/login', NATIVE_CPU, total(native)),
+          against('CPU per login on Deno without native code', total(deno), 'ms CPU/login', NATIVE_CPU, total(native)),
+          against('logins on workerd (WebAssembly argon2id)', workerd.run.rate, 'logins/s', 'native argon2id logins/s on Node', native.run.rate),
+          against('CPU per login on workerd', total(workerd), 'ms CPU/login', NATIVE_CPU, total(native)),
+          against('WebAssembly argon2id verification', bareWasm.cpuMsPerOp, 'ms CPU', 'native verification, ms CPU', bareNative.cpuMsPerOp),
         ],
         notes: [
           'All four services verify the same native-written hash (m=19456 KiB, t=2, p=1) for 499 accounts whose lockout threshold is raised; every answer is checked (200 or 401). The Node and Deno services are the production entrypoints started by their package.json commands (AUTHTRAIL_ENV=production, relay off); the worker is the bundle `npm run build:worker` builds, run by workerd from npm with wrangler.json\'s compatibility settings.',
