@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import type { Sql } from '../src/db/client.ts'
 import { parseAddressFilter } from '../src/investigation/address-filter.ts'
 import { buildIncidentReport, type IncidentReportOptions } from '../src/investigation/incident-report.ts'
-import type { InvestigationScope } from '../src/investigation/investigation-scope.ts'
+import type { TenantScope } from '../src/core/tenancy.ts'
 import { getLockoutDiagnostics } from '../src/investigation/lockout-diagnostics.ts'
 import { queryEvents, type EventFilter } from '../src/investigation/query-events.ts'
 import { createBenchDatabase } from './support/bench-database.ts'
@@ -14,7 +14,7 @@ import { percentile } from './support/stats.ts'
 
 interface QueryCase {
   name: string
-  run(sql: Sql, data: InvestigationData, scope: InvestigationScope): Promise<unknown>
+  run(sql: Sql, data: InvestigationData, scope: TenantScope): Promise<unknown>
   /** False to leave it out of the EXPLAIN ANALYZE artefact (it repeats another case, or takes long to run again). */
   explain?: boolean
   /** Checks the answer is the one the data set implies, so that a fast wrong answer cannot pass. */
@@ -104,7 +104,7 @@ export const queriesBenchmark: Benchmark = {
       const db = await createBenchDatabase(`queries_${size}`)
       try {
         const data = await buildInvestigationData(db.sql, size, ctx.log)
-        const scope: InvestigationScope = { tenantId: data.tenant.id, organisationId: data.organisationId }
+        const scope: TenantScope = { tenantId: data.tenant.id, organisationId: data.organisationId }
         const sql = db.sql
         // The least any report must do: count the window's rows of the tenant through the time index.
         const base = await time(() => sql`SELECT count(*) FROM auth_logs WHERE tenant_id = ${data.tenant.id} AND occurred_at >= ${data.attack.from} AND occurred_at < ${data.attack.to}`, repeat)

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { UNATTRIBUTED_TENANT_ID } from '../src/db/tenants.ts'
+import { UNATTRIBUTED_TENANT_ID } from '../src/core/tenancy.ts'
 import { createTestDatabase, type TestDatabase } from './support/database.ts'
 import { bearerFor, createTestApp, postJson, seedTenant, type SeededTenant, type TestApp } from './support/test-app.ts'
 

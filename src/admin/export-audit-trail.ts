@@ -1,11 +1,12 @@
 import { appendAuthEvents } from '../audit/append-events.ts'
 import { draftEvent } from '../audit/event-draft.ts'
-import type { AuthLogRow } from '../audit/stored-event.ts'
+import { AUTH_LOG_COLUMNS, type AuthLogRow } from '../audit/stored-event.ts'
 import type { CefDevice } from '../core/cef.ts'
 import { uuidv7 } from '../core/ids.ts'
 import type { Sql } from '../db/client.ts'
 import type { Tenant } from '../db/tenants.ts'
-import { organisationClause, type InvestigationScope } from '../investigation/investigation-scope.ts'
+import { organisationClause } from '../db/organisation-clause.ts'
+import type { TenantScope } from '../core/tenancy.ts'
 import { TENANT_ADMINISTRATION_SHARD, type AdminActor } from './admin-actor.ts'
 import { DEFAULT_CEF_DEVICE, exportPreamble, formatExportLine, type ExportFormat } from './export-formats.ts'
 
@@ -19,7 +20,7 @@ export interface ExportDeps {
 
 export interface ExportRequest {
   tenant: Tenant
-  scope: InvestigationScope
+  scope: TenantScope
   format: ExportFormat
   /** Inclusive; omitted means from the oldest retained event. */
   from?: Date
@@ -74,12 +75,6 @@ export async function exportAuditTrail(deps: ExportDeps, request: ExportRequest)
   }
 }
 
-const EXPORT_COLUMNS = [
-  ...['id', 'tenant_id', 'organisation_id', 'shard', 'seq', 'event_type', 'channel', 'user_id', 'identifier', 'ip', 'user_agent'],
-  ...['device_id', 'occurred_at', 'outcome', 'reason', 'risk', 'metadata', 'token_jti', 'actor_id', 'expires_at'],
-  ...['digest_sha256', 'digest_sha512', 'digest_sha3_256', 'prev_hash', 'chain_hash'],
-]
-
 /**
  * The events of a range in time order as a byte stream, pulled from a PostgreSQL cursor one batch per
  * read: nothing is fetched before the consumer asks, and cancelling the stream closes the cursor and
@@ -87,7 +82,7 @@ const EXPORT_COLUMNS = [
  */
 export function streamEvents(
   deps: Pick<ExportDeps, 'sql' | 'cefDevice' | 'batchSize'>,
-  scope: InvestigationScope,
+  scope: TenantScope,
   range: { from?: Date; to: Date },
   format: ExportFormat,
 ): ReadableStream<Uint8Array> {
@@ -103,7 +98,7 @@ export function streamEvents(
       },
       async pull(controller) {
         batches ??= sql<AuthLogRow[]>`
-          SELECT ${sql(EXPORT_COLUMNS)} FROM auth_logs
+          SELECT ${sql(AUTH_LOG_COLUMNS)} FROM auth_logs
           WHERE tenant_id = ${scope.tenantId} ${organisationClause(sql, scope)}
             ${range.from ? sql`AND occurred_at >= ${range.from}` : sql``}
             AND occurred_at < ${range.to}

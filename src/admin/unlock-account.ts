@@ -6,7 +6,7 @@ import { decideUnlock } from '../core/lockout-policy.ts'
 import type { Sql } from '../db/client.ts'
 import { lockoutStateFromRow } from '../db/lockouts.ts'
 import type { Tenant } from '../db/tenants.ts'
-import type { InvestigationScope } from '../investigation/investigation-scope.ts'
+import type { TenantScope } from '../core/tenancy.ts'
 import type { AdminActor } from './admin-actor.ts'
 
 export interface UnlockDeps {
@@ -16,7 +16,7 @@ export interface UnlockDeps {
 
 export interface UnlockRequest {
   tenant: Tenant
-  scope: InvestigationScope
+  scope: TenantScope
   /** Already normalised. */
   identifier: string
   actor: AdminActor

@@ -1,40 +1,24 @@
-import type { AuthEvent, ChainedEvent, JsonObject, RiskEvaluation } from '../core/auth-event.ts'
+import { EVENT_FIELDS, type AuthEvent, type ChainedEvent } from '../core/auth-event.ts'
 import type { StoredChainedEvent } from '../core/chain.ts'
-import type { Channel, EventType, Outcome } from '../core/event-types.ts'
 
-/** An auth_logs row as the `postgres` client returns it. */
-export interface AuthLogRow {
-  id: string
-  tenant_id: string
-  organisation_id: string | null
-  shard: number
-  seq: number
-  event_type: string
-  channel: string
-  user_id: string | null
-  identifier: string | null
-  ip: string | null
-  user_agent: string | null
-  device_id: string | null
-  occurred_at: Date
-  outcome: string
-  reason: string | null
-  risk: RiskEvaluation
-  metadata: JsonObject
-  token_jti: string | null
-  actor_id: string | null
-  expires_at: Date
-  digest_sha256: Uint8Array
-  digest_sha512: Uint8Array
-  digest_sha3_256: Uint8Array
-  prev_hash: Uint8Array
-  chain_hash: Uint8Array
-}
+/** The auth_logs columns that hold an event's digests and its link, after the event's own fields. */
+export const CHAIN_COLUMNS = ['digest_sha256', 'digest_sha512', 'digest_sha3_256', 'prev_hash', 'chain_hash'] as const
+type ChainColumn = (typeof CHAIN_COLUMNS)[number]
 
-/** The columns of an auth_logs row that hold the canonical event (all but the digests and links). */
-export type EventColumns = Omit<AuthLogRow, 'digest_sha256' | 'digest_sha512' | 'digest_sha3_256' | 'prev_hash' | 'chain_hash'>
+/** The auth_logs columns of a chained event: every event field, then the digests and the link (not the derived ip_inet). */
+export const AUTH_LOG_COLUMNS = [...EVENT_FIELDS, ...CHAIN_COLUMNS]
 
-/** The canonical event a stored row claims to be: exactly the fields that were hashed. */
+/** The columns of an auth_logs row that hold the canonical event: its fields, instants as `timestamptz`. */
+export type EventColumns = Omit<AuthEvent, 'occurred_at' | 'expires_at'> & { occurred_at: Date; expires_at: Date }
+
+/** An auth_logs row as the `postgres` client returns it (AUTH_LOG_COLUMNS). */
+export type AuthLogRow = EventColumns & Record<ChainColumn, Uint8Array>
+
+/**
+ * The canonical event a stored row claims to be: exactly the fields that were hashed. Written out rather
+ * than copied field by field because verification spends its time here; the compiler refuses a literal
+ * that misses a field of AuthEvent.
+ */
 export function eventFromRow(row: EventColumns): AuthEvent {
   return {
     id: row.id,
@@ -42,15 +26,15 @@ export function eventFromRow(row: EventColumns): AuthEvent {
     organisation_id: row.organisation_id,
     shard: row.shard,
     seq: row.seq,
-    event_type: row.event_type as EventType,
-    channel: row.channel as Channel,
+    event_type: row.event_type,
+    channel: row.channel,
     user_id: row.user_id,
     identifier: row.identifier,
     ip: row.ip,
     user_agent: row.user_agent,
     device_id: row.device_id,
     occurred_at: row.occurred_at.toISOString(),
-    outcome: row.outcome as Outcome,
+    outcome: row.outcome,
     reason: row.reason,
     risk: row.risk,
     metadata: row.metadata,
@@ -80,5 +64,20 @@ export function chainedFromRow(row: AuthLogRow): ChainedEvent {
     digests: { sha256: hex(row.digest_sha256), sha512: hex(row.digest_sha512), sha3_256: hex(row.digest_sha3_256) },
     prev_hash: hex(row.prev_hash),
     chain_hash: hex(row.chain_hash),
+  }
+}
+
+/** An event and its link as an auth_logs row to insert: instants as dates, digests and links as bytes. */
+export function authLogRowOf(event: ChainedEvent): Omit<AuthLogRow, 'risk' | 'metadata'> & Pick<AuthEvent, 'risk' | 'metadata'> {
+  const { digests, prev_hash, chain_hash, ...fields } = event
+  return {
+    ...fields,
+    occurred_at: new Date(fields.occurred_at),
+    expires_at: new Date(fields.expires_at),
+    digest_sha256: Buffer.from(digests.sha256, 'hex'),
+    digest_sha512: Buffer.from(digests.sha512, 'hex'),
+    digest_sha3_256: Buffer.from(digests.sha3_256, 'hex'),
+    prev_hash: Buffer.from(prev_hash, 'hex'),
+    chain_hash: Buffer.from(chain_hash, 'hex'),
   }
 }

@@ -2,7 +2,7 @@ import { constantTimeEqual, type Digester } from '../core/digests.ts'
 import { genesisHash, verifyChainSegment, type ChainBreak, type StoredChainedEvent } from '../core/chain.ts'
 import type { Sql } from '../db/client.ts'
 import { checkpointProblem, readChainCheckpoints, readCheckpointAttestations } from './chain-checkpoints.ts'
-import { storedFromRow, type AuthLogRow } from './stored-event.ts'
+import { AUTH_LOG_COLUMNS, storedFromRow, type AuthLogRow } from './stored-event.ts'
 
 export interface ShardVerification {
   shard: number
@@ -36,16 +36,9 @@ export interface VerifyOptions {
 const PAGE = 5_000
 const CONCURRENT_CHAINS = 2
 
-/** The columns the verifier needs (everything hashed, the digests and the links; not the derived ip_inet). */
-const VERIFIED_COLUMNS = [
-  ...['id', 'tenant_id', 'organisation_id', 'shard', 'seq', 'event_type', 'channel', 'user_id', 'identifier', 'ip', 'user_agent'],
-  ...['device_id', 'occurred_at', 'outcome', 'reason', 'risk', 'metadata', 'token_jti', 'actor_id', 'expires_at'],
-  ...['digest_sha256', 'digest_sha512', 'digest_sha3_256', 'prev_hash', 'chain_hash'],
-]
-
 function readPage(sql: Sql, tenantId: string, shard: number, afterSeq: number): Promise<AuthLogRow[]> {
   return sql<AuthLogRow[]>`
-    SELECT ${sql(VERIFIED_COLUMNS)} FROM auth_logs
+    SELECT ${sql(AUTH_LOG_COLUMNS)} FROM auth_logs
     WHERE tenant_id = ${tenantId} AND shard = ${shard} AND seq > ${afterSeq}
     ORDER BY seq LIMIT ${PAGE}`
 }

@@ -1,7 +1,7 @@
 import type { LockoutState } from '../core/lockout-policy.ts'
 import type { Sql } from '../db/client.ts'
 import { lockoutStateFromRow } from '../db/lockouts.ts'
-import type { Role } from './tokens.ts'
+import type { Role } from '../core/tenancy.ts'
 
 export interface LoginAccount {
   user: { id: string; organisationId: string; passwordHash: string; role: Role } | null

@@ -1,9 +1,8 @@
 import { sign, verify } from 'hono/jwt'
+import type { Role } from '../core/tenancy.ts'
 
 /** The only algorithm accepted (RFC 7519, RFC 8725 §3.1: pin it, never read it from the token). */
 export const JWT_ALGORITHM = 'HS256' as const
-
-export type Role = 'user' | 'admin' | 'auditor'
 
 export interface SessionClaims {
   sub: string

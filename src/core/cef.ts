@@ -1,6 +1,5 @@
 import type { OutboxPayload } from './auth-event.ts'
-import type { EventType } from './event-types.ts'
-import { EVENT_CATEGORY } from './event-types.ts'
+import { EVENT_CATEGORY, mapEventTypes, type EventType } from './event-types.ts'
 
 /**
  * CEF v0 and RFC 5424 formatting of audit events for SIEMs. Pure: no I/O, no runtime imports, so every
@@ -14,34 +13,9 @@ export interface CefDevice {
   deviceVersion: string
 }
 
-/**
- * CEF severity (0–10) per event type. A lockout is what an analyst must look at; a failed login matters
- * in bulk; successes and administrative routine are low.
- */
-export const CEF_SEVERITY = {
-  login_failed: 5,
-  account_locked: 8,
-  login_success: 2,
-  lockout_reset: 3,
-  registration_succeeded: 2,
-  registration_failed: 4,
-  audit_exported: 3,
-  retention_purged: 4,
-  dead_letters_redriven: 3,
-} as const satisfies Record<EventType, number>
-
-/** The human-readable CEF `Name` per event type (the Device Event Class ID stays the machine name). */
-export const CEF_EVENT_NAME = {
-  login_failed: 'Login failed',
-  account_locked: 'Account locked',
-  login_success: 'Login succeeded',
-  lockout_reset: 'Lockout reset',
-  registration_succeeded: 'Registration succeeded',
-  registration_failed: 'Registration failed',
-  audit_exported: 'Audit trail exported',
-  retention_purged: 'Expired events purged',
-  dead_letters_redriven: 'Dead letters redriven',
-} as const satisfies Record<EventType, string>
+/** CEF severity (0–10) and human-readable `Name` per event type, from the event catalog (see event-catalog.ts). */
+export const CEF_SEVERITY: Record<EventType, number> = mapEventTypes((definition) => definition.cef.severity)
+export const CEF_EVENT_NAME: Record<EventType, string> = mapEventTypes((definition) => definition.cef.name)
 
 /**
  * Maximum lengths from the ArcSight CEF dictionary, in characters. We count Unicode code points, the

@@ -1,4 +1,3 @@
-import type { PasswordHasher } from '../auth/password-hasher.ts'
 import type { Sql } from './client.ts'
 import { createOrganisation, createTenant, createUser, findTenantBySlug } from './tenants.ts'
 
@@ -9,7 +8,7 @@ export const DEMO = {
 } as const
 
 /** Seeds a demo tenant with a user and an admin, once. Development only. */
-export async function seedDemo(sql: Sql, hasher: PasswordHasher): Promise<void> {
+export async function seedDemo(sql: Sql, hasher: { hash(password: string): Promise<string> }): Promise<void> {
   if (await findTenantBySlug(sql, DEMO.tenant)) return
   const tenant = await createTenant(sql, { slug: DEMO.tenant, name: 'Demo tenant', canDownload: true, retentionDays: 30 })
   const org = await createOrganisation(sql, tenant.id, 'Demo organisation')

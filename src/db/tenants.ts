@@ -1,18 +1,13 @@
 import { uuidv7 } from '../core/ids.ts'
 import type { LockoutPolicy } from '../core/lockout-policy.ts'
-import type { Role } from '../auth/tokens.ts'
+import type { ChainOwner } from '../core/tenancy.ts'
+import type { Role } from '../core/tenancy.ts'
 import type { Sql } from './client.ts'
 
-/** The reserved tenant whose chain records attempts that name no known tenant. */
-export const UNATTRIBUTED_TENANT_ID = '00000000-0000-0000-0000-000000000000'
-
-export interface Tenant {
-  id: string
+export interface Tenant extends ChainOwner {
   slug: string
   name: string
-  retentionDays: number
   canDownload: boolean
-  chainShards: number
   lockoutPolicy: LockoutPolicy
 }
 

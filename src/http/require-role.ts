@@ -1,5 +1,6 @@
 import type { MiddlewareHandler } from 'hono'
-import type { Role, TokenService } from '../auth/tokens.ts'
+import type { TokenService } from '../auth/tokens.ts'
+import type { Role } from '../core/tenancy.ts'
 import { ApiError } from '../errors/codes.ts'
 import type { AppEnv } from './app-env.ts'
 

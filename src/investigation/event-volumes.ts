@@ -1,6 +1,7 @@
 import type { Channel } from '../core/event-types.ts'
 import type { Sql } from '../db/client.ts'
-import { organisationClause, type InvestigationScope } from './investigation-scope.ts'
+import { organisationClause } from '../db/organisation-clause.ts'
+import type { TenantScope } from '../core/tenancy.ts'
 
 /** Bucket widths the dashboard offers, in seconds. */
 export const VOLUME_INTERVALS = { '1m': 60, '5m': 300, '15m': 900, '1h': 3600, '6h': 21_600, '1d': 86_400 } as const
@@ -63,7 +64,7 @@ interface BucketRow {
  * @example
  * const { buckets } = await queryEventVolumes(sql, scope, { from, to, intervalSeconds: VOLUME_INTERVALS['5m'] })
  */
-export async function queryEventVolumes(sql: Sql, scope: InvestigationScope, options: EventVolumeOptions): Promise<EventVolumes> {
+export async function queryEventVolumes(sql: Sql, scope: TenantScope, options: EventVolumeOptions): Promise<EventVolumes> {
   const step = options.intervalSeconds * 1000
   const span = options.to.getTime() - options.from.getTime()
   const count = Math.max(0, Math.ceil(span / step))

@@ -1,6 +1,7 @@
 import type { Channel, EventType } from '../core/event-types.ts'
 import type { Sql } from '../db/client.ts'
-import { organisationClause, type InvestigationScope } from './investigation-scope.ts'
+import { organisationClause } from '../db/organisation-clause.ts'
+import type { TenantScope } from '../core/tenancy.ts'
 
 export interface IncidentReportOptions {
   /** Inclusive. */
@@ -128,7 +129,7 @@ const ATTEMPT_TYPES = ['login_failed', 'login_success', 'account_locked']
  *   minFailures: 3, sprayMinAccounts: 3, distributedMinIps: 3, limit: 50,
  * })
  */
-export async function buildIncidentReport(sql: Sql, scope: InvestigationScope, options: IncidentReportOptions): Promise<IncidentReport> {
+export async function buildIncidentReport(sql: Sql, scope: TenantScope, options: IncidentReportOptions): Promise<IncidentReport> {
   return sql.begin('isolation level repeatable read read only', async (tx) => {
     const db = tx as unknown as Sql
     // Sorting and hashing a busy window's attempts in memory instead of on disk; this transaction only.
@@ -169,7 +170,7 @@ export async function buildIncidentReport(sql: Sql, scope: InvestigationScope, o
   })
 }
 
-function windowClause(sql: Sql, scope: InvestigationScope, options: IncidentReportOptions, alias?: string) {
+function windowClause(sql: Sql, scope: TenantScope, options: IncidentReportOptions, alias?: string) {
   const col = (name: string) => sql(alias ? `${alias}.${name}` : name)
   return sql`${col('tenant_id')} = ${scope.tenantId} ${organisationClause(sql, scope, alias)}
     AND ${col('occurred_at')} >= ${options.from} AND ${col('occurred_at')} < ${options.to}`
@@ -196,7 +197,7 @@ interface ActivityRow {
  * account" is then the number of its pairs with failures (and vice versa), so no count(DISTINCT) sorts
  * the whole window.
  */
-async function readActivity(sql: Sql, scope: InvestigationScope, options: IncidentReportOptions) {
+async function readActivity(sql: Sql, scope: TenantScope, options: IncidentReportOptions) {
   const n = options.limit + 1
   const rows = await sql<ActivityRow[]>`
     WITH pairs AS MATERIALIZED (
@@ -290,7 +291,7 @@ interface TimelineRow {
   metadata: Record<string, unknown>
 }
 
-async function readLockoutTimeline(sql: Sql, scope: InvestigationScope, options: IncidentReportOptions): Promise<LockoutTimelineEntry[]> {
+async function readLockoutTimeline(sql: Sql, scope: TenantScope, options: IncidentReportOptions): Promise<LockoutTimelineEntry[]> {
   const rows = await sql<TimelineRow[]>`
     SELECT id, occurred_at, event_type, identifier, user_id, ip, channel, reason, actor_id, metadata
     FROM auth_logs
@@ -341,7 +342,7 @@ interface RunRow {
  */
 async function readSuspiciousSuccesses(
   sql: Sql,
-  scope: InvestigationScope,
+  scope: TenantScope,
   options: IncidentReportOptions,
 ): Promise<{ successes: SuspiciousSuccess[]; total: number }> {
   const detail = options.failureDetailLimit ?? 100

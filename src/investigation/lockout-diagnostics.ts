@@ -1,6 +1,7 @@
 import type { Channel } from '../core/event-types.ts'
 import type { Sql } from '../db/client.ts'
-import { organisationClause, type InvestigationScope } from './investigation-scope.ts'
+import { organisationClause } from '../db/organisation-clause.ts'
+import type { TenantScope } from '../core/tenancy.ts'
 
 /** One failed attempt that counted towards a lockout. */
 export interface TriggeringFailure {
@@ -93,7 +94,7 @@ const numberOrNull = (v: unknown) => (typeof v === 'number' ? v : null)
  */
 export async function getLockoutDiagnostics(
   sql: Sql,
-  scope: InvestigationScope,
+  scope: TenantScope,
   identifier: string,
   options: LockoutDiagnosticsOptions,
 ): Promise<LockoutDiagnostics> {

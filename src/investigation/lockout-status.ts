@@ -1,5 +1,5 @@
 import type { Sql } from '../db/client.ts'
-import type { InvestigationScope } from './investigation-scope.ts'
+import type { TenantScope } from '../core/tenancy.ts'
 
 /** The live lockout state of one attempted identifier, read from the state row the login itself locks. */
 export interface LockoutStatus {
@@ -47,7 +47,7 @@ const iso = (d: Date | null) => d?.toISOString() ?? null
  * @example
  * const status = await getLockoutStatus(sql, scope, normalizeIdentifier('Alice@Example.com'), new Date())
  */
-export async function getLockoutStatus(sql: Sql, scope: InvestigationScope, identifier: string, now: Date): Promise<LockoutStatus | null> {
+export async function getLockoutStatus(sql: Sql, scope: TenantScope, identifier: string, now: Date): Promise<LockoutStatus | null> {
   const [row] = await sql<LockoutStatusRow[]>`
     SELECT l.identifier, l.user_id, l.failed_login_attempts, l.window_started_at, l.last_failed_at,
       l.account_locked_until, l.lockout_count, l.last_locked_at, l.updated_at,

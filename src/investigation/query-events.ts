@@ -1,9 +1,10 @@
-import type { AuthEvent } from '../core/auth-event.ts'
+import { EVENT_FIELDS, type AuthEvent } from '../core/auth-event.ts'
 import type { Channel, EventType, Outcome } from '../core/event-types.ts'
 import { eventFromRow, type EventColumns } from '../audit/stored-event.ts'
 import type { Sql } from '../db/client.ts'
 import type { AddressFilter } from './address-filter.ts'
-import { organisationClause, type InvestigationScope } from './investigation-scope.ts'
+import { organisationClause } from '../db/organisation-clause.ts'
+import type { TenantScope } from '../core/tenancy.ts'
 
 export type EventOrder = 'newest' | 'oldest'
 
@@ -80,10 +81,7 @@ interface EventRow extends EventColumns {
 }
 
 /** Selects the columns every investigation listing shows (see eventFromInvestigationRow). */
-export const INVESTIGATED_EVENT_COLUMNS = [
-  ...['id', 'tenant_id', 'organisation_id', 'shard', 'seq', 'event_type', 'channel', 'user_id', 'identifier', 'ip'],
-  ...['user_agent', 'device_id', 'occurred_at', 'outcome', 'reason', 'risk', 'metadata', 'token_jti', 'actor_id', 'expires_at', 'chain_hash'],
-]
+export const INVESTIGATED_EVENT_COLUMNS = [...EVENT_FIELDS, 'chain_hash']
 
 /** A listed event: the canonical fields (the tenant is the caller's, so left out) and its chain hash. */
 export function eventFromInvestigationRow(row: Omit<EventRow, 'cursor_time'>): InvestigatedEvent {
@@ -100,7 +98,7 @@ export function eventFromInvestigationRow(row: Omit<EventRow, 'cursor_time'>): I
  * const page = await queryEvents(sql, { tenantId, organisationId }, { address: parseAddressFilter('203.0.113.0/24')! }, { order: 'newest', limit: 100 })
  * const next = await queryEvents(sql, scope, filter, { order: 'newest', limit: 100, cursor: page.next_cursor })
  */
-export async function queryEvents(sql: Sql, scope: InvestigationScope, filter: EventFilter, page: EventPageRequest): Promise<EventPage> {
+export async function queryEvents(sql: Sql, scope: TenantScope, filter: EventFilter, page: EventPageRequest): Promise<EventPage> {
   const after = page.cursor ? decodeCursor(page.cursor, page.order) : null
   const newest = page.order === 'newest'
   const keyset = after

@@ -12,7 +12,7 @@ import { ApiError } from '../../errors/codes.ts'
 import type { AppContext, AppEnv } from '../../http/app-env.ts'
 import { requestOrigin } from '../../http/client-origin.ts'
 import { requireRole } from '../../http/require-role.ts'
-import { scopeOfSession } from '../../investigation/investigation-scope.ts'
+import { scopeOfSession } from '../../core/tenancy.ts'
 import { exportRoute, retentionPurgeRoute, unlockRoute } from './admin.routes.ts'
 
 export interface AdminRouteOptions {

@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi'
+import { AuthEventSchema } from '../../core/auth-event.ts'
 import { CHANNELS, EVENT_TYPES, OUTCOMES, isEventType } from '../../core/event-types.ts'
 import { parseAddressFilter } from '../../investigation/address-filter.ts'
 import { VOLUME_INTERVALS } from '../../investigation/event-volumes.ts'
@@ -43,31 +44,9 @@ export const EventsQuery = z.object({
   cursor: z.string().max(512).optional().openapi({ description: 'next_cursor of the previous page' }),
 })
 
-const RiskSchema = z.object({ score: z.number(), signals: z.array(z.string()) })
-
-export const InvestigatedEventSchema = z
-  .object({
-    id: z.string().uuid(),
-    organisation_id: z.string().nullable(),
-    shard: z.number().int(),
-    seq: z.number().int(),
-    event_type: z.enum(EVENT_TYPES),
-    channel: z.enum(CHANNELS),
-    user_id: z.string().nullable(),
-    identifier: z.string().nullable(),
-    ip: z.string().nullable(),
-    user_agent: z.string().nullable(),
-    device_id: z.string().nullable(),
-    occurred_at: z.string(),
-    outcome: z.enum(OUTCOMES),
-    reason: z.string().nullable(),
-    risk: RiskSchema,
-    metadata: z.record(z.string(), z.unknown()),
-    token_jti: z.string().nullable(),
-    actor_id: z.string().nullable(),
-    expires_at: z.string(),
-    chain_hash: z.string(),
-  })
+/** A listed event: every field of the event definition but the tenant (the caller's), and its chain hash. */
+export const InvestigatedEventSchema = AuthEventSchema.omit({ tenant_id: true })
+  .extend({ chain_hash: z.string() })
   .openapi('InvestigatedEvent')
 
 export const eventsRoute = createRoute({

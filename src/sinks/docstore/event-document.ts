@@ -1,43 +1,16 @@
-import type {
-  ChainedEvent,
-  EventDigests,
-  JsonObject,
-  LockoutSnapshot,
-  RiskEvaluation,
-} from '../../core/auth-event.ts'
-import type { Channel, EventType, Outcome } from '../../core/event-types.ts'
+import { EVENT_FIELDS, type ChainedEvent, type EventField, type LockoutSnapshot } from '../../core/auth-event.ts'
 
 /**
- * One audit event as the document store holds it. `_id` is the event id, so a redelivered event replaces
- * its earlier copy instead of adding a second one. The two timestamps are BSON dates (range queries and the
- * TTL index need them); everything else keeps the event's own representation, digests and links in hex.
+ * One audit event as the document store holds it: the chained event with `_id` for `id`, so a redelivered
+ * event replaces its earlier copy instead of adding a second one. The two timestamps are BSON dates (range
+ * queries and the TTL index need them; `expires_at` is the event's own, fixed at ingestion from the tenant's
+ * retention, never recomputed here); everything else keeps the event's own representation, digests and
+ * links in hex.
  */
-export interface EventDocument {
-  _id: string
-  tenant_id: string
-  organisation_id: string | null
-  shard: number
-  seq: number
-  event_type: EventType
-  channel: Channel
-  user_id: string | null
-  identifier: string | null
-  ip: string | null
-  user_agent: string | null
-  device_id: string | null
-  occurred_at: Date
-  outcome: Outcome
-  reason: string | null
-  risk: RiskEvaluation
-  metadata: JsonObject
-  token_jti: string | null
-  actor_id: string | null
-  /** Copied from the event, which fixed it at ingestion from the tenant's retention; never recomputed here. */
-  expires_at: Date
-  digests: EventDigests
-  prev_hash: string
-  chain_hash: string
-}
+export type EventDocument = { _id: string } & Omit<ChainedEvent, 'id' | 'occurred_at' | 'expires_at'> & { occurred_at: Date; expires_at: Date }
+
+/** The event fields a document copies as they are (`id` becomes `_id`; the instants become dates). */
+const COPIED_FIELDS = EVENT_FIELDS.filter((field): field is Exclude<EventField, 'id' | 'occurred_at' | 'expires_at'> => !['id', 'occurred_at', 'expires_at'].includes(field))
 
 /**
  * The mirrored lockout state of one identifier. `shard`/`seq` are the chain position of the event that
@@ -93,32 +66,17 @@ function parseInstant(text: string | null, field: string, eventId: string): Date
  * doc._id === chained.id && doc.occurred_at instanceof Date
  */
 export function toEventDocument(event: ChainedEvent): EventDocument {
-  return {
-    _id: event.id,
-    tenant_id: event.tenant_id,
-    organisation_id: event.organisation_id,
-    shard: event.shard,
-    seq: event.seq,
-    event_type: event.event_type,
-    channel: event.channel,
-    user_id: event.user_id,
-    identifier: event.identifier,
-    ip: event.ip,
-    user_agent: event.user_agent,
-    device_id: event.device_id,
-    occurred_at: parseCanonicalInstant(event.occurred_at, 'occurred_at', event.id),
-    outcome: event.outcome,
-    reason: event.reason,
-    // Cloned whole, not rebuilt field by field: any key present was hashed and must survive.
-    risk: structuredClone(event.risk),
-    metadata: structuredClone(event.metadata),
-    token_jti: event.token_jti,
-    actor_id: event.actor_id,
-    expires_at: parseCanonicalInstant(event.expires_at, 'expires_at', event.id),
-    digests: { sha256: event.digests.sha256, sha512: event.digests.sha512, sha3_256: event.digests.sha3_256 },
-    prev_hash: event.prev_hash,
-    chain_hash: event.chain_hash,
-  }
+  const doc: Record<string, unknown> = { _id: event.id }
+  for (const field of EVENT_FIELDS) doc[field === 'id' ? '_id' : field] = event[field]
+  doc.occurred_at = parseCanonicalInstant(event.occurred_at, 'occurred_at', event.id)
+  doc.expires_at = parseCanonicalInstant(event.expires_at, 'expires_at', event.id)
+  // Cloned whole, not rebuilt field by field: any key present was hashed and must survive.
+  doc.risk = structuredClone(event.risk)
+  doc.metadata = structuredClone(event.metadata)
+  doc.digests = { sha256: event.digests.sha256, sha512: event.digests.sha512, sha3_256: event.digests.sha3_256 }
+  doc.prev_hash = event.prev_hash
+  doc.chain_hash = event.chain_hash
+  return doc as EventDocument
 }
 
 /**
@@ -127,31 +85,14 @@ export function toEventDocument(event: ChainedEvent): EventDocument {
  * ignored; a missing one comes back `undefined`, so the digests no longer match.
  */
 export function fromEventDocument(doc: EventDocument): ChainedEvent {
-  return {
-    id: doc._id,
-    tenant_id: doc.tenant_id,
-    organisation_id: doc.organisation_id,
-    shard: doc.shard,
-    seq: doc.seq,
-    event_type: doc.event_type,
-    channel: doc.channel,
-    user_id: doc.user_id,
-    identifier: doc.identifier,
-    ip: doc.ip,
-    user_agent: doc.user_agent,
-    device_id: doc.device_id,
-    occurred_at: isoOrInvalid(doc.occurred_at),
-    outcome: doc.outcome,
-    reason: doc.reason,
-    risk: doc.risk,
-    metadata: doc.metadata,
-    token_jti: doc.token_jti,
-    actor_id: doc.actor_id,
-    expires_at: isoOrInvalid(doc.expires_at),
-    digests: doc.digests,
-    prev_hash: doc.prev_hash,
-    chain_hash: doc.chain_hash,
-  }
+  const event: Record<string, unknown> = { id: doc._id }
+  for (const field of COPIED_FIELDS) event[field] = doc[field]
+  event.occurred_at = isoOrInvalid(doc.occurred_at)
+  event.expires_at = isoOrInvalid(doc.expires_at)
+  event.digests = doc.digests
+  event.prev_hash = doc.prev_hash
+  event.chain_hash = doc.chain_hash
+  return event as unknown as ChainedEvent
 }
 
 // A tampered document may hold anything; the comparison must report it, not crash on it.

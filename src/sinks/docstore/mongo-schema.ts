@@ -1,3 +1,4 @@
+import { EVENT_FIELDS, type EventField } from '../../core/auth-event.ts'
 import { CHANNELS, EVENT_TYPES, OUTCOMES } from '../../core/event-types.ts'
 
 /** BSON type names as `$jsonSchema` spells them; `number` matches any numeric type. */
@@ -51,51 +52,60 @@ const positiveInteger: BsonSchema = { bsonType: ['int', 'long', 'double'], minim
 const count: BsonSchema = { bsonType: ['int', 'long', 'double'], minimum: 0, multipleOf: 1 }
 const shard: BsonSchema = { bsonType: 'int', minimum: 0, maximum: 255 }
 
+/**
+ * How the document stores each field of the event definition; the compiler refuses a field without an
+ * entry. Instants are BSON dates; enums take their values from the definition.
+ */
+const EVENT_FIELD_SCHEMAS: Record<Exclude<EventField, 'id'>, BsonSchema> & { _id: BsonSchema } = {
+  _id: nonEmptyString,
+  tenant_id: nonEmptyString,
+  organisation_id: nullableString,
+  shard,
+  seq: positiveInteger,
+  event_type: { bsonType: 'string', enum: EVENT_TYPES },
+  channel: { bsonType: 'string', enum: CHANNELS },
+  user_id: nullableString,
+  identifier: nullableString,
+  ip: nullableString,
+  user_agent: nullableString,
+  device_id: nullableString,
+  occurred_at: { bsonType: 'date' },
+  outcome: { bsonType: 'string', enum: OUTCOMES },
+  reason: nullableString,
+  risk: {
+    bsonType: 'object',
+    required: ['score', 'signals'],
+    properties: {
+      score: { bsonType: 'number', minimum: 0, maximum: 100 },
+      signals: { bsonType: 'array', items: { bsonType: 'string' } },
+    },
+  },
+  metadata: { bsonType: 'object' },
+  token_jti: nullableString,
+  actor_id: nullableString,
+  expires_at: { bsonType: 'date' },
+}
+
+/** The chain link every document carries after the event's fields. */
+const LINK_SCHEMAS = {
+  digests: {
+    bsonType: 'object',
+    required: ['sha256', 'sha512', 'sha3_256'],
+    properties: { sha256: hex(64), sha512: hex(128), sha3_256: hex(64) },
+  },
+  prev_hash: hex(64),
+  chain_hash: hex(64),
+} satisfies Record<string, BsonSchema>
+
+const EVENT_DOCUMENT_FIELDS = [...EVENT_FIELDS.map((field) => (field === 'id' ? '_id' : field)), ...Object.keys(LINK_SCHEMAS)]
+const documentFieldSchemas: Record<string, BsonSchema> = { ...EVENT_FIELD_SCHEMAS, ...LINK_SCHEMAS }
+
 const eventSchema: BsonSchema = {
   bsonType: 'object',
-  required: [
-    '_id', 'tenant_id', 'organisation_id', 'shard', 'seq', 'event_type', 'channel', 'user_id', 'identifier', 'ip',
-    'user_agent', 'device_id', 'occurred_at', 'outcome', 'reason', 'risk', 'metadata', 'token_jti', 'actor_id',
-    'expires_at', 'digests', 'prev_hash', 'chain_hash',
-  ],
+  required: EVENT_DOCUMENT_FIELDS,
   // No `additionalProperties: false`: during a rolling deploy an older instance re-applies its validator
   // (collMod at start), and a closed schema would then reject the newer instances' documents.
-  properties: {
-    _id: nonEmptyString,
-    tenant_id: nonEmptyString,
-    organisation_id: nullableString,
-    shard,
-    seq: positiveInteger,
-    event_type: { bsonType: 'string', enum: EVENT_TYPES },
-    channel: { bsonType: 'string', enum: CHANNELS },
-    user_id: nullableString,
-    identifier: nullableString,
-    ip: nullableString,
-    user_agent: nullableString,
-    device_id: nullableString,
-    occurred_at: { bsonType: 'date' },
-    outcome: { bsonType: 'string', enum: OUTCOMES },
-    reason: nullableString,
-    risk: {
-      bsonType: 'object',
-      required: ['score', 'signals'],
-      properties: {
-        score: { bsonType: 'number', minimum: 0, maximum: 100 },
-        signals: { bsonType: 'array', items: { bsonType: 'string' } },
-      },
-    },
-    metadata: { bsonType: 'object' },
-    token_jti: nullableString,
-    actor_id: nullableString,
-    expires_at: { bsonType: 'date' },
-    digests: {
-      bsonType: 'object',
-      required: ['sha256', 'sha512', 'sha3_256'],
-      properties: { sha256: hex(64), sha512: hex(128), sha3_256: hex(64) },
-    },
-    prev_hash: hex(64),
-    chain_hash: hex(64),
-  },
+  properties: Object.fromEntries(EVENT_DOCUMENT_FIELDS.map((field) => [field, documentFieldSchemas[field]!])),
 }
 
 const lockoutSchema: BsonSchema = {

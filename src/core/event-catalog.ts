@@ -1,0 +1,135 @@
+import { z } from 'zod'
+
+/**
+ * The closed set of audit event types, each defined once: what it records (its category), how a SIEM
+ * shows it (CEF name and severity), and the schema of what varies by type (outcome, reason, metadata).
+ * Everything else is derived from this table: the EventType union, the TypeScript types of drafts, the
+ * OpenAPI and document store enums, the CEF mapping, the checks of recordEvents.
+ *
+ * Adding an event type is one entry here plus a migration that extends auth_event_type_known() (see
+ * migrations/*_replace_auth_logs_event_type_check.sql); a test fails while either is missing.
+ */
+
+/** An instant as `Date.prototype.toISOString` writes it, the only spelling events carry. */
+const instant = z.string()
+const count = z.number().int().min(0)
+const success = z.literal('success')
+const failure = z.literal('failure')
+
+/** What an attempt refused before any credential check records: what was wrong, never the body. */
+const refusedRequest = z.strictObject({
+  /** The problem code the client was answered with. */
+  problem_code: z.string(),
+  /** The names of the invalid fields (at most 20), never their values. */
+  invalid_fields: z.array(z.string()),
+  /** The tenant slug the request named when no such tenant exists. */
+  attempted_tenant: z.string().optional(),
+})
+
+/** Reasons an attempt is refused before any credential check; such attempts never count towards a lockout. */
+const REFUSAL_REASONS = ['invalid_request', 'unknown_tenant'] as const
+
+/** Facts about one event type that do not depend on the event. */
+export interface EventDefinition {
+  /** Whether it records an authentication attempt, an account-state change, a registration or an admin action. */
+  category: 'authentication' | 'account_state' | 'registration' | 'administration'
+  /**
+   * ArcSight CEF: the human-readable Name (the Device Event Class ID stays the machine name) and the
+   * severity, 0–10. A lockout is what an analyst must look at; a failed login matters in bulk; successes
+   * and administrative routine are low.
+   */
+  cef: { name: string; severity: number }
+  outcome: z.ZodType<'success' | 'failure'>
+  reason: z.ZodType<string | null>
+  metadata: z.ZodType<Record<string, unknown>>
+}
+
+export const EVENT_CATALOG = {
+  login_failed: {
+    category: 'authentication',
+    cef: { name: 'Login failed', severity: 5 },
+    outcome: failure,
+    reason: z.enum(['invalid_credentials', 'account_locked', ...REFUSAL_REASONS]),
+    metadata: z.union([
+      // A credential check: the failures counted in the window, and the lock it ended in, if any.
+      z.strictObject({ failed_attempts: count, locked_until: instant.nullable() }),
+      refusedRequest,
+    ]),
+  },
+  account_locked: {
+    category: 'account_state',
+    cef: { name: 'Account locked', severity: 8 },
+    outcome: failure,
+    reason: z.literal('too_many_failures'),
+    metadata: z.strictObject({ failed_attempts: count, locked_until: instant, lockout_count: count, lock_duration_seconds: count }),
+  },
+  login_success: {
+    category: 'authentication',
+    cef: { name: 'Login succeeded', severity: 2 },
+    outcome: success,
+    reason: z.null(),
+    metadata: z.strictObject({ token_expires_at: instant }),
+  },
+  lockout_reset: {
+    category: 'account_state',
+    cef: { name: 'Lockout reset', severity: 3 },
+    outcome: success,
+    reason: z.enum(['lockout_expired', 'login_succeeded', 'admin_unlock']),
+    metadata: z.strictObject({
+      previous_failed_attempts: count,
+      lockout_count: count,
+      // An administrator's unlock also says what it cleared.
+      was_locked_until: instant.nullable().optional(),
+      was_locked: z.boolean().optional(),
+    }),
+  },
+  registration_succeeded: {
+    category: 'registration',
+    cef: { name: 'Registration succeeded', severity: 2 },
+    outcome: success,
+    reason: z.null(),
+    metadata: z.strictObject({}),
+  },
+  registration_failed: {
+    category: 'registration',
+    cef: { name: 'Registration failed', severity: 4 },
+    outcome: failure,
+    reason: z.enum(['unknown_organisation', 'weak_password', 'identifier_taken', ...REFUSAL_REASONS]),
+    metadata: z.union([z.strictObject({ password_policy: z.string().optional() }), refusedRequest]),
+  },
+  audit_exported: {
+    category: 'administration',
+    cef: { name: 'Audit trail exported', severity: 3 },
+    outcome: z.enum(['success', 'failure']),
+    reason: z.literal('download_not_allowed').nullable(),
+    metadata: z.strictObject({ format: z.string(), from: instant.nullable(), to: instant, organisation_scope: z.string().nullable() }),
+  },
+  retention_purged: {
+    category: 'administration',
+    cef: { name: 'Expired events purged', severity: 4 },
+    outcome: success,
+    reason: z.literal('retention_expired'),
+    metadata: z.strictObject({
+      purged_before: instant,
+      purged_events: count,
+      shards: z.array(z.strictObject({ shard: count, boundary_seq: count, deleted: count })),
+      // Every checkpoint of the tenant: the verifier trusts a checkpoint only if the newest purge event lists it.
+      checkpoints: z.array(z.strictObject({ shard: count, seq: count, chain_hash: z.string() })),
+      checkpoints_signed: z.boolean(),
+    }),
+  },
+  dead_letters_redriven: {
+    category: 'administration',
+    cef: { name: 'Dead letters redriven', severity: 3 },
+    outcome: z.enum(['success', 'failure']),
+    reason: z.literal('sink_still_failing').nullable(),
+    metadata: z.strictObject({
+      sink: z.string(),
+      redriven_count: count,
+      failed_count: count,
+      // At most 100 ids each; the counts are always complete.
+      redriven_event_ids: z.array(z.string()),
+      failed_event_ids: z.array(z.string()),
+    }),
+  },
+} as const satisfies Record<string, EventDefinition>
