@@ -4,7 +4,8 @@ import { csvCell } from '../src/admin/export-formats.ts'
 import type { ChainedEvent } from '../src/core/auth-event.ts'
 import { createSql } from '../src/db/client.ts'
 import { createTestDatabase, type TestDatabase } from './support/database.ts'
-import { appendTestEvents, createInvestigationTestApp, getWith } from './support/investigation-app.ts'
+import { createInvestigationTestApp, getWith } from './support/investigation-app.ts'
+import { recordTestEvents } from './support/test-events.ts'
 import { parseCefWithLognormalizer } from './support/lognormalizer.ts'
 import { bearerFor, seedTenant, type SeededTenant, type TestApp } from './support/test-app.ts'
 
@@ -24,14 +25,15 @@ beforeAll(async () => {
   open = await seedTenant(db.sql, { slug: 'open', canDownload: true, users: [{ identifier: 'admin@open.test', role: 'admin' }, { identifier: 'audit@open.test', role: 'auditor' }, { identifier: 'user@open.test' }] })
   closed = await seedTenant(db.sql, { slug: 'closed', canDownload: false, users: [{ identifier: 'admin@closed.test', role: 'admin' }] })
   const identifiers = [...HOSTILE, ...Array.from({ length: 25 }, (_, i) => `user${i}@open.test`)]
-  ids = await appendTestEvents(
+  const events = await recordTestEvents(
     db.sql,
     open.tenant,
     identifiers.map((identifier, i) => ({ at: new Date(T0 + i * 60_000), identifier, ip: i % 2 ? '203.0.113.5' : '2001:db8::5', reason: 'invalid_credentials' })),
   )
+  ids = events.map((e) => e.id)
   // Outside the range: not exported.
-  await appendTestEvents(db.sql, open.tenant, [{ at: new Date(T0 - 1), identifier: 'early@open.test' }, { at: new Date(T0 + 3_600_000), identifier: 'late@open.test' }])
-  await appendTestEvents(db.sql, closed.tenant, [{ at: new Date(T0 + 1000), identifier: 'secret@closed.test' }])
+  await recordTestEvents(db.sql, open.tenant, [{ at: new Date(T0 - 1), identifier: 'early@open.test' }, { at: new Date(T0 + 3_600_000), identifier: 'late@open.test' }])
+  await recordTestEvents(db.sql, closed.tenant, [{ at: new Date(T0 + 1000), identifier: 'secret@closed.test' }])
   t.clock.now = new Date(T0 + 7_200_000)
 })
 

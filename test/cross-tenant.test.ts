@@ -4,7 +4,8 @@ import type { EventVolumes } from '../src/investigation/event-volumes.ts'
 import type { InvestigatedEvent } from '../src/investigation/query-events.ts'
 import { createServiceMetrics } from '../src/metrics/service-metrics.ts'
 import { createTestDatabase, type TestDatabase } from './support/database.ts'
-import { appendTestEvents, comparableProblem, createInvestigationTestApp, getWith, postWith } from './support/investigation-app.ts'
+import { comparableProblem, createInvestigationTestApp, getWith, postWith } from './support/investigation-app.ts'
+import { recordTestEvents } from './support/test-events.ts'
 import { bearerFor, postJson, seedTenant, type SeededTenant, type TestApp } from './support/test-app.ts'
 
 /**
@@ -43,7 +44,7 @@ beforeAll(async () => {
   betaAdmin = await bearerFor(t.tokens, beta, 'admin@beta.test')
 
   // alpha: expired events, then a brute force that locks victim@alpha.test and a success after failures.
-  await appendTestEvents(db.sql, alpha.tenant, Array.from({ length: 5 }, (_, i) => ({ at: new Date(Date.now() - 30 * DAY + i), identifier: `old${i}@alpha.test`, ip: '198.51.100.77' })))
+  await recordTestEvents(db.sql, alpha.tenant, Array.from({ length: 5 }, (_, i) => ({ at: new Date(Date.now() - 30 * DAY + i), identifier: `old${i}@alpha.test`, ip: '198.51.100.77' })))
   t.clock.now = new Date(T0)
   for (let i = 0; i < 3; i++) {
     t.clock.advance(1000)

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { InvestigatedEvent } from '../src/investigation/query-events.ts'
 import { createOrganisation, createUser } from '../src/db/tenants.ts'
 import { createTestDatabase, type TestDatabase } from './support/database.ts'
-import { appendTestEvents, createInvestigationTestApp, getWith, type TestEventInput } from './support/investigation-app.ts'
+import { createInvestigationTestApp, getWith } from './support/investigation-app.ts'
+import { recordTestEvents, type TestEventInput } from './support/test-events.ts'
 import { bearerFor, seedTenant, type SeededTenant, type TestApp } from './support/test-app.ts'
 
 let db: TestDatabase
@@ -38,7 +39,7 @@ beforeAll(async () => {
       reason: kind === 3 ? null : 'invalid_credentials',
     })
   }
-  await appendTestEvents(db.sql, acme.tenant, inputs)
+  await recordTestEvents(db.sql, acme.tenant, inputs)
 })
 
 afterAll(async () => {
@@ -139,7 +140,7 @@ describe('GET /v1/investigation/events', () => {
   it("keeps another organisation's account events out, and shows events that belong to no organisation", async () => {
     const other = await createOrganisation(db.sql, acme.tenant.id, 'subsidiary')
     const { id: bobId } = await createUser(db.sql, { tenantId: acme.tenant.id, organisationId: other.id, identifier: 'bob@sub.test', passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$x$y' })
-    await appendTestEvents(db.sql, acme.tenant, [{ at: new Date(T0), identifier: 'bob@sub.test', userId: bobId, organisationId: other.id, ip: '10.9.9.9' }])
+    await recordTestEvents(db.sql, acme.tenant, [{ at: new Date(T0), identifier: 'bob@sub.test', userId: bobId, organisationId: other.id, ip: '10.9.9.9' }])
     expect(await allPages('identifier=bob@sub.test')).toHaveLength(0)
     expect(await allPages('ip=10.9.9.9')).toHaveLength(0)
     expect(await allPages('identifier=user1@acme.test')).not.toHaveLength(0)

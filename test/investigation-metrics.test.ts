@@ -5,7 +5,8 @@ import type { AppEnv } from '../src/http/app-env.ts'
 import type { EventVolumes } from '../src/investigation/event-volumes.ts'
 import { createServiceMetrics, type ServiceMetrics } from '../src/metrics/service-metrics.ts'
 import { createTestDatabase, type TestDatabase } from './support/database.ts'
-import { appendTestEvents, createInvestigationTestApp, getWith } from './support/investigation-app.ts'
+import { createInvestigationTestApp, getWith } from './support/investigation-app.ts'
+import { recordTestEvents } from './support/test-events.ts'
 import { bearerFor, postJson, seedTenant, type SeededTenant, type TestApp } from './support/test-app.ts'
 
 const T0 = Date.parse('2026-11-20T12:00:00.000Z')
@@ -29,7 +30,7 @@ beforeAll(async () => {
   acme = await seedTenant(db.sql, { slug: 'acme', lockoutPolicy: { maxFailures: 2 }, users: [{ identifier: 'alice@acme.test' }, { identifier: 'admin@acme.test', role: 'admin' }] })
   admin = await bearerFor(t.tokens, acme, 'admin@acme.test')
   // Three 10-minute buckets: 4 failures + 1 success, nothing, 2 successes and a lockout.
-  await appendTestEvents(db.sql, acme.tenant, [
+  await recordTestEvents(db.sql, acme.tenant, [
     ...[0, 1, 2, 3].map((i) => ({ at: new Date(T0 + i * 60_000), identifier: 'x@acme.test', ip: `192.0.2.${i}` })),
     { at: new Date(T0 + 5 * 60_000), identifier: 'y@acme.test', eventType: 'login_success' as const, ip: '192.0.2.0' },
     { at: new Date(T0 + 21 * 60_000), identifier: 'y@acme.test', eventType: 'login_success' as const, ip: '192.0.2.9' },

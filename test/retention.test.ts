@@ -10,7 +10,8 @@ import { runPurgeRetention } from '../src/cli/purge-retention-command.ts'
 import { runVerifyChain } from '../src/cli/verify-chain-command.ts'
 import { shardFor } from '../src/core/identifier.ts'
 import { createTestDatabase, type TestDatabase } from './support/database.ts'
-import { appendTestEvents, createInvestigationTestApp, getWith, postWith } from './support/investigation-app.ts'
+import { createInvestigationTestApp, getWith, postWith } from './support/investigation-app.ts'
+import { recordTestEvents } from './support/test-events.ts'
 import { bearerFor, seedTenant, type SeededTenant, type TestApp } from './support/test-app.ts'
 
 const DAY = 86_400_000
@@ -29,9 +30,9 @@ beforeAll(async () => {
   admin = await bearerFor(t.tokens, acme, 'admin@acme.test')
   // 40 events written 60 days ago (expired 30 days ago), then 20 recent ones, then one more old one:
   // it has expired too, but sits behind unexpired events in its chain, so it must stay.
-  await appendTestEvents(db.sql, acme.tenant, Array.from({ length: 40 }, (_, i) => ({ at: daysAgo(60, i * 1000), identifier: `u${i % 8}@acme.test`, ip: '198.51.100.1' })))
-  await appendTestEvents(db.sql, acme.tenant, Array.from({ length: 20 }, (_, i) => ({ at: daysAgo(1, i * 1000), identifier: `u${i % 8}@acme.test`, ip: '198.51.100.2' })))
-  await appendTestEvents(db.sql, acme.tenant, [{ at: daysAgo(60), identifier: 'u0@acme.test', ip: '198.51.100.3' }])
+  await recordTestEvents(db.sql, acme.tenant, Array.from({ length: 40 }, (_, i) => ({ at: daysAgo(60, i * 1000), identifier: `u${i % 8}@acme.test`, ip: '198.51.100.1' })))
+  await recordTestEvents(db.sql, acme.tenant, Array.from({ length: 20 }, (_, i) => ({ at: daysAgo(1, i * 1000), identifier: `u${i % 8}@acme.test`, ip: '198.51.100.2' })))
+  await recordTestEvents(db.sql, acme.tenant, [{ at: daysAgo(60), identifier: 'u0@acme.test', ip: '198.51.100.3' }])
 })
 
 afterAll(async () => {
@@ -104,10 +105,10 @@ describe('retention purge', () => {
     const key = checkpointKeyFromSecret('checkpoint-key-checkpoint-key-0123456789')
     // The identifiers go to the non-administrative shard, so the second purge can move its checkpoint.
     const id = Array.from({ length: 50 }, (_, i) => `s${i}@signed.test`).find((x) => shardFor(x, 2) === 1)!
-    await appendTestEvents(db.sql, signed.tenant, [{ at: daysAgo(30), identifier: id }, { at: daysAgo(29), identifier: id }])
+    await recordTestEvents(db.sql, signed.tenant, [{ at: daysAgo(30), identifier: id }, { at: daysAgo(29), identifier: id }])
     const first = await purgeExpiredEvents({ sql: db.sql, clock: () => new Date(), checkpointKey: key }, { tenant: signed.tenant, before: new Date(), actor: SYSTEM_ACTOR })
     expect(first.shards).toEqual([{ shard: 1, boundary_seq: 2, deleted: 2 }])
-    await appendTestEvents(db.sql, signed.tenant, [{ at: daysAgo(20), identifier: id }])
+    await recordTestEvents(db.sql, signed.tenant, [{ at: daysAgo(20), identifier: id }])
     const second = await purgeExpiredEvents({ sql: db.sql, clock: () => new Date(), checkpointKey: key }, { tenant: signed.tenant, before: new Date(), actor: SYSTEM_ACTOR })
     expect(second.shards).toEqual([{ shard: 1, boundary_seq: 3, deleted: 1 }])
 
@@ -128,7 +129,7 @@ describe('CLI', () => {
   it('purge-retention purges every tenant as the system', async () => {
     const lines: string[] = []
     const system = await seedTenant(db.sql, { slug: 'cli', retentionDays: 5, chainShards: 1 })
-    await appendTestEvents(db.sql, system.tenant, [{ at: daysAgo(9), identifier: 'x@cli.test' }])
+    await recordTestEvents(db.sql, system.tenant, [{ at: daysAgo(9), identifier: 'x@cli.test' }])
     expect(await runPurgeRetention(db.sql, { tenants: [], all: true, before: new Date(), checkpointKey: null }, (l) => lines.push(l))).toBe(0)
     expect(lines.find((l) => l.includes(' cli '))).toMatch(/^purged cli .*: 1 events/)
     const [event] = await db.sql`SELECT channel, actor_id FROM auth_logs WHERE tenant_id = ${system.tenant.id} AND event_type = 'retention_purged'`
@@ -138,7 +139,7 @@ describe('CLI', () => {
 
   it('verify-chain names the first broken seq and exits non-zero; the real command does the same', async () => {
     const victim = await seedTenant(db.sql, { slug: 'tampered', chainShards: 1 })
-    await appendTestEvents(db.sql, victim.tenant, Array.from({ length: 5 }, (_, i) => ({ at: daysAgo(0, -i * 1000), identifier: `v${i}@t.test` })))
+    await recordTestEvents(db.sql, victim.tenant, Array.from({ length: 5 }, (_, i) => ({ at: daysAgo(0, -i * 1000), identifier: `v${i}@t.test` })))
     const lines: string[] = []
     expect(await runVerifyChain(db.sql, { tenants: ['tampered', 'acme'], all: false, checkpointKey: null }, (l) => lines.push(l))).toBe(0)
     expect(lines[0]).toMatch(/^ok tampered .*: 5 events in 1 chains/)

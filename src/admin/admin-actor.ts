@@ -1,4 +1,4 @@
-import type { RequestOrigin } from '../audit/event-draft.ts'
+import type { RequestOrigin } from '../audit/record-events.ts'
 
 /** Who performs an administrative action, as recorded in its audit event. */
 export interface AdminActor {
@@ -15,9 +15,3 @@ export const SYSTEM_ACTOR: AdminActor = {
   organisationId: null,
   origin: { ip: null, userAgent: null, deviceId: null, channel: 'system' },
 }
-
-/**
- * Tenant-level administrative events (export, retention purge) belong to no account, so they go to one
- * fixed chain shard. Account-level ones (an unlock) go to the account's shard, next to its attempts.
- */
-export const TENANT_ADMINISTRATION_SHARD = 0

@@ -1,13 +1,11 @@
-import { appendAuthEvents } from '../audit/append-events.ts'
-import { draftEvent } from '../audit/event-draft.ts'
+import { recordEvents } from '../audit/record-events.ts'
 import { AUTH_LOG_COLUMNS, type AuthLogRow } from '../audit/stored-event.ts'
 import type { CefDevice } from '../core/cef.ts'
-import { uuidv7 } from '../core/ids.ts'
 import type { Sql } from '../db/client.ts'
 import type { Tenant } from '../db/tenants.ts'
 import { organisationClause } from '../db/organisation-clause.ts'
 import type { TenantScope } from '../core/tenancy.ts'
-import { TENANT_ADMINISTRATION_SHARD, type AdminActor } from './admin-actor.ts'
+import type { AdminActor } from './admin-actor.ts'
 import { DEFAULT_CEF_DEVICE, exportPreamble, formatExportLine, type ExportFormat } from './export-formats.ts'
 
 export interface ExportDeps {
@@ -48,29 +46,28 @@ export async function exportAuditTrail(deps: ExportDeps, request: ExportRequest)
   const now = deps.clock()
   const to = request.to ?? now
   const allowed = tenant.canDownload
-  const event = draftEvent({
-    id: uuidv7(now.getTime()),
-    tenantId: tenant.id,
-    retentionDays: tenant.retentionDays,
-    now,
-    eventType: 'audit_exported',
-    outcome: allowed ? 'success' : 'failure',
-    origin: actor.origin,
-    organisationId: actor.organisationId,
-    reason: allowed ? null : 'download_not_allowed',
-    actorId: actor.userId,
-    metadata: {
-      format: request.format,
-      from: request.from?.toISOString() ?? null,
-      to: to.toISOString(),
-      organisation_scope: request.scope.organisationId,
-    },
-  })
-  await deps.sql.begin((tx) => appendAuthEvents(tx, { tenantId: tenant.id, shard: TENANT_ADMINISTRATION_SHARD }, [event], null))
-  if (!allowed) return { kind: 'download_not_allowed', eventId: event.id }
+  const [event] = await deps.sql.begin((tx) =>
+    recordEvents(
+      tx,
+      tenant,
+      [
+        {
+          eventType: 'audit_exported',
+          outcome: allowed ? 'success' : 'failure',
+          reason: allowed ? null : 'download_not_allowed',
+          origin: actor.origin,
+          organisationId: actor.organisationId,
+          actorId: actor.userId,
+          metadata: { format: request.format, from: request.from?.toISOString() ?? null, to: to.toISOString(), organisation_scope: request.scope.organisationId },
+        },
+      ],
+      { now },
+    ),
+  )
+  if (!allowed) return { kind: 'download_not_allowed', eventId: event!.id }
   return {
     kind: 'streaming',
-    eventId: event.id,
+    eventId: event!.id,
     body: streamEvents(deps, request.scope, { from: request.from, to }, request.format),
   }
 }

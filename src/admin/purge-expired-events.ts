@@ -1,11 +1,10 @@
 import { bytesToHex } from '@noble/hashes/utils.js'
-import { appendAuthEvents } from '../audit/append-events.ts'
 import { signCheckpoint, type CheckpointAttestation } from '../audit/chain-checkpoints.ts'
-import { draftEvent } from '../audit/event-draft.ts'
+import { recordEvents } from '../audit/record-events.ts'
 import { uuidv7 } from '../core/ids.ts'
 import type { Sql } from '../db/client.ts'
 import type { Tenant } from '../db/tenants.ts'
-import { TENANT_ADMINISTRATION_SHARD, type AdminActor } from './admin-actor.ts'
+import type { AdminActor } from './admin-actor.ts'
 
 export interface PurgeDeps {
   sql: Sql
@@ -94,27 +93,16 @@ export async function purgeExpiredEvents(deps: PurgeDeps, request: PurgeRequest)
       .map((c) => ({ shard: c.shard, seq: c.seq, chain_hash: bytesToHex(new Uint8Array(c.chain_hash)) }))
       .sort((a, b) => a.shard - b.shard)
 
-    const event = draftEvent({
-      id: eventId,
-      tenantId: tenant.id,
-      retentionDays: tenant.retentionDays,
-      now,
-      eventType: 'retention_purged',
-      outcome: 'success',
-      origin: actor.origin,
-      // Tenant-wide, like the chains it cuts: every organisation of the tenant sees it.
-      organisationId: null,
-      reason: 'retention_expired',
-      actorId: actor.userId,
-      metadata: {
-        purged_before: request.before.toISOString(),
-        purged_events: total,
-        shards: shards.map((s) => ({ ...s })),
-        checkpoints: checkpoints.map((c) => ({ ...c })),
-        checkpoints_signed: deps.checkpointKey !== null,
-      },
-    })
-    await appendAuthEvents(tx, { tenantId: tenant.id, shard: TENANT_ADMINISTRATION_SHARD }, [event], null)
+    const metadata = {
+      purged_before: request.before.toISOString(),
+      purged_events: total,
+      shards: shards.map((s) => ({ ...s })),
+      checkpoints,
+      checkpoints_signed: deps.checkpointKey !== null,
+    }
+    // Tenant-wide, like the chains it cuts: no organisation, so every organisation of the tenant sees it.
+    const draft = { id: eventId, eventType: 'retention_purged', outcome: 'success', reason: 'retention_expired', origin: actor.origin, actorId: actor.userId, metadata } as const
+    await recordEvents(tx, tenant, [draft], { now })
     return { purged_events: total, before: request.before.toISOString(), shards, event_id: eventId }
   })
 }

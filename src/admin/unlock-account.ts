@@ -1,10 +1,7 @@
-import { appendAuthEvents } from '../audit/append-events.ts'
-import { draftEvent } from '../audit/event-draft.ts'
-import { uuidv7 } from '../core/ids.ts'
-import { shardFor } from '../core/identifier.ts'
+import { recordEvents } from '../audit/record-events.ts'
 import { decideUnlock } from '../core/lockout-policy.ts'
 import type { Sql } from '../db/client.ts'
-import { lockoutStateFromRow } from '../db/lockouts.ts'
+import { findLockoutInScope, lockoutStateFromRow } from '../db/lockouts.ts'
 import type { Tenant } from '../db/tenants.ts'
 import type { TenantScope } from '../core/tenancy.ts'
 import type { AdminActor } from './admin-actor.ts'
@@ -33,17 +30,6 @@ export type UnlockResult =
       previous: { failedLoginAttempts: number; accountLockedUntil: string | null; lockoutCount: number }
     }
 
-interface LockoutRowInScope {
-  user_id: string | null
-  user_organisation_id: string | null
-  failed_login_attempts: number
-  window_started_at: Date | null
-  last_failed_at: Date | null
-  account_locked_until: Date | null
-  lockout_count: number
-  last_locked_at: Date | null
-}
-
 /**
  * An administrator's unlock: in one transaction, locks the identifier's lockout row (so it serialises
  * with concurrent login attempts), clears the state and its escalation (decideUnlock), and appends
@@ -56,14 +42,7 @@ interface LockoutRowInScope {
 export async function unlockAccount(deps: UnlockDeps, request: UnlockRequest): Promise<UnlockResult> {
   const { tenant, scope, identifier, actor } = request
   return deps.sql.begin(async (tx) => {
-    const [row] = await tx<LockoutRowInScope[]>`
-      SELECT l.user_id, u.organisation_id AS user_organisation_id, l.failed_login_attempts, l.window_started_at,
-        l.last_failed_at, l.account_locked_until, l.lockout_count, l.last_locked_at
-      FROM account_lockouts l
-      LEFT JOIN users u ON u.tenant_id = l.tenant_id AND u.id = l.user_id
-      WHERE l.tenant_id = ${scope.tenantId} AND l.identifier = ${identifier}
-        ${scope.organisationId === null ? tx`` : tx`AND (l.user_id IS NULL OR u.organisation_id = ${scope.organisationId})`}
-      FOR UPDATE OF l`
+    const row = await findLockoutInScope(tx, scope, identifier, { lock: true })
     if (!row) return { kind: 'not_found' }
 
     const state = lockoutStateFromRow(row)
@@ -76,32 +55,29 @@ export async function unlockAccount(deps: UnlockDeps, request: UnlockRequest): P
       accountLockedUntil: state.accountLockedUntil?.toISOString() ?? null,
       lockoutCount: state.lockoutCount,
     }
-    const event = draftEvent({
-      id: uuidv7(now.getTime()),
-      tenantId: tenant.id,
-      retentionDays: tenant.retentionDays,
-      now,
-      eventType: 'lockout_reset',
-      outcome: 'success',
-      origin: actor.origin,
-      organisationId: row.user_organisation_id,
-      userId: row.user_id,
-      identifier,
-      reason: effect.reason,
-      metadata: {
-        previous_failed_attempts: effect.previousFailures,
-        lockout_count: effect.lockoutCount,
-        was_locked_until: previous.accountLockedUntil,
-        was_locked: state.accountLockedUntil !== null && state.accountLockedUntil.getTime() > now.getTime(),
-      },
-      actorId: actor.userId,
-    })
-    await appendAuthEvents(tx, { tenantId: tenant.id, shard: shardFor(identifier, tenant.chainShards) }, [event], {
-      identifier,
-      userId: row.user_id,
-      state: next,
-      now,
-    })
-    return { kind: 'unlocked', eventId: event.id, previous }
+    const [event] = await recordEvents(
+      tx,
+      tenant,
+      [
+        {
+          eventType: 'lockout_reset',
+          outcome: 'success',
+          reason: effect.reason,
+          origin: actor.origin,
+          organisationId: row.user_organisation_id,
+          userId: row.user_id,
+          identifier,
+          actorId: actor.userId,
+          metadata: {
+            previous_failed_attempts: effect.previousFailures,
+            lockout_count: effect.lockoutCount,
+            was_locked_until: previous.accountLockedUntil,
+            was_locked: state.accountLockedUntil !== null && state.accountLockedUntil.getTime() > now.getTime(),
+          },
+        },
+      ],
+      { now, lockout: { identifier, userId: row.user_id, state: next } },
+    )
+    return { kind: 'unlocked', eventId: event!.id, previous }
   })
 }

@@ -3,6 +3,7 @@ import { sha256 } from '@noble/hashes/sha2.js'
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js'
 import { canonicalJson } from '../core/canonical-json.ts'
 import { constantTimeEqual } from '../core/digests.ts'
+import type { EventMetadata } from '../core/event-types.ts'
 import type { Sql } from '../db/client.ts'
 
 /**
@@ -22,11 +23,7 @@ export interface ChainCheckpoint {
 }
 
 /** One checkpoint as the retention_purged event's metadata lists it. */
-export interface CheckpointAttestation {
-  shard: number
-  seq: number
-  chain_hash: string
-}
+export type CheckpointAttestation = EventMetadata<'retention_purged'>['checkpoints'][number]
 
 /** The bytes a checkpoint signature covers: a versioned label and the position, in canonical JSON. */
 export function checkpointSigningInput(cp: Pick<ChainCheckpoint, 'tenantId' | 'shard' | 'seq' | 'chainHash'>): Uint8Array {
@@ -101,12 +98,12 @@ export async function readCheckpointAttestations(
   eventIds: readonly string[],
 ): Promise<Map<string, Map<number, CheckpointAttestation>>> {
   if (eventIds.length === 0) return new Map()
-  const rows = await sql<{ id: string; metadata: { checkpoints?: unknown } }[]>`
+  const rows = await sql<{ id: string; metadata: EventMetadata<'retention_purged'> }[]>`
     SELECT id, metadata FROM auth_logs
     WHERE tenant_id = ${tenantId} AND id = ANY(${eventIds as string[]}::uuid[]) AND event_type = 'retention_purged'`
   const result = new Map<string, Map<number, CheckpointAttestation>>()
   for (const row of rows) {
-    const list = Array.isArray(row.metadata.checkpoints) ? (row.metadata.checkpoints as CheckpointAttestation[]) : []
+    const list = Array.isArray(row.metadata.checkpoints) ? row.metadata.checkpoints : []
     result.set(row.id, new Map(list.map((a) => [a.shard, a])))
   }
   return result

@@ -1,23 +1,16 @@
-import type { JsonObject } from '../core/auth-event.ts'
-import { uuidv7 } from '../core/ids.ts'
-import { shardFor } from '../core/identifier.ts'
+import { UNATTRIBUTED_TENANT, type ChainOwner } from '../core/tenancy.ts'
 import type { Sql } from '../db/client.ts'
-import { UNATTRIBUTED_TENANT_ID } from '../core/tenancy.ts'
-import type { Tenant } from '../db/tenants.ts'
-import { appendAuthEvents } from './append-events.ts'
-import { draftEvent, type RequestOrigin } from './event-draft.ts'
-
-const UNATTRIBUTED_RETENTION_DAYS = 90
+import { recordEvents, type RequestOrigin } from './record-events.ts'
 
 export interface RejectedAttempt {
   /** null when the request named no known tenant: the attempt goes to the unattributed chain. */
-  tenant: Tenant | null
+  tenant: ChainOwner | null
   eventType: 'login_failed' | 'registration_failed'
   origin: RequestOrigin
   identifier: string | null
   reason: 'invalid_request' | 'unknown_tenant'
-  /** What was wrong (problem code, field names): never the body itself. */
-  metadata: JsonObject
+  /** What was wrong: the problem code and the names of the invalid fields, never the body itself. */
+  metadata: { problem_code: string; invalid_fields: string[]; attempted_tenant?: string }
 }
 
 /**
@@ -25,21 +18,8 @@ export interface RejectedAttempt {
  * tenant). It does not count towards a lockout: no password was tried.
  */
 export async function recordRejectedAttempt(sql: Sql, attempt: RejectedAttempt, now: Date): Promise<string> {
-  const tenantId = attempt.tenant?.id ?? UNATTRIBUTED_TENANT_ID
-  const shards = attempt.tenant?.chainShards ?? 1
-  const event = draftEvent({
-    id: uuidv7(now.getTime()),
-    tenantId,
-    retentionDays: attempt.tenant?.retentionDays ?? UNATTRIBUTED_RETENTION_DAYS,
-    now,
-    eventType: attempt.eventType,
-    outcome: 'failure',
-    origin: attempt.origin,
-    identifier: attempt.identifier,
-    reason: attempt.reason,
-    risk: { score: 50, signals: ['malformed_request'] },
-    metadata: attempt.metadata,
-  })
-  await sql.begin((tx) => appendAuthEvents(tx, { tenantId, shard: shardFor(attempt.identifier ?? '', shards) }, [event], null))
-  return event.id
+  const { tenant, eventType, ...draft } = attempt
+  const risk = { score: 50, signals: ['malformed_request'] }
+  const [event] = await sql.begin((tx) => recordEvents(tx, tenant ?? UNATTRIBUTED_TENANT, [{ ...draft, eventType, outcome: 'failure', risk }], { now }))
+  return event!.id
 }

@@ -1,9 +1,7 @@
-import type { JsonObject, UnsequencedEvent } from '../core/auth-event.ts'
+import type { JsonObject, RiskEvaluation } from '../core/auth-event.ts'
 import { deterministicUuid, uuidv7 } from '../core/ids.ts'
-import { shardFor } from '../core/identifier.ts'
 import { decideLogin, isLocked, type LockoutEffect } from '../core/lockout-policy.ts'
-import { appendAuthEvents, DuplicateEventError } from '../audit/append-events.ts'
-import { draftEvent, type RequestOrigin } from '../audit/event-draft.ts'
+import { DuplicateEventError, recordEvents, type EventDraft, type RequestOrigin } from '../audit/record-events.ts'
 import type { Sql } from '../db/client.ts'
 import { lockLockoutState } from '../db/lockouts.ts'
 import type { Tenant } from '../db/tenants.ts'
@@ -105,32 +103,9 @@ function recordAttempt(
       session = await issueSession(deps, tenant, user, primaryId, now)
     }
 
-    const events: UnsequencedEvent[] = decision.effects.map((effect) => {
-      const isPrimary = effect.type === 'login_failed' || effect.type === 'login_success'
-      return draftEvent({
-        id: isPrimary ? primaryId : deterministicUuid(primaryId, effect.type, 'reason' in effect ? effect.reason : ''),
-        tenantId: tenant.id,
-        retentionDays: tenant.retentionDays,
-        now,
-        eventType: effect.type,
-        outcome: effect.type === 'login_failed' || effect.type === 'account_locked' ? 'failure' : 'success',
-        origin,
-        organisationId: user?.organisationId ?? null,
-        userId: user?.id ?? null,
-        identifier,
-        reason: 'reason' in effect ? effect.reason : null,
-        risk,
-        metadata: effectMetadata(effect, session?.claims),
-        tokenJti: effect.type === 'login_success' ? session!.claims.jti : null,
-      })
-    })
-
-    await appendAuthEvents(tx, { tenantId: tenant.id, shard: shardFor(identifier, tenant.chainShards) }, events, {
-      identifier,
-      userId: user?.id ?? null,
-      state: decision.next,
-      now,
-    })
+    const about = { origin, organisationId: user?.organisationId ?? null, userId: user?.id ?? null, identifier, risk }
+    const drafts = decision.effects.map((effect) => draftOfEffect(effect, primaryId, about, session?.claims))
+    await recordEvents(tx, tenant, drafts, { now, lockout: { identifier, userId: user?.id ?? null, state: decision.next } })
 
     if (decision.result === 'success') return { kind: 'success', token: session!.token, claims: session!.claims, eventId: primaryId, replayed: false }
     if (decision.result === 'locked') {
@@ -163,21 +138,45 @@ async function issueSession(
   return { token, claims: { ...claims, iss: deps.tokens.issuer } }
 }
 
-function effectMetadata(effect: LockoutEffect, claims: SessionClaims | undefined): JsonObject {
+/**
+ * The event a lockout effect is recorded as. The attempt's own event (login_failed or login_success) has
+ * the attempt's id; the others derive theirs from it, so a retried request maps to the very same events.
+ */
+function draftOfEffect(
+  effect: LockoutEffect,
+  attemptId: string,
+  about: { origin: RequestOrigin; organisationId: string | null; userId: string | null; identifier: string; risk: RiskEvaluation },
+  claims: SessionClaims | undefined,
+): EventDraft {
+  const derivedId = () => deterministicUuid(attemptId, effect.type, 'reason' in effect ? effect.reason : '')
   switch (effect.type) {
     case 'login_failed':
-      return { failed_attempts: effect.failures, locked_until: effect.lockedUntil?.toISOString() ?? null }
+      return { ...about, id: attemptId, eventType: 'login_failed', outcome: 'failure', reason: effect.reason, metadata: { failed_attempts: effect.failures, locked_until: effect.lockedUntil?.toISOString() ?? null } }
+    case 'login_success':
+      return { ...about, id: attemptId, eventType: 'login_success', outcome: 'success', tokenJti: claims!.jti, metadata: { token_expires_at: new Date(claims!.exp * 1000).toISOString() } }
     case 'account_locked':
       return {
-        failed_attempts: effect.failures,
-        locked_until: effect.lockedUntil.toISOString(),
-        lockout_count: effect.lockoutCount,
-        lock_duration_seconds: effect.durationSeconds,
+        ...about,
+        id: derivedId(),
+        eventType: 'account_locked',
+        outcome: 'failure',
+        reason: effect.reason,
+        metadata: {
+          failed_attempts: effect.failures,
+          locked_until: effect.lockedUntil.toISOString(),
+          lockout_count: effect.lockoutCount,
+          lock_duration_seconds: effect.durationSeconds,
+        },
       }
     case 'lockout_reset':
-      return { previous_failed_attempts: effect.previousFailures, lockout_count: effect.lockoutCount }
-    case 'login_success':
-      return { token_expires_at: new Date((claims?.exp ?? 0) * 1000).toISOString() }
+      return {
+        ...about,
+        id: derivedId(),
+        eventType: 'lockout_reset',
+        outcome: 'success',
+        reason: effect.reason,
+        metadata: { previous_failed_attempts: effect.previousFailures, lockout_count: effect.lockoutCount },
+      }
   }
 }
 

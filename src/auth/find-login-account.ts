@@ -1,7 +1,7 @@
 import type { LockoutState } from '../core/lockout-policy.ts'
-import type { Sql } from '../db/client.ts'
-import { lockoutStateFromRow } from '../db/lockouts.ts'
 import type { Role } from '../core/tenancy.ts'
+import type { Sql } from '../db/client.ts'
+import { lockoutStateFromRow, type LockoutStateColumns } from '../db/lockouts.ts'
 
 export interface LoginAccount {
   user: { id: string; organisationId: string; passwordHash: string; role: Role } | null
@@ -9,20 +9,27 @@ export interface LoginAccount {
   lockout: LockoutState
 }
 
+/** The same columns, all null: what a LEFT JOIN gives when there is no such row. */
+type Absent<T> = { [K in keyof T]: null }
+
+type UserColumns = { user_id: string; organisation_id: string; password_hash: string; role: Role }
+
+/** One row whatever exists: the user's columns or nulls, then the lockout state's columns or nulls. */
+type LoginAccountRow = (UserColumns | Absent<UserColumns>) & (LockoutStateColumns | Absent<LockoutStateColumns>)
+
 /** One round trip: the user (if any) and the lockout state of an identifier, scoped to the tenant. */
 export async function findLoginAccount(sql: Sql, tenantId: string, identifier: string): Promise<LoginAccount> {
-  const [row] = await sql<Record<string, never>[]>`
+  const rows = await sql<LoginAccountRow[]>`
     SELECT u.id AS user_id, u.organisation_id, u.password_hash, u.role,
            l.failed_login_attempts, l.window_started_at, l.last_failed_at, l.account_locked_until,
            l.lockout_count, l.last_locked_at
     FROM (SELECT 1) AS one
     LEFT JOIN users u ON u.tenant_id = ${tenantId} AND u.identifier = ${identifier}
     LEFT JOIN account_lockouts l ON l.tenant_id = ${tenantId} AND l.identifier = ${identifier}`
-  const r = row as unknown as Record<string, unknown>
+  // FROM (SELECT 1): exactly one row, whether or not the user or the state exists.
+  const row = rows[0]!
   return {
-    user: r.user_id
-      ? { id: r.user_id as string, organisationId: r.organisation_id as string, passwordHash: r.password_hash as string, role: r.role as Role }
-      : null,
-    lockout: lockoutStateFromRow(r.failed_login_attempts === null ? null : (r as never)),
+    user: row.user_id === null ? null : { id: row.user_id, organisationId: row.organisation_id, passwordHash: row.password_hash, role: row.role },
+    lockout: lockoutStateFromRow(row.failed_login_attempts === null ? null : row),
   }
 }

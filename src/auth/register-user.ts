@@ -1,8 +1,6 @@
 import type { RiskEvaluation } from '../core/auth-event.ts'
 import { deterministicUuid, uuidv7 } from '../core/ids.ts'
-import { shardFor } from '../core/identifier.ts'
-import { appendAuthEvents, DuplicateEventError } from '../audit/append-events.ts'
-import { draftEvent, type RequestOrigin } from '../audit/event-draft.ts'
+import { DuplicateEventError, recordEvents, type RequestOrigin } from '../audit/record-events.ts'
 import type { Sql } from '../db/client.ts'
 import type { Tenant } from '../db/tenants.ts'
 import type { PasswordHasher } from './password-hasher.ts'
@@ -67,7 +65,7 @@ export async function registerUser(deps: RegisterDeps, input: RegisterInput): Pr
       if ((velocity?.n ?? 0) >= IP_VELOCITY_THRESHOLD) signals.push('ip_velocity')
       if (origin.userAgent === null) signals.push('missing_user_agent')
 
-      let reason: string | null = null
+      let reason: 'unknown_organisation' | 'weak_password' | 'identifier_taken' | null = null
       let userId: string | null = null
       if (!org) reason = 'unknown_organisation'
       else if (violation) reason = 'weak_password'
@@ -83,22 +81,17 @@ export async function registerUser(deps: RegisterDeps, input: RegisterInput): Pr
       if (reason === 'identifier_taken') signals.push('identifier_taken')
       const risk: RiskEvaluation = { score: Math.min(100, signals.length * 30 + (reason ? 20 : 0)), signals }
 
-      const event = draftEvent({
-        id: eventId,
-        tenantId: tenant.id,
-        retentionDays: tenant.retentionDays,
-        now,
-        eventType: reason ? 'registration_failed' : 'registration_succeeded',
-        outcome: reason ? 'failure' : 'success',
-        origin,
-        organisationId: org?.id ?? null,
-        userId,
-        identifier,
-        reason,
-        risk,
-        metadata: violation ? { password_policy: violation } : {},
-      })
-      await appendAuthEvents(tx, { tenantId: tenant.id, shard: shardFor(identifier, tenant.chainShards) }, [event], null)
+      const about = { id: eventId, origin, organisationId: org?.id ?? null, userId, identifier, risk }
+      await recordEvents(
+        tx,
+        tenant,
+        [
+          reason
+            ? { ...about, eventType: 'registration_failed', outcome: 'failure', reason, metadata: violation ? { password_policy: violation } : {} }
+            : { ...about, eventType: 'registration_succeeded', outcome: 'success' },
+        ],
+        { now },
+      )
       if (reason === 'unknown_organisation') return { kind: 'unknown_organisation', eventId } as const
       if (reason === 'weak_password') return { kind: 'weak_password', eventId, detail: violation! } as const
       return { kind: 'accepted', eventId } as const

@@ -4,7 +4,7 @@
 import { parseArgs } from 'node:util'
 import { ConfigError } from '../config/env.ts'
 import { createConfiguredSinks } from '../outbox/create-configured-sinks.ts'
-import { redriveDeadLetters } from '../outbox/redrive-dead-letters.ts'
+import { redriveDeadLetters } from '../admin/redrive-dead-letters.ts'
 import { SINK_NAMES } from '../sinks/event-sink.ts'
 import { loadCommandEnv, runCommand, withSql } from './run-command.ts'
 

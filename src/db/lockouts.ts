@@ -1,16 +1,46 @@
+import type { LockoutSnapshot } from '../core/auth-event.ts'
 import type { LockoutState } from '../core/lockout-policy.ts'
-import type { Tx } from './client.ts'
+import type { TenantScope } from '../core/tenancy.ts'
+import type { Sql, Tx } from './client.ts'
+import type { Queryable } from './queryable.ts'
 
-interface LockoutRow {
+/**
+ * The account_lockouts table: the lockout state of each attempted identifier (existing or not, so an
+ * unknown identifier locks exactly like a real one). Every statement on the table is in this module, and
+ * this is the only declaration of its row.
+ *
+ * The state is written only together with the events that explain it: the login and the admin unlock take
+ * the row lock here (lockLockoutState, findLockoutInScope with `lock`), decide with the pure policy, and
+ * recordEvents stores the new state (storeLockoutState) in the statement that appends the events.
+ */
+export interface AccountLockoutRow {
+  tenant_id: string
+  identifier: string
+  user_id: string | null
   failed_login_attempts: number
   window_started_at: Date | null
   last_failed_at: Date | null
   account_locked_until: Date | null
   lockout_count: number
   last_locked_at: Date | null
+  updated_at: Date
 }
 
-export function lockoutStateFromRow(row: LockoutRow | undefined | null): LockoutState {
+/** The columns that hold the state the policy decides on. */
+export type LockoutStateColumns = Pick<
+  AccountLockoutRow,
+  'failed_login_attempts' | 'window_started_at' | 'last_failed_at' | 'account_locked_until' | 'lockout_count' | 'last_locked_at'
+>
+
+/** A new lockout state to store with the events of the attempt (or unlock) that produced it. */
+export interface LockoutWrite {
+  identifier: string
+  userId: string | null
+  state: LockoutState
+}
+
+/** The state of a row; an identifier without a row has the empty state. */
+export function lockoutStateFromRow(row: LockoutStateColumns | undefined | null): LockoutState {
   return {
     failedLoginAttempts: row?.failed_login_attempts ?? 0,
     windowStartedAt: row?.window_started_at ?? null,
@@ -26,7 +56,7 @@ export function lockoutStateFromRow(row: LockoutRow | undefined | null): Lockout
  * as committed by whoever held the lock before: concurrent attempts on one account queue here.
  */
 export async function lockLockoutState(tx: Tx, tenantId: string, identifier: string, userId: string | null): Promise<LockoutState> {
-  const [row] = await tx<LockoutRow[]>`
+  const [row] = await tx<LockoutStateColumns[]>`
     INSERT INTO account_lockouts (tenant_id, identifier, user_id)
     VALUES (${tenantId}, ${identifier}, ${userId})
     ON CONFLICT ON CONSTRAINT account_lockouts_pkey DO UPDATE SET user_id = EXCLUDED.user_id
@@ -34,11 +64,37 @@ export async function lockLockoutState(tx: Tx, tenantId: string, identifier: str
   return lockoutStateFromRow(row)
 }
 
+/** A lockout row as seen within a scope, with the organisation of its account and the tenant's counting policy. */
+export interface LockoutInScope extends AccountLockoutRow {
+  user_organisation_id: string | null
+  lockout_max_failures: number
+  lockout_window_seconds: number
+}
+
 /**
- * The statement that stores an identifier's new lockout state, as a fragment: appendAuthEvents runs it in
- * the same statement that writes the events, so state and audit trail cannot disagree.
+ * An identifier's lockout row, looked up in SQL within the caller's tenant and, for an identifier that
+ * belongs to an account, organisation; null when there is none in scope, so an identifier of another
+ * tenant or organisation is indistinguishable from one never attempted. With `lock`, the row is locked
+ * (FOR UPDATE) so that what follows serialises with concurrent login attempts.
  */
-export function lockoutUpdate(tx: Tx, tenantId: string, identifier: string, state: LockoutState, now: Date) {
+export async function findLockoutInScope(db: Queryable, scope: TenantScope, identifier: string, options: { lock?: boolean } = {}): Promise<LockoutInScope | null> {
+  const [row] = await db<LockoutInScope[]>`
+    SELECT l.*, u.organisation_id AS user_organisation_id, t.lockout_max_failures, t.lockout_window_seconds
+    FROM account_lockouts l
+    JOIN tenants t ON t.id = l.tenant_id
+    LEFT JOIN users u ON u.tenant_id = l.tenant_id AND u.id = l.user_id
+    WHERE l.tenant_id = ${scope.tenantId} AND l.identifier = ${identifier}
+      ${scope.organisationId === null ? db`` : db`AND (l.user_id IS NULL OR u.organisation_id = ${scope.organisationId})`}
+    ${options.lock ? db`FOR UPDATE OF l` : db``}`
+  return row ?? null
+}
+
+/**
+ * The statement that stores an identifier's new lockout state, as a fragment: recordEvents runs it in the
+ * same statement that appends the events, so state and audit trail cannot disagree.
+ */
+export function storeLockoutState(tx: Tx, tenantId: string, write: LockoutWrite, now: Date) {
+  const { state } = write
   return tx`
     UPDATE account_lockouts SET
       failed_login_attempts = ${state.failedLoginAttempts},
@@ -48,5 +104,28 @@ export function lockoutUpdate(tx: Tx, tenantId: string, identifier: string, stat
       lockout_count = ${state.lockoutCount},
       last_locked_at = ${state.lastLockedAt},
       updated_at = ${now}
-    WHERE tenant_id = ${tenantId} AND identifier = ${identifier}`
+    WHERE tenant_id = ${tenantId} AND identifier = ${write.identifier}`
+}
+
+/**
+ * The lockout state after an event, as the outbox carries it to the document store (recordEvents adds
+ * the chain position that orders snapshots).
+ */
+export function lockoutSnapshot(tenantId: string, write: LockoutWrite): Omit<LockoutSnapshot, 'shard' | 'seq'> {
+  return {
+    tenant_id: tenantId,
+    identifier: write.identifier,
+    user_id: write.userId,
+    failed_login_attempts: write.state.failedLoginAttempts,
+    account_locked_until: write.state.accountLockedUntil?.toISOString() ?? null,
+    last_failed_at: write.state.lastFailedAt?.toISOString() ?? null,
+    lockout_count: write.state.lockoutCount,
+  }
+}
+
+/** Identifiers locked right now, across tenants (the Prometheus gauge; reads the locked rows' index only). */
+export async function countLockedAccounts(sql: Sql): Promise<number> {
+  const [row] = await sql<{ locked: number }[]>`
+    SELECT count(*)::int AS locked FROM account_lockouts WHERE account_locked_until > now()`
+  return row?.locked ?? 0
 }

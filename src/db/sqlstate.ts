@@ -1,19 +1,12 @@
 /**
- * Recognises PostgreSQL errors by SQLSTATE or constraint name, never by message text.
+ * Recognises PostgreSQL errors by SQLSTATE, never by message text.
  */
 interface PgLikeError {
   code?: string
-  constraint_name?: string
-  errno?: string
 }
 
 function asPg(error: unknown): PgLikeError {
   return typeof error === 'object' && error !== null ? (error as PgLikeError) : {}
-}
-
-export function isUniqueViolation(error: unknown, constraint?: string): boolean {
-  const e = asPg(error)
-  return e.code === '23505' && (constraint === undefined || e.constraint_name === constraint)
 }
 
 /**

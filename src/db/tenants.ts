@@ -3,6 +3,7 @@ import type { LockoutPolicy } from '../core/lockout-policy.ts'
 import type { ChainOwner } from '../core/tenancy.ts'
 import type { Role } from '../core/tenancy.ts'
 import type { Sql } from './client.ts'
+import type { Queryable } from './queryable.ts'
 
 export interface Tenant extends ChainOwner {
   slug: string
@@ -43,12 +44,12 @@ export function tenantFromRow(row: TenantRow): Tenant {
   }
 }
 
-export async function findTenantBySlug(sql: Sql, slug: string): Promise<Tenant | null> {
+export async function findTenantBySlug(sql: Queryable, slug: string): Promise<Tenant | null> {
   const [row] = await sql<TenantRow[]>`SELECT * FROM tenants WHERE slug = ${slug}`
   return row ? tenantFromRow(row) : null
 }
 
-export async function findTenantById(sql: Sql, id: string): Promise<Tenant | null> {
+export async function findTenantById(sql: Queryable, id: string): Promise<Tenant | null> {
   const [row] = await sql<TenantRow[]>`SELECT * FROM tenants WHERE id = ${id}`
   return row ? tenantFromRow(row) : null
 }

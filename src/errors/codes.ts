@@ -11,7 +11,6 @@ export const ERROR_CODES = {
   forbidden: { status: 403, title: 'Not allowed' },
   download_not_allowed: { status: 403, title: 'The tenant plan does not include downloads' },
   not_found: { status: 404, title: 'Not found' },
-  idempotency_key_reused: { status: 422, title: 'The Idempotency-Key was already used for a different request' },
   weak_password: { status: 422, title: 'The password does not meet the policy' },
   payload_too_large: { status: 413, title: 'The request body is too large' },
   unsupported_media_type: { status: 415, title: 'The request body must be application/json' },

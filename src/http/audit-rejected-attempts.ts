@@ -1,8 +1,7 @@
 import type { MiddlewareHandler } from 'hono'
 import { normalizeIdentifier } from '../core/identifier.ts'
-import type { JsonObject } from '../core/auth-event.ts'
 import type { Channel } from '../core/event-types.ts'
-import { recordRejectedAttempt } from '../audit/record-rejected-attempt.ts'
+import { recordRejectedAttempt, type RejectedAttempt } from '../audit/record-rejected-attempt.ts'
 import type { Sql } from '../db/client.ts'
 import { findTenantBySlug } from '../db/tenants.ts'
 import { ApiError } from '../errors/codes.ts'
@@ -71,7 +70,7 @@ export function auditRejectedAttempts(
     }
     try {
       const tenant = fields.tenant && TENANT_SLUG.test(fields.tenant) ? await findTenantBySlug(deps.sql, fields.tenant) : null
-      const metadata: JsonObject = {
+      const metadata: RejectedAttempt['metadata'] = {
         problem_code: problem.code ?? `http_${status}`,
         invalid_fields: (problem.errors ?? []).map((e) => e.field).slice(0, 20),
       }

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net'
 import type { Channel } from '../core/event-types.ts'
-import type { RequestOrigin } from '../audit/event-draft.ts'
+import type { RequestOrigin } from '../audit/record-events.ts'
 import type { AppContext, ClientAddressResolver } from './app-env.ts'
 
 const MAX_USER_AGENT = 512

@@ -1,3 +1,4 @@
+import type { AuthEventOf } from '../core/auth-event.ts'
 import type { Channel, EventType } from '../core/event-types.ts'
 import type { Sql } from '../db/client.ts'
 import { organisationClause } from '../db/organisation-clause.ts'
@@ -278,18 +279,11 @@ async function readActivity(sql: Sql, scope: TenantScope, options: IncidentRepor
   }
 }
 
-interface TimelineRow {
-  id: string
-  occurred_at: Date
-  event_type: 'account_locked' | 'lockout_reset'
-  identifier: string | null
-  user_id: string | null
-  ip: string | null
-  channel: Channel
-  reason: string | null
-  actor_id: string | null
-  metadata: Record<string, unknown>
-}
+/** A lockout or its end, with the metadata its type records. */
+type TimelineRow = Pick<AuthEventOf<'account_locked' | 'lockout_reset'>, 'id' | 'identifier' | 'user_id' | 'ip' | 'channel' | 'actor_id'> & { occurred_at: Date } & (
+    | Pick<AuthEventOf<'account_locked'>, 'event_type' | 'reason' | 'metadata'>
+    | Pick<AuthEventOf<'lockout_reset'>, 'event_type' | 'reason' | 'metadata'>
+  )
 
 async function readLockoutTimeline(sql: Sql, scope: TenantScope, options: IncidentReportOptions): Promise<LockoutTimelineEntry[]> {
   const rows = await sql<TimelineRow[]>`
@@ -299,7 +293,6 @@ async function readLockoutTimeline(sql: Sql, scope: TenantScope, options: Incide
       AND (event_type = 'account_locked' OR (event_type = 'lockout_reset' AND reason IN ('lockout_expired', 'admin_unlock')))
     ORDER BY occurred_at, shard, seq
     LIMIT ${options.limit + 1}`
-  const num = (v: unknown) => (typeof v === 'number' ? v : null)
   return rows.map((r) => ({
     event_id: r.id,
     occurred_at: r.occurred_at.toISOString(),
@@ -310,9 +303,9 @@ async function readLockoutTimeline(sql: Sql, scope: TenantScope, options: Incide
     channel: r.channel,
     reason: r.reason,
     actor_id: r.actor_id,
-    locked_until: typeof r.metadata.locked_until === 'string' ? r.metadata.locked_until : null,
-    failed_attempts: num(r.metadata.failed_attempts ?? r.metadata.previous_failed_attempts),
-    lockout_count: num(r.metadata.lockout_count),
+    locked_until: r.event_type === 'account_locked' ? r.metadata.locked_until : null,
+    failed_attempts: (r.event_type === 'account_locked' ? r.metadata.failed_attempts : r.metadata.previous_failed_attempts) ?? null,
+    lockout_count: r.metadata.lockout_count ?? null,
   }))
 }
 

@@ -1,4 +1,4 @@
-import type { Channel } from '../core/event-types.ts'
+import type { Channel, EventMetadata } from '../core/event-types.ts'
 import type { Sql } from '../db/client.ts'
 import { organisationClause } from '../db/organisation-clause.ts'
 import type { TenantScope } from '../core/tenancy.ts'
@@ -60,7 +60,7 @@ interface DiagnosticRow {
   lock_shard: number
   lock_seq: number
   locked_at: Date
-  lock_metadata: Record<string, unknown>
+  lock_metadata: EventMetadata<'account_locked'>
   reset_id: string | null
   reset_at: Date | null
   reset_reason: string | null
@@ -77,7 +77,6 @@ interface DiagnosticRow {
   failure_count: string | null
 }
 
-const numberOrNull = (v: unknown) => (typeof v === 'number' ? v : null)
 
 /**
  * Explains each lockout of an identifier, newest first: the failed attempts that triggered it (the last
@@ -148,10 +147,10 @@ export async function getLockoutDiagnostics(
         shard: row.lock_shard,
         seq: row.lock_seq,
         locked_at: row.locked_at.toISOString(),
-        locked_until: typeof m.locked_until === 'string' ? m.locked_until : null,
-        lockout_count: numberOrNull(m.lockout_count),
-        lock_duration_seconds: numberOrNull(m.lock_duration_seconds),
-        failed_attempts: numberOrNull(m.failed_attempts) ?? 0,
+        locked_until: m.locked_until ?? null,
+        lockout_count: m.lockout_count ?? null,
+        lock_duration_seconds: m.lock_duration_seconds ?? null,
+        failed_attempts: m.failed_attempts ?? 0,
         triggering_failures: [],
         distinct_ips: [],
         distinct_user_agents: [],

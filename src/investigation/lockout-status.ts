@@ -1,4 +1,5 @@
 import type { Sql } from '../db/client.ts'
+import { findLockoutInScope } from '../db/lockouts.ts'
 import type { TenantScope } from '../core/tenancy.ts'
 
 /** The live lockout state of one attempted identifier, read from the state row the login itself locks. */
@@ -23,20 +24,6 @@ export interface LockoutStatus {
   as_of: string
 }
 
-interface LockoutStatusRow {
-  identifier: string
-  user_id: string | null
-  failed_login_attempts: number
-  window_started_at: Date | null
-  last_failed_at: Date | null
-  account_locked_until: Date | null
-  lockout_count: number
-  last_locked_at: Date | null
-  updated_at: Date
-  lockout_max_failures: number
-  lockout_window_seconds: number
-}
-
 const iso = (d: Date | null) => d?.toISOString() ?? null
 
 /**
@@ -48,15 +35,7 @@ const iso = (d: Date | null) => d?.toISOString() ?? null
  * const status = await getLockoutStatus(sql, scope, normalizeIdentifier('Alice@Example.com'), new Date())
  */
 export async function getLockoutStatus(sql: Sql, scope: TenantScope, identifier: string, now: Date): Promise<LockoutStatus | null> {
-  const [row] = await sql<LockoutStatusRow[]>`
-    SELECT l.identifier, l.user_id, l.failed_login_attempts, l.window_started_at, l.last_failed_at,
-      l.account_locked_until, l.lockout_count, l.last_locked_at, l.updated_at,
-      t.lockout_max_failures, t.lockout_window_seconds
-    FROM account_lockouts l
-    JOIN tenants t ON t.id = l.tenant_id
-    LEFT JOIN users u ON u.tenant_id = l.tenant_id AND u.id = l.user_id
-    WHERE l.tenant_id = ${scope.tenantId} AND l.identifier = ${identifier}
-      ${scope.organisationId === null ? sql`` : sql`AND (l.user_id IS NULL OR u.organisation_id = ${scope.organisationId})`}`
+  const row = await findLockoutInScope(sql, scope, identifier)
   if (!row) return null
   const locked = row.account_locked_until !== null && row.account_locked_until.getTime() > now.getTime()
   const windowOpen =

@@ -3,6 +3,7 @@ import { matchedRoutes } from 'hono/route'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { Channel } from '../core/event-types.ts'
 import type { Sql } from '../db/client.ts'
+import { countLockedAccounts } from '../db/lockouts.ts'
 import type { AppEnv } from '../http/app-env.ts'
 
 /** How a login attempt ended, as the HTTP status tells it. */
@@ -87,9 +88,7 @@ export function createServiceMetrics(options: ServiceMetricsOptions = {}): Servi
       help: 'Identifiers locked right now, all tenants (read from the lockout state at scrape time)',
       registers: [registry],
       async collect() {
-        const [row] = await sql<{ locked: number }[]>`
-          SELECT count(*)::int AS locked FROM account_lockouts WHERE account_locked_until > now()`
-        this.set(row?.locked ?? 0)
+        this.set(await countLockedAccounts(sql))
       },
     })
   }

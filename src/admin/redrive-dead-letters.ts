@@ -1,11 +1,10 @@
-import { appendAuthEvents } from '../audit/append-events.ts'
-import { draftEvent } from '../audit/event-draft.ts'
+import { recordEvents } from '../audit/record-events.ts'
 import type { OutboxPayload } from '../core/auth-event.ts'
-import { uuidv7 } from '../core/ids.ts'
 import type { Sql, Tx } from '../db/client.ts'
+import { findTenantById } from '../db/tenants.ts'
+import { deliverWithTimeout } from '../outbox/deliver-with-timeout.ts'
+import { describeError } from '../outbox/outbox-row.ts'
 import type { EventSink } from '../sinks/event-sink.ts'
-import { deliverWithTimeout } from './deliver-with-timeout.ts'
-import { describeError } from './outbox-row.ts'
 
 export interface RedriveFilter {
   /** Only this tenant's dead letters (the admin API always sets it). */
@@ -129,30 +128,33 @@ async function recordRedrives(
   const ids: string[] = []
   for (const chainRows of chains.values()) {
     const { tenant_id: tenantId, shard } = chainRows[0]!
-    const [tenant] = await tx<{ retention_days: number }[]>`SELECT retention_days FROM tenants WHERE id = ${tenantId}`
+    const tenant = (await findTenantById(tx, tenantId)) ?? { id: tenantId, retentionDays: 90, chainShards: 1 }
     const redriven = chainRows.filter((r) => !failed.has(r.event_id)).map((r) => r.event_id)
     const stillFailing = chainRows.filter((r) => failed.has(r.event_id)).map((r) => r.event_id)
-    const event = draftEvent({
-      id: uuidv7(now.getTime()),
-      tenantId,
-      retentionDays: tenant?.retention_days ?? 90,
-      now,
-      eventType: 'dead_letters_redriven',
-      outcome: stillFailing.length === 0 ? 'success' : 'failure',
-      origin: { channel: actor.channel, ip: actor.ip ?? null, userAgent: actor.userAgent ?? null, deviceId: null },
-      organisationId: actor.organisationId ?? null,
-      actorId: actor.actorId ?? null,
-      reason: stillFailing.length === 0 ? null : 'sink_still_failing',
-      metadata: {
-        sink,
-        redriven_count: redriven.length,
-        failed_count: stillFailing.length,
-        redriven_event_ids: redriven.slice(0, MAX_LISTED_IDS),
-        failed_event_ids: stillFailing.slice(0, MAX_LISTED_IDS),
-      },
-    })
-    await appendAuthEvents(tx, { tenantId, shard }, [event], null)
-    ids.push(event.id)
+    const [event] = await recordEvents(
+      tx,
+      tenant,
+      [
+        {
+          eventType: 'dead_letters_redriven',
+          outcome: stillFailing.length === 0 ? 'success' : 'failure',
+          reason: stillFailing.length === 0 ? null : 'sink_still_failing',
+          origin: { channel: actor.channel, ip: actor.ip ?? null, userAgent: actor.userAgent ?? null, deviceId: null },
+          organisationId: actor.organisationId ?? null,
+          actorId: actor.actorId ?? null,
+          metadata: {
+            sink,
+            redriven_count: redriven.length,
+            failed_count: stillFailing.length,
+            redriven_event_ids: redriven.slice(0, MAX_LISTED_IDS),
+            failed_event_ids: stillFailing.slice(0, MAX_LISTED_IDS),
+          },
+        },
+      ],
+      // In the chain whose dead letters were re-delivered.
+      { now, shard },
+    )
+    ids.push(event!.id)
   }
   return ids
 }
