@@ -4,19 +4,20 @@ import { requestId } from 'hono/request-id'
 import { secureHeaders } from 'hono/secure-headers'
 import type { PasswordHasher } from './auth/password-hasher.ts'
 import type { TokenService } from './auth/tokens.ts'
+import type { CefDevice } from './core/cef.ts'
 import type { Sql } from './db/client.ts'
 import { ApiError } from './errors/codes.ts'
 import type { AppEnv, ClientAddressResolver } from './http/app-env.ts'
+import { createOriginReader } from './http/client-origin.ts'
 import { limitBody } from './http/limit-body.ts'
 import { problemResponse, toApiError } from './http/problem-response.ts'
-import { validationHook } from './http/validation-hook.ts'
-import { registerAuthRoutes } from './routes/auth/auth.handlers.ts'
-import { registerVerifyRoutes } from './routes/audit/verify.handlers.ts'
-import { registerInvestigationRoutes } from './routes/investigation/investigation.handlers.ts'
-import { registerOutboxRoutes } from './routes/outbox/outbox.handlers.ts'
 import type { ServiceMetrics } from './metrics/service-metrics.ts'
+import { createAdminRoutes } from './routes/admin/admin.handlers.ts'
+import { createAuditRoutes } from './routes/audit/verify.handlers.ts'
+import { createAuthRoutes } from './routes/auth/auth.handlers.ts'
+import { createInvestigationRoutes } from './routes/investigation/investigation.handlers.ts'
+import { createMetricsRoutes } from './routes/metrics/metrics.handlers.ts'
 import type { EventSink } from './sinks/event-sink.ts'
-import type { CefDevice } from './core/cef.ts'
 import { SERVICE_VERSION } from './version.ts'
 
 export interface AppDeps {
@@ -54,38 +55,51 @@ export const OPENAPI_INFO = {
 } as const
 
 /**
- * Builds the Hono application from its dependencies. Knows nothing about the runtime: Node, Bun and Deno
- * entrypoints each supply the SQL client, the address resolver and the key material.
+ * Builds the Hono application from its dependencies: everything it serves is mounted here, one router per
+ * area, each given only what it uses. Knows nothing about the runtime: Node, Bun and Deno entrypoints
+ * each supply the SQL client, the address resolver and the key material.
  *
  * @example
  * const app = createApp({ sql, hasher, tokens, clock: () => new Date(), dummyHash, resolveAddress, config, log, sinks, metrics })
  * const res = await app.request('/healthz')
  */
 export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
-  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook as never })
+  const { sql, tokens, clock, log } = deps
+  const origin = createOriginReader(deps.resolveAddress, deps.config.trustProxy)
+  const checkpointKey = deps.checkpointKey ?? null
+  const app = new OpenAPIHono<AppEnv>()
 
   app.use('*', requestId())
   app.use('*', secureHeaders())
   if (deps.metrics) app.use('*', deps.metrics.middleware)
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
 
-  // Authentication routes first: their rejection auditor must wrap their body limit, so that an oversize
-  // attempt is audited too. Every route registered after them gets the same limit here.
-  registerAuthRoutes(app, { ...deps, ...deps.config })
+  // Authentication first: it reads and limits its bodies itself, so that every refused attempt (an
+  // oversize one too) is audited. Every area mounted after it gets the plain body limit here.
+  app.route(
+    '/v1',
+    createAuthRoutes({
+      sql,
+      hasher: deps.hasher,
+      tokens,
+      clock,
+      dummyHash: deps.dummyHash,
+      tokenTtlSeconds: deps.config.tokenTtlSeconds,
+      secureCookies: deps.config.secureCookies,
+      resolveAddress: deps.resolveAddress,
+      trustProxy: deps.config.trustProxy,
+      log,
+      metrics: deps.metrics,
+    }),
+  )
   app.use('/v1/*', limitBody())
-  registerVerifyRoutes(app, { ...deps, checkpointKey: deps.checkpointKey ?? null })
-  registerInvestigationRoutes(app, deps, { checkpointKey: deps.checkpointKey ?? null, metrics: deps.metrics, cefDevice: deps.cefDevice })
-  registerOutboxRoutes(app, {
-    sql: deps.sql,
-    tokens: deps.tokens,
-    sinks: deps.sinks ?? [],
-    resolveAddress: deps.resolveAddress,
-    trustProxy: deps.config.trustProxy,
-    clock: deps.clock,
-  })
+  app.route('/v1/audit', createAuditRoutes({ sql, tokens, checkpointKey }))
+  app.route('/v1/investigation', createInvestigationRoutes({ sql, tokens, clock }))
+  app.route('/v1/admin', createAdminRoutes({ sql, tokens, clock, origin, sinks: deps.sinks ?? [], checkpointKey, cefDevice: deps.cefDevice }))
+  if (deps.metrics) app.route('/', createMetricsRoutes(deps.metrics))
 
   app.get('/healthz', async (c) => {
-    await deps.sql`SELECT 1`
+    await sql`SELECT 1`
     return c.json({ status: 'ok' })
   })
   app.doc31('/openapi.json', OPENAPI_INFO)
@@ -96,7 +110,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     const { apiError, unexpected } = toApiError(error)
     if (unexpected || apiError.status >= 500) {
       // The cause is logged with the request id and never sent to the client.
-      deps.log({ level: 'error', msg: 'request failed', request_id: c.get('requestId'), path: c.req.path, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) })
+      log({ level: 'error', msg: 'request failed', request_id: c.get('requestId'), path: c.req.path, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) })
     }
     return problemResponse(c, apiError)
   })

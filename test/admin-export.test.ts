@@ -4,10 +4,9 @@ import { csvCell } from '../src/admin/export-formats.ts'
 import type { ChainedEvent } from '../src/core/auth-event.ts'
 import { createSql } from '../src/db/client.ts'
 import { createTestDatabase, type TestDatabase } from './support/database.ts'
-import { createInvestigationTestApp, getWith } from './support/investigation-app.ts'
 import { recordTestEvents } from './support/test-events.ts'
 import { parseCefWithLognormalizer } from './support/lognormalizer.ts'
-import { bearerFor, seedTenant, type SeededTenant, type TestApp } from './support/test-app.ts'
+import { bearerFor, createTestApp, getWith, seedTenant, type SeededTenant, type TestApp } from './support/test-app.ts'
 
 const T0 = Date.parse('2026-11-20T10:00:00.000Z')
 const RANGE = `from=${encodeURIComponent(new Date(T0).toISOString())}&to=${encodeURIComponent(new Date(T0 + 3_600_000).toISOString())}`
@@ -21,7 +20,7 @@ let ids: string[]
 
 beforeAll(async () => {
   db = await createTestDatabase('admin_export')
-  t = await createInvestigationTestApp(db.sql)
+  t = await createTestApp(db.sql)
   open = await seedTenant(db.sql, { slug: 'open', canDownload: true, users: [{ identifier: 'admin@open.test', role: 'admin' }, { identifier: 'audit@open.test', role: 'auditor' }, { identifier: 'user@open.test' }] })
   closed = await seedTenant(db.sql, { slug: 'closed', canDownload: false, users: [{ identifier: 'admin@closed.test', role: 'admin' }] })
   const identifiers = [...HOSTILE, ...Array.from({ length: 25 }, (_, i) => `user${i}@open.test`)]

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestDatabase, type TestDatabase } from './support/database.ts'
-import { comparableProblem, createInvestigationTestApp, getWith, postWith } from './support/investigation-app.ts'
-import { bearerFor, postJson, seedTenant, type SeededTenant, type TestApp } from './support/test-app.ts'
+import { bearerFor, comparableProblem, createTestApp, getWith, postJson, postWith, seedTenant, type SeededTenant, type TestApp } from './support/test-app.ts'
 
 let db: TestDatabase
 let t: TestApp
@@ -10,7 +9,7 @@ let admin: string
 
 beforeAll(async () => {
   db = await createTestDatabase('admin_unlock')
-  t = await createInvestigationTestApp(db.sql)
+  t = await createTestApp(db.sql)
   acme = await seedTenant(db.sql, {
     slug: 'acme',
     lockoutPolicy: { maxFailures: 3, baseLockSeconds: 900 },

@@ -4,9 +4,8 @@ import type { EventVolumes } from '../src/investigation/event-volumes.ts'
 import type { InvestigatedEvent } from '../src/investigation/query-events.ts'
 import { createServiceMetrics } from '../src/metrics/service-metrics.ts'
 import { createTestDatabase, type TestDatabase } from './support/database.ts'
-import { comparableProblem, createInvestigationTestApp, getWith, postWith } from './support/investigation-app.ts'
 import { recordTestEvents } from './support/test-events.ts'
-import { bearerFor, postJson, seedTenant, type SeededTenant, type TestApp } from './support/test-app.ts'
+import { bearerFor, comparableProblem, createTestApp, getWith, postJson, postWith, seedTenant, type SeededTenant, type TestApp } from './support/test-app.ts'
 
 /**
  * Every route of the investigation and compliance API, asked by one tenant about another tenant's data:
@@ -36,7 +35,7 @@ async function idsOf(tenantId: string): Promise<Set<string>> {
 
 beforeAll(async () => {
   db = await createTestDatabase('cross_tenant')
-  t = await createInvestigationTestApp(db.sql, { metrics: createServiceMetrics({ sql: db.sql, defaultMetrics: false }) })
+  t = await createTestApp(db.sql, { metrics: createServiceMetrics({ sql: db.sql, defaultMetrics: false }) })
   const policy = { maxFailures: 2, baseLockSeconds: 86_400 }
   alpha = await seedTenant(db.sql, { slug: 'alpha', canDownload: true, retentionDays: 7, lockoutPolicy: policy, users: [{ identifier: 'victim@alpha.test' }, { identifier: 'admin@alpha.test', role: 'admin' }] })
   beta = await seedTenant(db.sql, { slug: 'beta', canDownload: true, retentionDays: 7, lockoutPolicy: policy, users: [{ identifier: 'carol@beta.test' }, { identifier: 'admin@beta.test', role: 'admin' }] })

@@ -2,8 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { IncidentReport } from '../src/investigation/incident-report.ts'
 import type { LockoutDiagnostics } from '../src/investigation/lockout-diagnostics.ts'
 import { createTestDatabase, type TestDatabase } from './support/database.ts'
-import { createInvestigationTestApp, getWith, postWith } from './support/investigation-app.ts'
-import { bearerFor, postJson, seedTenant, type SeededTenant, type TestApp } from './support/test-app.ts'
+import { bearerFor, createTestApp, getWith, postJson, postWith, seedTenant, type SeededTenant, type TestApp } from './support/test-app.ts'
 
 /**
  * THE campaign: a brute-force campaign replayed through the real login endpoints (web and mobile, the
@@ -73,7 +72,7 @@ async function botnetRound(): Promise<number[]> {
 
 beforeAll(async () => {
   db = await createTestDatabase('campaign')
-  t = await createInvestigationTestApp(db.sql)
+  t = await createTestApp(db.sql)
   acme = await seedTenant(db.sql, {
     slug: 'acme',
     lockoutPolicy: POLICY,

@@ -2,9 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { InvestigatedEvent } from '../src/investigation/query-events.ts'
 import { createOrganisation, createUser } from '../src/db/tenants.ts'
 import { createTestDatabase, type TestDatabase } from './support/database.ts'
-import { createInvestigationTestApp, getWith } from './support/investigation-app.ts'
 import { recordTestEvents, type TestEventInput } from './support/test-events.ts'
-import { bearerFor, seedTenant, type SeededTenant, type TestApp } from './support/test-app.ts'
+import { bearerFor, createTestApp, getWith, seedTenant, type SeededTenant, type TestApp } from './support/test-app.ts'
 
 let db: TestDatabase
 let t: TestApp
@@ -16,7 +15,7 @@ const inputs: TestEventInput[] = []
 
 beforeAll(async () => {
   db = await createTestDatabase('inv_events')
-  t = await createInvestigationTestApp(db.sql)
+  t = await createTestApp(db.sql)
   acme = await seedTenant(db.sql, {
     slug: 'acme',
     users: [{ identifier: 'alice@acme.test' }, { identifier: 'admin@acme.test', role: 'admin' }, { identifier: 'audit@acme.test', role: 'auditor' }, { identifier: 'user@acme.test' }],

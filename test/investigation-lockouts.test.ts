@@ -2,8 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { LockoutDiagnostics } from '../src/investigation/lockout-diagnostics.ts'
 import type { LockoutStatus } from '../src/investigation/lockout-status.ts'
 import { createTestDatabase, type TestDatabase } from './support/database.ts'
-import { comparableProblem, createInvestigationTestApp, getWith } from './support/investigation-app.ts'
-import { bearerFor, postJson, seedTenant, type SeededTenant, type TestApp } from './support/test-app.ts'
+import { bearerFor, comparableProblem, createTestApp, getWith, postJson, seedTenant, type SeededTenant, type TestApp } from './support/test-app.ts'
 
 const POLICY = { maxFailures: 3, windowSeconds: 600, baseLockSeconds: 120, multiplier: 2, maxLockSeconds: 3600 }
 
@@ -14,7 +13,7 @@ let helpdesk: string
 
 beforeAll(async () => {
   db = await createTestDatabase('inv_lockouts')
-  t = await createInvestigationTestApp(db.sql)
+  t = await createTestApp(db.sql)
   acme = await seedTenant(db.sql, {
     slug: 'acme',
     lockoutPolicy: POLICY,

@@ -5,9 +5,8 @@ import type { AppEnv } from '../src/http/app-env.ts'
 import type { EventVolumes } from '../src/investigation/event-volumes.ts'
 import { createServiceMetrics, type ServiceMetrics } from '../src/metrics/service-metrics.ts'
 import { createTestDatabase, type TestDatabase } from './support/database.ts'
-import { createInvestigationTestApp, getWith } from './support/investigation-app.ts'
 import { recordTestEvents } from './support/test-events.ts'
-import { bearerFor, postJson, seedTenant, type SeededTenant, type TestApp } from './support/test-app.ts'
+import { bearerFor, createTestApp, getWith, postJson, seedTenant, type SeededTenant, type TestApp } from './support/test-app.ts'
 
 const T0 = Date.parse('2026-11-20T12:00:00.000Z')
 
@@ -25,7 +24,7 @@ beforeAll(async () => {
   new Counter({ name: 'authtrail_relay_delivered_total', help: 'relay test metric', registers: [relay] }).inc(3)
   metrics = createServiceMetrics({ sql: db.sql, defaultMetrics: false, contributors: [(r) => void new Counter({ name: 'authtrail_contributed_total', help: 'x', registers: [r] })] })
   metrics.addRegistry(relay)
-  t = await createInvestigationTestApp(db.sql, { metrics })
+  t = await createTestApp(db.sql, { metrics })
   served = t.app
   acme = await seedTenant(db.sql, { slug: 'acme', lockoutPolicy: { maxFailures: 2 }, users: [{ identifier: 'alice@acme.test' }, { identifier: 'admin@acme.test', role: 'admin' }] })
   admin = await bearerFor(t.tokens, acme, 'admin@acme.test')

@@ -2,12 +2,12 @@ import { describe, expect, it } from 'vitest'
 import { OPENAPI_INFO } from '../src/app.ts'
 import { createSql } from '../src/db/client.ts'
 import { createServiceMetrics } from '../src/metrics/service-metrics.ts'
-import { createInvestigationTestApp } from './support/investigation-app.ts'
+import { createTestApp } from './support/test-app.ts'
 
 describe('OpenAPI document with the investigation extension', () => {
   it('declares every investigation, admin and metrics route, errors as problem+json', async () => {
     const sql = createSql('postgres://openapi@127.0.0.1:1/none', { max: 1 })
-    const t = await createInvestigationTestApp(sql, { metrics: createServiceMetrics({ defaultMetrics: false }) })
+    const t = await createTestApp(sql, { metrics: createServiceMetrics({ defaultMetrics: false }) })
     const doc = t.app.getOpenAPI31Document(OPENAPI_INFO) as unknown as { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, unknown> }> }>> }
     await sql.end({ timeout: 0 })
     expect(Object.keys(doc.paths)).toEqual(

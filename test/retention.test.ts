@@ -10,9 +10,8 @@ import { runPurgeRetention } from '../src/cli/purge-retention-command.ts'
 import { runVerifyChain } from '../src/cli/verify-chain-command.ts'
 import { shardFor } from '../src/core/identifier.ts'
 import { createTestDatabase, type TestDatabase } from './support/database.ts'
-import { createInvestigationTestApp, getWith, postWith } from './support/investigation-app.ts'
 import { recordTestEvents } from './support/test-events.ts'
-import { bearerFor, seedTenant, type SeededTenant, type TestApp } from './support/test-app.ts'
+import { bearerFor, createTestApp, getWith, postWith, seedTenant, type SeededTenant, type TestApp } from './support/test-app.ts'
 
 const DAY = 86_400_000
 const run = promisify(execFile)
@@ -25,7 +24,7 @@ const daysAgo = (n: number, ms = 0) => new Date(Date.now() - n * DAY + ms)
 
 beforeAll(async () => {
   db = await createTestDatabase('retention')
-  t = await createInvestigationTestApp(db.sql)
+  t = await createTestApp(db.sql)
   acme = await seedTenant(db.sql, { slug: 'acme', retentionDays: 30, chainShards: 4, users: [{ identifier: 'admin@acme.test', role: 'admin' }] })
   admin = await bearerFor(t.tokens, acme, 'admin@acme.test')
   // 40 events written 60 days ago (expired 30 days ago), then 20 recent ones, then one more old one:

@@ -15,6 +15,14 @@ export function normalizeIp(raw: string | null | undefined): string | null {
   return version === 6 ? ip.toLowerCase() : ip
 }
 
+/** Reads where a request came from, for the channel it arrived on (see requestOrigin). */
+export type OriginReader = (c: AppContext, channel: Channel, deviceId?: string | null) => RequestOrigin
+
+/** The runtime's address resolver with the proxy setting, as one reader the routes take. */
+export function createOriginReader(resolveAddress: ClientAddressResolver, trustProxy: boolean): OriginReader {
+  return (c, channel, deviceId = null) => requestOrigin(c, resolveAddress, trustProxy, channel, deviceId)
+}
+
 /**
  * The client's address and user agent. X-Forwarded-For is believed only behind a trusted proxy: otherwise
  * an attacker would choose the IP that the audit trail records.

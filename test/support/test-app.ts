@@ -88,3 +88,19 @@ export function postJson(app: TestApp['app'], path: string, body: unknown, heade
     }),
   )
 }
+
+/** GETs a path in-process with a bearer token. */
+export async function getWith(app: TestApp['app'], path: string, authorization?: string): Promise<Response> {
+  return app.request(path, { headers: authorization ? { authorization } : {} })
+}
+
+/** POSTs without a body in-process with a bearer token. */
+export async function postWith(app: TestApp['app'], path: string, authorization?: string, headers: Record<string, string> = {}): Promise<Response> {
+  return app.request(path, { method: 'POST', headers: { ...(authorization ? { authorization } : {}), ...headers } })
+}
+
+/** A problem body without the fields that differ between any two requests (request id, path). */
+export function comparableProblem(body: Record<string, unknown>): Record<string, unknown> {
+  const { request_id: _r, instance: _i, ...rest } = body
+  return rest
+}

@@ -1,5 +1,4 @@
 import type { OpenAPIHono } from '@hono/zod-openapi'
-import type { AppDeps } from '../../app.ts'
 import type { AdminActor } from '../../admin/admin-actor.ts'
 import { exportAuditTrail } from '../../admin/export-audit-trail.ts'
 import { EXPORT_MEDIA } from '../../admin/export-formats.ts'
@@ -10,22 +9,24 @@ import { normalizeIdentifier } from '../../core/identifier.ts'
 import { findTenantById, type Tenant } from '../../db/tenants.ts'
 import { ApiError } from '../../errors/codes.ts'
 import type { AppContext, AppEnv } from '../../http/app-env.ts'
-import { requestOrigin } from '../../http/client-origin.ts'
+import type { OriginReader } from '../../http/client-origin.ts'
 import { requireRole } from '../../http/require-role.ts'
 import { scopeOfSession } from '../../core/tenancy.ts'
+import { createRouter } from '../create-router.ts'
 import { exportRoute, retentionPurgeRoute, unlockRoute } from './admin.routes.ts'
+import { createOutboxRoutes, type OutboxRouteDeps } from './outbox.handlers.ts'
 
-export interface AdminRouteOptions {
+export interface AdminRouteDeps extends OutboxRouteDeps {
+  /** HMAC key of retention checkpoints (CHECKPOINT_HMAC_KEY); null stores them unsigned, still attested by the purge event. */
   checkpointKey: Uint8Array | null
+  /** Device fields of exported CEF lines. */
   cefDevice?: CefDevice
 }
-
-type AdminRouteDeps = Pick<AppDeps, 'sql' | 'tokens' | 'clock' | 'resolveAddress' | 'config'>
 
 /** The administrator behind a request, as its audit event records them. */
 function actorOf(c: AppContext, deps: AdminRouteDeps): AdminActor {
   const session = c.get('session')
-  return { userId: session.sub, organisationId: session.org, origin: requestOrigin(c, deps.resolveAddress, deps.config.trustProxy, 'admin') }
+  return { userId: session.sub, organisationId: session.org, origin: deps.origin(c, 'admin') }
 }
 
 /** The caller's tenant; a token for a tenant that no longer exists finds nothing. */
@@ -35,9 +36,13 @@ async function callerTenant(c: AppContext, deps: AdminRouteDeps): Promise<Tenant
   return tenant
 }
 
-/** Unlock (admin), export (admin, auditor) and retention purge (admin); each is audited in the chain. */
-export function registerAdminRoutes(app: OpenAPIHono<AppEnv>, deps: AdminRouteDeps, options: AdminRouteOptions): void {
-  app.use('/v1/admin/lockouts/*', requireRole(deps.tokens, ['admin']))
+/**
+ * The administration API: unlock (admin), export (admin, auditor) and retention purge (admin), each
+ * audited in the chain, and the outbox administration under /outbox. Mounted at /v1/admin.
+ */
+export function createAdminRoutes(deps: AdminRouteDeps): OpenAPIHono<AppEnv> {
+  const app = createRouter()
+  app.use('/lockouts/*', requireRole(deps.tokens, ['admin']))
   app.use(exportRoute.path, requireRole(deps.tokens, ['admin', 'auditor']))
   app.use(retentionPurgeRoute.path, requireRole(deps.tokens, ['admin']))
 
@@ -69,7 +74,7 @@ export function registerAdminRoutes(app: OpenAPIHono<AppEnv>, deps: AdminRouteDe
     }
     const tenant = await callerTenant(c, deps)
     const result = await exportAuditTrail(
-      { sql: deps.sql, clock: deps.clock, cefDevice: options.cefDevice },
+      { sql: deps.sql, clock: deps.clock, cefDevice: deps.cefDevice },
       { tenant, scope: scopeOfSession(c.get('session')), format: q.format, from, to, actor: actorOf(c, deps) },
     )
     if (result.kind === 'download_not_allowed') throw ApiError.from('download_not_allowed', 'the tenant plan does not include downloads')
@@ -90,9 +95,11 @@ export function registerAdminRoutes(app: OpenAPIHono<AppEnv>, deps: AdminRouteDe
   app.openapi(retentionPurgeRoute, async (c) => {
     const tenant = await callerTenant(c, deps)
     const result = await purgeExpiredEvents(
-      { sql: deps.sql, clock: deps.clock, checkpointKey: options.checkpointKey },
+      { sql: deps.sql, clock: deps.clock, checkpointKey: deps.checkpointKey },
       { tenant, before: deps.clock(), actor: actorOf(c, deps) },
     )
     return c.json(result, 200)
   })
+  app.route('/outbox', createOutboxRoutes(deps))
+  return app
 }

@@ -4,7 +4,7 @@ import { problem } from '../schemas.ts'
 
 export const unlockRoute = createRoute({
   method: 'post',
-  path: '/v1/admin/lockouts/{identifier}/unlock',
+  path: '/lockouts/{identifier}/unlock',
   tags: ['administration'],
   summary: "Unlock an account: clear its lockout state and record lockout_reset with the administrator as actor",
   security: [{ bearerAuth: [] }],
@@ -39,7 +39,7 @@ export const unlockRoute = createRoute({
 
 export const exportRoute = createRoute({
   method: 'get',
-  path: '/v1/admin/export',
+  path: '/export',
   tags: ['administration'],
   summary: 'Stream the audit trail of a time range as NDJSON, CSV or CEF (requires a plan with downloads)',
   security: [{ bearerAuth: [] }],
@@ -67,7 +67,7 @@ export const exportRoute = createRoute({
 
 export const retentionPurgeRoute = createRoute({
   method: 'post',
-  path: '/v1/admin/retention/purge',
+  path: '/retention/purge',
   tags: ['administration'],
   summary: "Purge the caller's tenant's expired events now, checkpointing each chain so it still verifies",
   security: [{ bearerAuth: [] }],

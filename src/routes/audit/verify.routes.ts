@@ -31,7 +31,7 @@ export const VerificationSchema = z
 
 export const verifyRoute = createRoute({
   method: 'get',
-  path: '/v1/audit/verify',
+  path: '/verify',
   tags: ['audit'],
   summary: "Recompute the caller's tenant hash chains and name the first broken sequence number",
   security: [{ bearerAuth: [] }],

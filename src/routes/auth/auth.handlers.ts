@@ -14,12 +14,11 @@ import { requestOrigin } from '../../http/client-origin.ts'
 import { limitBody } from '../../http/limit-body.ts'
 import { problemResponse } from '../../http/problem-response.ts'
 import type { ServiceMetrics } from '../../metrics/service-metrics.ts'
+import { createRouter } from '../create-router.ts'
 import { mobileLoginRoute, registerRoute, webLoginRoute } from './login.routes.ts'
 
 export interface AuthRouteDeps extends LoginDeps, RejectionAuditDeps {
   hasher: PasswordHasher
-  resolveAddress: ClientAddressResolver
-  trustProxy: boolean
   /** Secure cookies everywhere but plain-HTTP development. */
   secureCookies: boolean
   metrics?: Pick<ServiceMetrics, 'recordLockout'>
@@ -58,8 +57,9 @@ function loginResponse(c: AppContext, result: LoginResult, deps: AuthRouteDeps, 
   return c.json({ token_type: 'Bearer' as const, access_token: result.token, expires_in: expiresIn, event_id: result.eventId }, 200)
 }
 
-/** Registers the login and registration routes; each refused attempt is audited by the middleware. */
-export function registerAuthRoutes(app: OpenAPIHono<AppEnv>, deps: AuthRouteDeps): void {
+/** The login and registration routes; each refused attempt is audited by the middleware. Mounted at /v1. */
+export function createAuthRoutes(deps: AuthRouteDeps): OpenAPIHono<AppEnv> {
+  const app = createRouter()
   app.use(webLoginRoute.path, auditRejectedAttempts(deps, { eventType: 'login_failed', channel: 'web' }), limitBody())
   app.use(mobileLoginRoute.path, auditRejectedAttempts(deps, { eventType: 'login_failed', channel: 'mobile' }), limitBody())
   app.use(registerRoute.path, auditRejectedAttempts(deps, { eventType: 'registration_failed', channel: 'web' }), limitBody())
@@ -101,4 +101,5 @@ export function registerAuthRoutes(app: OpenAPIHono<AppEnv>, deps: AuthRouteDeps
     }
     return c.json({ status: 'accepted' as const, event_id: result.eventId }, 202)
   })
+  return app
 }

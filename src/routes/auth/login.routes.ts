@@ -32,7 +32,7 @@ const failures = {
 
 export const webLoginRoute = createRoute({
   method: 'post',
-  path: '/v1/auth/login',
+  path: '/auth/login',
   tags: ['authentication'],
   summary: 'Log in from the web (session also set as an HttpOnly cookie)',
   request: { headers: IdempotencyKeyHeader, body: { required: true, content: { 'application/json': { schema: WebLoginBody } } } },
@@ -41,7 +41,7 @@ export const webLoginRoute = createRoute({
 
 export const mobileLoginRoute = createRoute({
   method: 'post',
-  path: '/v1/mobile/auth/login',
+  path: '/mobile/auth/login',
   tags: ['authentication'],
   summary: 'Log in from a mobile app (token in the body, device identifier recorded)',
   request: { headers: IdempotencyKeyHeader, body: { required: true, content: { 'application/json': { schema: MobileLoginBody } } } },
@@ -60,7 +60,7 @@ export const RegisterBody = z
 
 export const registerRoute = createRoute({
   method: 'post',
-  path: '/v1/auth/register',
+  path: '/auth/register',
   tags: ['authentication'],
   summary: 'Register an account (the answer does not reveal whether the identifier was taken)',
   request: { headers: IdempotencyKeyHeader, body: { required: true, content: { 'application/json': { schema: RegisterBody } } } },

@@ -1,8 +1,8 @@
 import type { OpenAPIHono } from '@hono/zod-openapi'
-import type { AppDeps } from '../../app.ts'
-import type { CefDevice } from '../../core/cef.ts'
+import type { TokenService } from '../../auth/tokens.ts'
 import { isEventType, type EventType } from '../../core/event-types.ts'
 import { normalizeIdentifier } from '../../core/identifier.ts'
+import type { Sql } from '../../db/client.ts'
 import { ApiError } from '../../errors/codes.ts'
 import type { AppEnv } from '../../http/app-env.ts'
 import { requireRole } from '../../http/require-role.ts'
@@ -13,9 +13,7 @@ import { scopeOfSession } from '../../core/tenancy.ts'
 import { getLockoutDiagnostics } from '../../investigation/lockout-diagnostics.ts'
 import { getLockoutStatus } from '../../investigation/lockout-status.ts'
 import { InvalidCursorError, queryEvents } from '../../investigation/query-events.ts'
-import type { ServiceMetrics } from '../../metrics/service-metrics.ts'
-import { registerMetricsRoute } from '../../metrics/metrics.route.ts'
-import { registerAdminRoutes } from '../admin/admin.handlers.ts'
+import { createRouter } from '../create-router.ts'
 import {
   eventsRoute,
   eventVolumesRoute,
@@ -25,13 +23,10 @@ import {
   MAX_INCIDENT_WINDOW_DAYS,
 } from './investigation.routes.ts'
 
-export interface InvestigationOptions {
-  /** HMAC key for retention checkpoints (CHECKPOINT_HMAC_KEY); null leaves them unsigned but attested. */
-  checkpointKey?: Uint8Array | null
-  /** The service's Prometheus metrics; GET /metrics is served only when given. */
-  metrics?: ServiceMetrics
-  /** Device fields of exported CEF lines. */
-  cefDevice?: CefDevice
+export interface InvestigationRouteDeps {
+  sql: Sql
+  tokens: TokenService
+  clock: () => Date
 }
 
 const DAY_MS = 86_400_000
@@ -49,23 +44,14 @@ function parseWindow(query: { from?: string; to?: string }): { from?: Date; to?:
 }
 
 /**
- * Registers the investigation and compliance API: the queries under /v1/investigation (admin and
- * auditor), the administrative actions under /v1/admin, and GET /metrics when `options.metrics` is
- * given. Every query is scoped to the token's tenant and organisation in SQL.
- *
- * @example
- * registerInvestigationRoutes(app, deps, { checkpointKey, metrics })
+ * The investigation API, for the admin and auditor roles: events, lockout status and diagnostics, the
+ * incident report and volumes. Every query is scoped to the token's tenant and organisation in SQL.
+ * Mounted at /v1/investigation.
  */
-export function registerInvestigationRoutes(app: OpenAPIHono<AppEnv>, deps: AppDeps, options: InvestigationOptions = {}): void {
-  registerInvestigationQueryRoutes(app, deps)
-  registerAdminRoutes(app, deps, { checkpointKey: options.checkpointKey ?? null, cefDevice: options.cefDevice })
-  if (options.metrics) registerMetricsRoute(app, options.metrics)
-}
-
-/** The read-only queries: events, lockout status and diagnostics, incident report, volumes. */
-export function registerInvestigationQueryRoutes(app: OpenAPIHono<AppEnv>, deps: Pick<AppDeps, 'sql' | 'tokens' | 'clock'>): void {
+export function createInvestigationRoutes(deps: InvestigationRouteDeps): OpenAPIHono<AppEnv> {
   const { sql } = deps
-  app.use('/v1/investigation/*', requireRole(deps.tokens, ['admin', 'auditor']))
+  const app = createRouter()
+  app.use('*', requireRole(deps.tokens, ['admin', 'auditor']))
 
   app.openapi(eventsRoute, async (c) => {
     const q = c.req.valid('query')
@@ -138,4 +124,5 @@ export function registerInvestigationQueryRoutes(app: OpenAPIHono<AppEnv>, deps:
       throw error
     }
   })
+  return app
 }

@@ -51,7 +51,7 @@ export const InvestigatedEventSchema = AuthEventSchema.omit({ tenant_id: true })
 
 export const eventsRoute = createRoute({
   method: 'get',
-  path: '/v1/investigation/events',
+  path: '/events',
   tags: ['investigation'],
   summary: "Search the caller's tenant events by user, identifier, IP or CIDR, type, channel, outcome and time; keyset pages",
   security: [{ bearerAuth: [] }],
@@ -91,7 +91,7 @@ export const LockoutStatusSchema = z
 
 export const lockoutStatusRoute = createRoute({
   method: 'get',
-  path: '/v1/investigation/lockouts/{identifier}',
+  path: '/lockouts/{identifier}',
   tags: ['investigation'],
   summary: 'The live lockout state of an identifier (the state row itself)',
   security: [{ bearerAuth: [] }],
@@ -139,7 +139,7 @@ export const LockoutDiagnosticsSchema = z
 
 export const lockoutDiagnosticsRoute = createRoute({
   method: 'get',
-  path: '/v1/investigation/lockouts/{identifier}/diagnostics',
+  path: '/lockouts/{identifier}/diagnostics',
   tags: ['investigation'],
   summary: 'For each lockout of an identifier, the failed attempts that triggered it (IPs, user agents, times) and how it ended',
   security: [{ bearerAuth: [] }],
@@ -235,7 +235,7 @@ export const IncidentReportSchema = z
 
 export const incidentReportRoute = createRoute({
   method: 'get',
-  path: '/v1/investigation/incident-report',
+  path: '/incident-report',
   tags: ['investigation'],
   summary: 'Reconstruct an attack in a time window: targeted accounts, source IPs, spraying, distributed attacks, lockouts, suspicious successes',
   security: [{ bearerAuth: [] }],
@@ -279,7 +279,7 @@ export const EventVolumesSchema = z
 
 export const eventVolumesRoute = createRoute({
   method: 'get',
-  path: '/v1/investigation/volumes',
+  path: '/volumes',
   tags: ['investigation'],
   summary: 'Event volumes and failure rates per interval, every bucket present',
   security: [{ bearerAuth: [] }],

@@ -64,7 +64,7 @@ const denied = {
 
 export const outboxStatusRoute = createRoute({
   method: 'get',
-  path: '/v1/admin/outbox/status',
+  path: '/status',
   tags: ['outbox'],
   summary: "Replication lag, backlog and dead letters of the caller's tenant, per sink",
   security: [{ bearerAuth: [] }],
@@ -73,7 +73,7 @@ export const outboxStatusRoute = createRoute({
 
 export const deadLettersRoute = createRoute({
   method: 'get',
-  path: '/v1/admin/outbox/dead-letters',
+  path: '/dead-letters',
   tags: ['outbox'],
   summary: "The caller's tenant's events a sink refused, newest first",
   security: [{ bearerAuth: [] }],
@@ -87,7 +87,7 @@ export const deadLettersRoute = createRoute({
 
 export const redriveRoute = createRoute({
   method: 'post',
-  path: '/v1/admin/outbox/dead-letters/redrive',
+  path: '/dead-letters/redrive',
   tags: ['outbox'],
   summary: "Deliver the caller's tenant's dead letters again and audit the re-drive",
   security: [{ bearerAuth: [] }],

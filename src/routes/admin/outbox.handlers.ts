@@ -2,13 +2,14 @@ import type { OpenAPIHono } from '@hono/zod-openapi'
 import type { TokenService } from '../../auth/tokens.ts'
 import type { Sql } from '../../db/client.ts'
 import { ApiError } from '../../errors/codes.ts'
-import type { AppEnv, ClientAddressResolver } from '../../http/app-env.ts'
-import { requestOrigin } from '../../http/client-origin.ts'
+import type { AppEnv } from '../../http/app-env.ts'
+import type { OriginReader } from '../../http/client-origin.ts'
 import { requireRole } from '../../http/require-role.ts'
 import { listDeadLetters } from '../../outbox/list-dead-letters.ts'
 import { redriveDeadLetters } from '../../admin/redrive-dead-letters.ts'
 import { getRelayStatus } from '../../outbox/relay-status.ts'
 import type { EventSink } from '../../sinks/event-sink.ts'
+import { createRouter } from '../create-router.ts'
 import { deadLettersRoute, outboxStatusRoute, redriveRoute } from './outbox.routes.ts'
 
 export interface OutboxRouteDeps {
@@ -16,16 +17,16 @@ export interface OutboxRouteDeps {
   tokens: TokenService
   /** The sinks this process delivers to: the ones re-drives can use and status reports. */
   sinks: readonly EventSink[]
-  resolveAddress: ClientAddressResolver
-  trustProxy: boolean
+  origin: OriginReader
   clock: () => Date
 }
 
 /**
- * Registers the outbox administration routes. Every query is scoped to the caller's tenant: an admin sees
- * and re-drives only their own tenant's events.
+ * The outbox administration routes, for admins. Every query is scoped to the caller's tenant: an admin
+ * sees and re-drives only their own tenant's events. Mounted at /v1/admin/outbox.
  */
-export function registerOutboxRoutes(app: OpenAPIHono<AppEnv>, deps: OutboxRouteDeps): void {
+export function createOutboxRoutes(deps: OutboxRouteDeps): OpenAPIHono<AppEnv> {
+  const app = createRouter()
   const admin = requireRole(deps.tokens, ['admin'])
   app.use(outboxStatusRoute.path, admin)
   app.use(deadLettersRoute.path, admin)
@@ -75,7 +76,7 @@ export function registerOutboxRoutes(app: OpenAPIHono<AppEnv>, deps: OutboxRoute
     const sink = deps.sinks.find((s) => s.name === body.sink)
     if (!sink) throw ApiError.from('not_found', `sink ${body.sink} is not configured`)
     const session = c.get('session')
-    const origin = requestOrigin(c, deps.resolveAddress, deps.trustProxy, 'admin')
+    const origin = deps.origin(c, 'admin')
     const result = await redriveDeadLetters(
       deps.sql,
       body.sink,
@@ -92,4 +93,5 @@ export function registerOutboxRoutes(app: OpenAPIHono<AppEnv>, deps: OutboxRoute
       200,
     )
   })
+  return app
 }
