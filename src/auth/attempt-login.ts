@@ -1,7 +1,8 @@
-import type { JsonObject, RiskEvaluation } from '../core/auth-event.ts'
+import type { AuthEventOf, RiskEvaluation } from '../core/auth-event.ts'
 import { deterministicUuid, uuidv7 } from '../core/ids.ts'
 import { decideLogin, isLocked, type LockoutEffect } from '../core/lockout-policy.ts'
-import { DuplicateEventError, recordEvents, type EventDraft, type RequestOrigin } from '../audit/record-events.ts'
+import { recordInTransaction, type AlreadyRecorded } from '../audit/record-in-transaction.ts'
+import { recordEvents, type EventDraft, type RequestOrigin } from '../audit/record-events.ts'
 import type { Sql } from '../db/client.ts'
 import { lockLockoutState } from '../db/lockouts.ts'
 import type { Tenant } from '../db/tenants.ts'
@@ -35,43 +36,47 @@ export type LoginResult =
   /** `newLockout`: this attempt triggered the lockout (it wrote account_locked). */
   | { kind: 'locked'; retryAfterSeconds: number; eventId: string; replayed: boolean; newLockout: boolean }
 
-class VerificationRequired extends Error {}
-
 /**
- * One login attempt. The password is verified outside any transaction (argon2id takes milliseconds and
- * must not hold a lock); then one transaction locks the identifier's lockout state, decides, and writes
- * the auth log rows, the new lockout state and the outbox rows together.
+ * One login attempt, in explicit steps:
+ * 1. A retry (same Idempotency-Key) of an attempt already recorded gets that attempt's answer and writes
+ *    nothing (replayRecordedAttempt).
+ * 2. The password is verified outside any transaction (argon2id takes milliseconds and must not hold a
+ *    lock); a locked account is answered without hashing, so an attack on it costs only the audit.
+ * 3. One transaction locks the identifier's lockout state, decides with the pure policy, and records the
+ *    events, the new lockout state and the outbox rows together (recordLoginAttempt). If the lock had
+ *    expired meanwhile, the password is verified after all and the attempt made once more.
+ * 4. If a concurrent retry with the same key was recorded first, the answer is that attempt's (step 1).
  */
 export async function attemptLogin(deps: LoginDeps, input: LoginInput): Promise<LoginResult> {
   const { tenant, identifier, origin } = input
   const account = await findLoginAccount(deps.sql, tenant.id, identifier)
-  const primaryId = input.idempotencyKey
-    ? deterministicUuid('login', tenant.id, origin.channel, identifier, input.idempotencyKey)
-    : uuidv7(deps.clock().getTime())
+  const keyedId = input.idempotencyKey ? deterministicUuid('login', tenant.id, origin.channel, identifier, input.idempotencyKey) : null
 
-  if (input.idempotencyKey) {
-    const replay = await replayPriorAttempt(deps, input, account, primaryId)
-    if (replay) return replay
-  }
-
-  // A locked account is answered without hashing: an attack on it costs only the audit transaction.
-  let passwordValid: boolean | null = isLocked(account.lockout, deps.clock()) ? null : await verifyPassword(deps, account, input.password)
-
-  for (;;) {
-    try {
-      return await recordAttempt(deps, input, account, primaryId, passwordValid)
-    } catch (error) {
-      if (error instanceof VerificationRequired) {
-        passwordValid = await verifyPassword(deps, account, input.password)
-        continue
-      }
-      if (error instanceof DuplicateEventError) {
-        const replay = await replayPriorAttempt(deps, input, account, primaryId)
-        if (replay) return replay
-      }
-      throw error
+  let attemptId = keyedId ?? uuidv7(deps.clock().getTime())
+  let passwordValid: boolean | null = null
+  if (keyedId) {
+    const replay = await replayRecordedAttempt(deps, input, account, keyedId)
+    if (replay.kind === 'replayed') return replay.result
+    if (replay.kind === 'not_replayable') {
+      // A success replays only to its password: this is a new attempt, with a fresh id and the password known wrong.
+      attemptId = uuidv7(deps.clock().getTime())
+      passwordValid = false
     }
   }
+
+  passwordValid ??= isLocked(account.lockout, deps.clock()) ? null : await verifyPassword(deps, account, input.password)
+  const first = await recordLoginAttempt(deps, input, account, attemptId, passwordValid)
+  const recorded =
+    first.kind === 'verify_required' ? await recordLoginAttempt(deps, input, account, attemptId, await verifyPassword(deps, account, input.password)) : first
+  if (recorded.kind !== 'already_recorded') return recorded
+
+  // Only a keyed id can have been recorded already: answer as that attempt was answered.
+  const replay = await replayRecordedAttempt(deps, input, account, attemptId)
+  if (replay.kind === 'replayed') return replay.result
+  if (replay.kind === 'not_recorded') throw new Error(`login attempt ${attemptId} conflicted with an event that cannot be found`)
+  const fresh = await recordLoginAttempt(deps, input, account, uuidv7(deps.clock().getTime()), false)
+  if (fresh.kind === 'already_recorded') throw new Error('a fresh attempt id was recorded already')
+  return fresh
 }
 
 async function verifyPassword(deps: LoginDeps, account: LoginAccount, password: string): Promise<boolean> {
@@ -82,37 +87,56 @@ async function verifyPassword(deps: LoginDeps, account: LoginAccount, password: 
   return deps.hasher.verify(account.user.passwordHash, password)
 }
 
-function recordAttempt(
+/**
+ * The attempt's transaction. `passwordValid` is null when the password was not verified because the
+ * account looked locked: if it no longer is under the row lock, nothing is kept and the answer is
+ * `verify_required`. An attempt id recorded already (a concurrent retry) answers `already_recorded`.
+ */
+function recordLoginAttempt(
   deps: LoginDeps,
   input: LoginInput,
   account: LoginAccount,
-  primaryId: string,
+  attemptId: string,
+  passwordValid: boolean,
+): Promise<LoginResult | AlreadyRecorded>
+function recordLoginAttempt(
+  deps: LoginDeps,
+  input: LoginInput,
+  account: LoginAccount,
+  attemptId: string,
   passwordValid: boolean | null,
-): Promise<LoginResult> {
+): Promise<LoginResult | { kind: 'verify_required' } | AlreadyRecorded>
+function recordLoginAttempt(
+  deps: LoginDeps,
+  input: LoginInput,
+  account: LoginAccount,
+  attemptId: string,
+  passwordValid: boolean | null,
+): Promise<LoginResult | { kind: 'verify_required' } | AlreadyRecorded> {
   const { tenant, identifier, origin } = input
   const user = account.user
-  return deps.sql.begin(async (tx) => {
+  return recordInTransaction<LoginResult, { kind: 'verify_required' }>(deps.sql, async (tx, rollBack) => {
     const state = await lockLockoutState(tx, tenant.id, identifier, user?.id ?? null)
     const now = deps.clock()
     const decision = decideLogin(state, tenant.lockoutPolicy, passwordValid, now)
-    if (decision.result === 'verify_required') throw new VerificationRequired()
+    if (decision.result === 'verify_required') return rollBack({ kind: 'verify_required' })
 
     const risk = evaluateLoginRisk({ userExists: user !== null, lockout: state, userAgent: origin.userAgent })
     let session: { token: string; claims: SessionClaims } | null = null
     if (decision.result === 'success' && user) {
-      session = await issueSession(deps, tenant, user, primaryId, now)
+      session = await issueSession(deps, tenant, user, attemptId, now)
     }
 
     const about = { origin, organisationId: user?.organisationId ?? null, userId: user?.id ?? null, identifier, risk }
-    const drafts = decision.effects.map((effect) => draftOfEffect(effect, primaryId, about, session?.claims))
+    const drafts = decision.effects.map((effect) => draftOfEffect(effect, attemptId, about, session?.claims))
     await recordEvents(tx, tenant, drafts, { now, lockout: { identifier, userId: user?.id ?? null, state: decision.next } })
 
-    if (decision.result === 'success') return { kind: 'success', token: session!.token, claims: session!.claims, eventId: primaryId, replayed: false }
+    if (decision.result === 'success') return { kind: 'success', token: session!.token, claims: session!.claims, eventId: attemptId, replayed: false }
     if (decision.result === 'locked') {
       const newLockout = decision.effects.some((e) => e.type === 'account_locked')
-      return { kind: 'locked', retryAfterSeconds: decision.retryAfterSeconds, eventId: primaryId, replayed: false, newLockout }
+      return { kind: 'locked', retryAfterSeconds: decision.retryAfterSeconds, eventId: attemptId, replayed: false, newLockout }
     }
-    return { kind: 'invalid_credentials', eventId: primaryId, replayed: false }
+    return { kind: 'invalid_credentials', eventId: attemptId, replayed: false }
   })
 }
 
@@ -180,40 +204,31 @@ function draftOfEffect(
   }
 }
 
-interface PriorAttemptRow {
-  event_type: string
-  reason: string | null
-  occurred_at: Date
-  metadata: JsonObject
-}
+/** The attempt's own event, as a retry finds it. */
+type PriorAttemptRow = Pick<AuthEventOf<'login_failed' | 'login_success'>, 'event_type' | 'metadata'> & { occurred_at: Date }
+
+type Replay = { kind: 'replayed'; result: LoginResult } | { kind: 'not_recorded' } | { kind: 'not_replayable' }
 
 /**
  * A request retried with the same Idempotency-Key gets the first attempt's answer and writes nothing.
  * A success is replayed only to a caller who presents the same password (the very same token is
- * re-signed from the stored jti and times); otherwise the request is a new attempt with a fresh id.
+ * re-signed from the stored jti and times); to anyone else it is `not_replayable`, a new attempt.
  */
-async function replayPriorAttempt(
-  deps: LoginDeps,
-  input: LoginInput,
-  account: LoginAccount,
-  primaryId: string,
-): Promise<LoginResult | null> {
+async function replayRecordedAttempt(deps: LoginDeps, input: LoginInput, account: LoginAccount, attemptId: string): Promise<Replay> {
   const [prior] = await deps.sql<PriorAttemptRow[]>`
-    SELECT event_type, reason, occurred_at, metadata FROM auth_logs
-    WHERE tenant_id = ${input.tenant.id} AND id = ${primaryId}`
-  if (!prior) return null
+    SELECT event_type, occurred_at, metadata FROM auth_logs
+    WHERE tenant_id = ${input.tenant.id} AND id = ${attemptId}`
+  if (!prior) return { kind: 'not_recorded' }
   if (prior.event_type === 'login_success' && account.user) {
-    if (!(await deps.hasher.verify(account.user.passwordHash, input.password))) {
-      return attemptLogin(deps, { ...input, idempotencyKey: null })
-    }
-    const session = await issueSession(deps, input.tenant, account.user, primaryId, prior.occurred_at)
-    return { kind: 'success', ...session, eventId: primaryId, replayed: true }
+    if (!(await deps.hasher.verify(account.user.passwordHash, input.password))) return { kind: 'not_replayable' }
+    const session = await issueSession(deps, input.tenant, account.user, attemptId, prior.occurred_at)
+    return { kind: 'replayed', result: { kind: 'success', ...session, eventId: attemptId, replayed: true } }
   }
-  const lockedUntil = typeof prior.metadata.locked_until === 'string' ? new Date(prior.metadata.locked_until) : null
+  const lockedUntil = 'locked_until' in prior.metadata && prior.metadata.locked_until ? new Date(prior.metadata.locked_until) : null
   const now = deps.clock()
   if (lockedUntil && lockedUntil > now) {
     const retryAfterSeconds = Math.max(1, Math.ceil((lockedUntil.getTime() - now.getTime()) / 1000))
-    return { kind: 'locked', retryAfterSeconds, eventId: primaryId, replayed: true, newLockout: false }
+    return { kind: 'replayed', result: { kind: 'locked', retryAfterSeconds, eventId: attemptId, replayed: true, newLockout: false } }
   }
-  return { kind: 'invalid_credentials', eventId: primaryId, replayed: true }
+  return { kind: 'replayed', result: { kind: 'invalid_credentials', eventId: attemptId, replayed: true } }
 }

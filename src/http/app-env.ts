@@ -5,8 +5,6 @@ import type { SessionClaims } from '../auth/tokens.ts'
 export interface AppEnv {
   Variables: {
     requestId: string
-    /** Set once an authentication attempt has been audited, so the rejection auditor does not audit it twice. */
-    attemptAudited: boolean
     session: SessionClaims
   }
 }

@@ -9,12 +9,17 @@ export function fieldErrors(error: ZodError): FieldError[] {
   }))
 }
 
+/** The 400 validation_failed problem for a part of the request (`json`, `query`, `header`…) that failed its schema. */
+export function validationError(target: string | undefined, error: ZodError): ApiError {
+  const errors = fieldErrors(error)
+  return ApiError.from('validation_failed', `invalid ${target ?? 'request'}: ${errors.map((e) => e.field).join(', ')}`, errors)
+}
+
 /**
  * The OpenAPIHono default hook: every request that fails its schema becomes a 400 validation_failed
  * problem naming the fields.
  */
 export function validationHook(result: { success: boolean; error?: unknown; target?: string }): void {
   if (result.success) return
-  const errors = fieldErrors(result.error as ZodError)
-  throw ApiError.from('validation_failed', `invalid ${result.target ?? 'request'}: ${errors.map((e) => e.field).join(', ')}`, errors)
+  throw validationError(result.target, result.error as ZodError)
 }
