@@ -1,28 +1,24 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { streamEvents } from '../src/admin/export-audit-trail.ts'
 import { csvCell } from '../src/admin/export-formats.ts'
 import type { ChainedEvent } from '../src/core/auth-event.ts'
 import { createSql } from '../src/db/client.ts'
-import { createTestDatabase, type TestDatabase } from './support/database.ts'
+import { useTestDatabase } from './support/database.ts'
 import { recordTestEvents } from './support/test-events.ts'
 import { parseCefWithLognormalizer } from './support/lognormalizer.ts'
-import { bearerFor, createTestApp, getWith, seedTenant, type SeededTenant, type TestApp } from './support/test-app.ts'
+import { bearerFor, getWith, useSeededTenant, useTestApp } from './support/test-app.ts'
 
 const T0 = Date.parse('2026-11-20T10:00:00.000Z')
 const RANGE = `from=${encodeURIComponent(new Date(T0).toISOString())}&to=${encodeURIComponent(new Date(T0 + 3_600_000).toISOString())}`
 const HOSTILE = ['=cmd|\' /C calc\'!A0', 'a,b"c\nd', '+1-555', '@SUM(1)', 'jörg😀@exämple.com']
 
-let db: TestDatabase
-let t: TestApp
-let open: SeededTenant
-let closed: SeededTenant
+const db = useTestDatabase('admin_export')
+const t = useTestApp(db)
+const open = useSeededTenant(db, { slug: 'open', canDownload: true, users: [{ identifier: 'admin@open.test', role: 'admin' }, { identifier: 'audit@open.test', role: 'auditor' }, { identifier: 'user@open.test' }] })
+const closed = useSeededTenant(db, { slug: 'closed', canDownload: false, users: [{ identifier: 'admin@closed.test', role: 'admin' }] })
 let ids: string[]
 
 beforeAll(async () => {
-  db = await createTestDatabase('admin_export')
-  t = await createTestApp(db.sql)
-  open = await seedTenant(db.sql, { slug: 'open', canDownload: true, users: [{ identifier: 'admin@open.test', role: 'admin' }, { identifier: 'audit@open.test', role: 'auditor' }, { identifier: 'user@open.test' }] })
-  closed = await seedTenant(db.sql, { slug: 'closed', canDownload: false, users: [{ identifier: 'admin@closed.test', role: 'admin' }] })
   const identifiers = [...HOSTILE, ...Array.from({ length: 25 }, (_, i) => `user${i}@open.test`)]
   const events = await recordTestEvents(
     db.sql,
@@ -34,10 +30,6 @@ beforeAll(async () => {
   await recordTestEvents(db.sql, open.tenant, [{ at: new Date(T0 - 1), identifier: 'early@open.test' }, { at: new Date(T0 + 3_600_000), identifier: 'late@open.test' }])
   await recordTestEvents(db.sql, closed.tenant, [{ at: new Date(T0 + 1000), identifier: 'secret@closed.test' }])
   t.clock.now = new Date(T0 + 7_200_000)
-})
-
-afterAll(async () => {
-  await db?.drop()
 })
 
 async function exportAs(format: string, auth: string): Promise<Response> {

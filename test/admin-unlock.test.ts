@@ -1,25 +1,18 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestDatabase, type TestDatabase } from './support/database.ts'
-import { bearerFor, comparableProblem, createTestApp, getWith, postJson, postWith, seedTenant, type SeededTenant, type TestApp } from './support/test-app.ts'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { useTestDatabase } from './support/database.ts'
+import { bearerFor, comparableProblem, getWith, postJson, postWith, useSeededTenant, useTestApp } from './support/test-app.ts'
 
-let db: TestDatabase
-let t: TestApp
-let acme: SeededTenant
+const db = useTestDatabase('admin_unlock')
+const t = useTestApp(db)
+const acme = useSeededTenant(db, {
+  slug: 'acme',
+  lockoutPolicy: { maxFailures: 3, baseLockSeconds: 900 },
+  users: [{ identifier: 'alice@acme.test' }, { identifier: 'admin@acme.test', role: 'admin' }, { identifier: 'audit@acme.test', role: 'auditor' }],
+})
 let admin: string
 
 beforeAll(async () => {
-  db = await createTestDatabase('admin_unlock')
-  t = await createTestApp(db.sql)
-  acme = await seedTenant(db.sql, {
-    slug: 'acme',
-    lockoutPolicy: { maxFailures: 3, baseLockSeconds: 900 },
-    users: [{ identifier: 'alice@acme.test' }, { identifier: 'admin@acme.test', role: 'admin' }, { identifier: 'audit@acme.test', role: 'auditor' }],
-  })
   admin = await bearerFor(t.tokens, acme, 'admin@acme.test')
-})
-
-afterAll(async () => {
-  await db?.drop()
 })
 
 const login = (password: string) => postJson(t.app, '/v1/auth/login', { tenant: 'acme', identifier: 'alice@acme.test', password })

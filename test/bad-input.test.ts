@@ -1,18 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { UNATTRIBUTED_TENANT_ID } from '../src/core/tenancy.ts'
-import { createTestDatabase, type TestDatabase } from './support/database.ts'
-import { bearerFor, createTestApp, postJson, seedTenant, type SeededTenant, type TestApp } from './support/test-app.ts'
+import { useTestDatabase } from './support/database.ts'
+import { bearerFor, postJson, useSeededTenant, useTestApp } from './support/test-app.ts'
 
-let db: TestDatabase
-let t: TestApp
-let acme: SeededTenant
-
-beforeAll(async () => {
-  db = await createTestDatabase('bad_input')
-  t = await createTestApp(db.sql)
-  acme = await seedTenant(db.sql, { slug: 'acme', users: [{ identifier: 'alice@acme.test' }, { identifier: 'auditor@acme.test', role: 'auditor' }] })
-})
-afterAll(() => db.drop())
+const db = useTestDatabase('bad_input')
+const t = useTestApp(db)
+const acme = useSeededTenant(db, { slug: 'acme', users: [{ identifier: 'alice@acme.test' }, { identifier: 'auditor@acme.test', role: 'auditor' }] })
 
 async function lastEvent(tenantId: string) {
   const [row] = await db.sql`SELECT * FROM auth_logs WHERE tenant_id = ${tenantId} ORDER BY occurred_at DESC, id DESC LIMIT 1`

@@ -1,26 +1,21 @@
 import { sign } from 'hono/jwt'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { verifyTenantChain } from '../src/audit/verify-tenant-chain.ts'
 import { nodeDigester } from '../src/audit/node-digester.ts'
-import { createTestDatabase, type TestDatabase } from './support/database.ts'
-import { bearerFor, createTestApp, postJson, seedTenant, TEST_JWT_SECRET, type SeededTenant, type TestApp } from './support/test-app.ts'
+import { useTestDatabase } from './support/database.ts'
+import { bearerFor, postJson, TEST_JWT_SECRET, useSeededTenant, useTestApp } from './support/test-app.ts'
 
-let db: TestDatabase
-let t: TestApp
-let acme: SeededTenant
-let other: SeededTenant
+const db = useTestDatabase('chain')
+const t = useTestApp(db)
+const acme = useSeededTenant(db, { slug: 'acme', chainShards: 2, users: [{ identifier: 'alice@acme.test' }, { identifier: 'auditor@acme.test', role: 'auditor' }, { identifier: 'bob@acme.test' }] })
+const other = useSeededTenant(db, { slug: 'other', users: [{ identifier: 'admin@other.test', role: 'admin' }] })
 
 beforeAll(async () => {
-  db = await createTestDatabase('chain')
-  t = await createTestApp(db.sql)
-  acme = await seedTenant(db.sql, { slug: 'acme', chainShards: 2, users: [{ identifier: 'alice@acme.test' }, { identifier: 'auditor@acme.test', role: 'auditor' }, { identifier: 'bob@acme.test' }] })
-  other = await seedTenant(db.sql, { slug: 'other', users: [{ identifier: 'admin@other.test', role: 'admin' }] })
   for (let i = 0; i < 30; i++) {
     await postJson(t.app, '/v1/auth/login', { tenant: 'acme', identifier: i % 2 ? 'alice@acme.test' : `user${i}@acme.test`, password: 'wrong' })
   }
   await postJson(t.app, '/v1/auth/login', { tenant: 'other', identifier: 'x@other.test', password: 'wrong' })
 })
-afterAll(() => db.drop())
 
 /** Runs SQL as the superuser with triggers disabled: what an attacker with database access could do. */
 async function asSuperuserBypassingTriggers(statement: string) {

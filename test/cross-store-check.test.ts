@@ -1,17 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { checkDocumentCopies } from '../src/audit/check-document-copies.ts'
 import { createOutboxRelay } from '../src/outbox/create-outbox-relay.ts'
 import { createDocumentStoreSink } from '../src/sinks/docstore/docstore-sink.ts'
 import { fromEventDocument } from '../src/sinks/docstore/event-document.ts'
 import { createMemoryDocumentStore } from '../src/sinks/docstore/memory-store.ts'
-import { createTestDatabase, type TestDatabase } from './support/database.ts'
+import { useTestDatabase } from './support/database.ts'
 import { appendEvents, createChainTenant } from './support/outbox-fixtures.ts'
 
-let db: TestDatabase
-beforeAll(async () => {
-  db = await createTestDatabase('cross_store')
-})
-afterAll(() => db.drop())
+const db = useTestDatabase('cross_store')
 
 describe('cross-store check (PostgreSQL chain vs document store copies)', () => {
   it('confirms a faithful copy, then names missing and altered documents by shard and sequence', async () => {

@@ -1,11 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import type { IncidentReport } from '../src/investigation/incident-report.ts'
 import type { EventVolumes } from '../src/investigation/event-volumes.ts'
 import type { InvestigatedEvent } from '../src/investigation/query-events.ts'
 import { createServiceMetrics } from '../src/metrics/service-metrics.ts'
-import { createTestDatabase, type TestDatabase } from './support/database.ts'
+import { useTestDatabase } from './support/database.ts'
 import { recordTestEvents } from './support/test-events.ts'
-import { bearerFor, comparableProblem, createTestApp, getWith, postJson, postWith, seedTenant, type SeededTenant, type TestApp } from './support/test-app.ts'
+import { bearerFor, comparableProblem, getWith, postJson, postWith, seedTenant, useTestApp, type SeededTenant } from './support/test-app.ts'
 
 /**
  * Every route of the investigation and compliance API, asked by one tenant about another tenant's data:
@@ -17,8 +17,8 @@ const DAY = 86_400_000
 const T0 = new Date(Math.floor((Date.now() - 1_800_000) / 60_000) * 60_000)
 const WINDOW = `from=${encodeURIComponent(new Date(T0.getTime() - 86_400_000).toISOString())}&to=${encodeURIComponent(new Date(T0.getTime() + 3_600_000).toISOString())}`
 
-let db: TestDatabase
-let t: TestApp
+const db = useTestDatabase('cross_tenant')
+const t = useTestApp(db, (db) => ({ metrics: createServiceMetrics({ sql: db.sql, defaultMetrics: false }) }))
 let alpha: SeededTenant
 let beta: SeededTenant
 let alphaAdmin: string
@@ -34,8 +34,6 @@ async function idsOf(tenantId: string): Promise<Set<string>> {
 }
 
 beforeAll(async () => {
-  db = await createTestDatabase('cross_tenant')
-  t = await createTestApp(db.sql, { metrics: createServiceMetrics({ sql: db.sql, defaultMetrics: false }) })
   const policy = { maxFailures: 2, baseLockSeconds: 86_400 }
   alpha = await seedTenant(db.sql, { slug: 'alpha', canDownload: true, retentionDays: 7, lockoutPolicy: policy, users: [{ identifier: 'victim@alpha.test' }, { identifier: 'admin@alpha.test', role: 'admin' }] })
   beta = await seedTenant(db.sql, { slug: 'beta', canDownload: true, retentionDays: 7, lockoutPolicy: policy, users: [{ identifier: 'carol@beta.test' }, { identifier: 'admin@beta.test', role: 'admin' }] })
@@ -55,10 +53,6 @@ beforeAll(async () => {
     await postJson(t.app, '/v1/auth/login', { tenant: 'beta', identifier: 'carol@beta.test', password: `nope-${i}` }, { 'x-forwarded-for': '192.0.2.200' })
   }
   t.clock.now = null
-})
-
-afterAll(async () => {
-  await db?.drop()
 })
 
 describe('another tenant is indistinguishable from nothing', () => {

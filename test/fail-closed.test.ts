@@ -1,18 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createSql } from '../src/db/client.ts'
-import { createTestDatabase, type TestDatabase } from './support/database.ts'
-import { createTestApp, postJson, seedTenant, type SeededTenant, type TestApp } from './support/test-app.ts'
+import { useTestDatabase } from './support/database.ts'
+import { createTestApp, postJson, useSeededTenant, useTestApp } from './support/test-app.ts'
 
-let db: TestDatabase
-let t: TestApp
-let acme: SeededTenant
-
-beforeAll(async () => {
-  db = await createTestDatabase('fail_closed')
-  t = await createTestApp(db.sql)
-  acme = await seedTenant(db.sql, { slug: 'acme', users: [{ identifier: 'alice@acme.test' }] })
-})
-afterAll(() => db.drop())
+const db = useTestDatabase('fail_closed')
+const t = useTestApp(db)
+const acme = useSeededTenant(db, { slug: 'acme', users: [{ identifier: 'alice@acme.test' }] })
 
 async function snapshot() {
   const [r] = await db.sql`

@@ -1,17 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestDatabase, type TestDatabase } from './support/database.ts'
-import { createTestApp, postJson, seedTenant, type SeededTenant, type TestApp } from './support/test-app.ts'
+import { describe, expect, it } from 'vitest'
+import { useTestDatabase } from './support/database.ts'
+import { postJson, useSeededTenant, useTestApp } from './support/test-app.ts'
 
-let db: TestDatabase
-let t: TestApp
-let acme: SeededTenant
-
-beforeAll(async () => {
-  db = await createTestDatabase('idempotency', { max: 10 })
-  t = await createTestApp(db.sql)
-  acme = await seedTenant(db.sql, { slug: 'acme', users: [{ identifier: 'alice@acme.test' }, { identifier: 'bob@acme.test' }] })
-})
-afterAll(() => db.drop())
+const db = useTestDatabase('idempotency', { max: 10 })
+const t = useTestApp(db)
+const acme = useSeededTenant(db, { slug: 'acme', users: [{ identifier: 'alice@acme.test' }, { identifier: 'bob@acme.test' }] })
 
 const count = async (id: string) => {
   const [r] = await db.sql`SELECT (SELECT count(*)::int FROM auth_logs WHERE id = ${id}) AS logs, (SELECT count(*)::int FROM outbox WHERE event_id = ${id}) AS outbox`

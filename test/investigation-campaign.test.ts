@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import type { IncidentReport } from '../src/investigation/incident-report.ts'
 import type { LockoutDiagnostics } from '../src/investigation/lockout-diagnostics.ts'
-import { createTestDatabase, type TestDatabase } from './support/database.ts'
-import { bearerFor, createTestApp, getWith, postJson, postWith, seedTenant, type SeededTenant, type TestApp } from './support/test-app.ts'
+import { useTestDatabase } from './support/database.ts'
+import { bearerFor, getWith, postJson, postWith, useSeededTenant, useTestApp, type SeededTenant } from './support/test-app.ts'
 
 /**
  * THE campaign: a brute-force campaign replayed through the real login endpoints (web and mobile, the
@@ -34,10 +34,18 @@ interface Attempt {
   at?: Date
 }
 
-let db: TestDatabase
-let t: TestApp
-let acme: SeededTenant
-let globex: SeededTenant
+const db = useTestDatabase('campaign')
+const t = useTestApp(db)
+const acme = useSeededTenant(db, {
+  slug: 'acme',
+  lockoutPolicy: POLICY,
+  users: [...ACME_USERS.map((identifier) => ({ identifier })), { identifier: 'admin@acme.test', role: 'admin' as const }],
+})
+const globex = useSeededTenant(db, {
+  slug: 'globex',
+  lockoutPolicy: POLICY,
+  users: [{ identifier: 'alice@acme.test' }, { identifier: 'admin@globex.test', role: 'admin' as const }],
+})
 let adminAuth: string
 const attempts: Attempt[] = []
 
@@ -71,18 +79,6 @@ async function botnetRound(): Promise<number[]> {
 }
 
 beforeAll(async () => {
-  db = await createTestDatabase('campaign')
-  t = await createTestApp(db.sql)
-  acme = await seedTenant(db.sql, {
-    slug: 'acme',
-    lockoutPolicy: POLICY,
-    users: [...ACME_USERS.map((identifier) => ({ identifier })), { identifier: 'admin@acme.test', role: 'admin' as const }],
-  })
-  globex = await seedTenant(db.sql, {
-    slug: 'globex',
-    lockoutPolicy: POLICY,
-    users: [{ identifier: 'alice@acme.test' }, { identifier: 'admin@globex.test', role: 'admin' as const }],
-  })
   adminAuth = await bearerFor(t.tokens, acme, 'admin@acme.test')
 
   // Before the window: one failure that must not be counted.
@@ -123,10 +119,6 @@ beforeAll(async () => {
   t.clock.advance(1000)
   const unlock = await postWith(t.app, '/v1/admin/lockouts/erin%40acme.test/unlock', adminAuth, { 'x-forwarded-for': '10.0.0.5' })
   expect(unlock.status).toBe(200)
-})
-
-afterAll(async () => {
-  await db?.drop()
 })
 
 /** What the attackers and users saw, reduced to what the report must say. */

@@ -1,25 +1,22 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import type { InvestigatedEvent } from '../src/investigation/query-events.ts'
 import { createOrganisation, createUser } from '../src/db/tenants.ts'
-import { createTestDatabase, type TestDatabase } from './support/database.ts'
+import { useTestDatabase } from './support/database.ts'
 import { recordTestEvents, type TestEventInput } from './support/test-events.ts'
-import { bearerFor, createTestApp, getWith, seedTenant, type SeededTenant, type TestApp } from './support/test-app.ts'
+import { bearerFor, getWith, useSeededTenant, useTestApp } from './support/test-app.ts'
 
-let db: TestDatabase
-let t: TestApp
-let acme: SeededTenant
+const db = useTestDatabase('inv_events')
+const t = useTestApp(db)
+const acme = useSeededTenant(db, {
+  slug: 'acme',
+  users: [{ identifier: 'alice@acme.test' }, { identifier: 'admin@acme.test', role: 'admin' }, { identifier: 'audit@acme.test', role: 'auditor' }, { identifier: 'user@acme.test' }],
+})
 let admin: string
 let auditor: string
 const T0 = Date.parse('2026-11-20T08:00:00.000Z')
 const inputs: TestEventInput[] = []
 
 beforeAll(async () => {
-  db = await createTestDatabase('inv_events')
-  t = await createTestApp(db.sql)
-  acme = await seedTenant(db.sql, {
-    slug: 'acme',
-    users: [{ identifier: 'alice@acme.test' }, { identifier: 'admin@acme.test', role: 'admin' }, { identifier: 'audit@acme.test', role: 'auditor' }, { identifier: 'user@acme.test' }],
-  })
   admin = await bearerFor(t.tokens, acme, 'admin@acme.test')
   auditor = await bearerFor(t.tokens, acme, 'audit@acme.test')
   const alice = acme.users['alice@acme.test']!
@@ -39,10 +36,6 @@ beforeAll(async () => {
     })
   }
   await recordTestEvents(db.sql, acme.tenant, inputs)
-})
-
-afterAll(async () => {
-  await db?.drop()
 })
 
 async function allPages(query: string, auth = admin, limit = 37): Promise<InvestigatedEvent[]> {

@@ -1,30 +1,23 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import type { LockoutDiagnostics } from '../src/investigation/lockout-diagnostics.ts'
 import type { LockoutStatus } from '../src/investigation/lockout-status.ts'
-import { createTestDatabase, type TestDatabase } from './support/database.ts'
-import { bearerFor, comparableProblem, createTestApp, getWith, postJson, seedTenant, type SeededTenant, type TestApp } from './support/test-app.ts'
+import { useTestDatabase } from './support/database.ts'
+import { bearerFor, comparableProblem, getWith, postJson, seedTenant, useSeededTenant, useTestApp } from './support/test-app.ts'
 
 const POLICY = { maxFailures: 3, windowSeconds: 600, baseLockSeconds: 120, multiplier: 2, maxLockSeconds: 3600 }
 
-let db: TestDatabase
-let t: TestApp
-let acme: SeededTenant
+const db = useTestDatabase('inv_lockouts')
+const t = useTestApp(db)
+const acme = useSeededTenant(db, {
+  slug: 'acme',
+  lockoutPolicy: POLICY,
+  users: [{ identifier: 'alice@acme.test' }, { identifier: 'desk@acme.test', role: 'auditor' }],
+})
 let helpdesk: string
 
 beforeAll(async () => {
-  db = await createTestDatabase('inv_lockouts')
-  t = await createTestApp(db.sql)
-  acme = await seedTenant(db.sql, {
-    slug: 'acme',
-    lockoutPolicy: POLICY,
-    users: [{ identifier: 'alice@acme.test' }, { identifier: 'desk@acme.test', role: 'auditor' }],
-  })
   helpdesk = await bearerFor(t.tokens, acme, 'desk@acme.test')
   t.clock.now = new Date('2026-11-20T09:00:00.000Z')
-})
-
-afterAll(async () => {
-  await db?.drop()
 })
 
 async function fail(identifier: string, ip: string): Promise<number> {

@@ -1,32 +1,29 @@
-import { OpenAPIHono } from '@hono/zod-openapi'
 import { Counter, Registry } from 'prom-client'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { AppEnv } from '../src/http/app-env.ts'
+import { beforeAll, describe, expect, it } from 'vitest'
 import type { EventVolumes } from '../src/investigation/event-volumes.ts'
 import { createServiceMetrics, type ServiceMetrics } from '../src/metrics/service-metrics.ts'
-import { createTestDatabase, type TestDatabase } from './support/database.ts'
+import { useTestDatabase, type TestDatabase } from './support/database.ts'
 import { recordTestEvents } from './support/test-events.ts'
-import { bearerFor, createTestApp, getWith, postJson, seedTenant, type SeededTenant, type TestApp } from './support/test-app.ts'
+import { bearerFor, getWith, postJson, useSeededTenant, useTestApp } from './support/test-app.ts'
 
 const T0 = Date.parse('2026-11-20T12:00:00.000Z')
 
-let db: TestDatabase
-let t: TestApp
-let metrics: ServiceMetrics
-let acme: SeededTenant
-let admin: string
-/** The app as served: createApp mounts the metrics middleware before every route. */
-let served: OpenAPIHono<AppEnv>
-
-beforeAll(async () => {
-  db = await createTestDatabase('inv_metrics')
+/** The service's metrics with a contributed counter and a relay registry of its own, as the service is wired. */
+function serviceMetrics(db: TestDatabase): ServiceMetrics {
   const relay = new Registry()
   new Counter({ name: 'authtrail_relay_delivered_total', help: 'relay test metric', registers: [relay] }).inc(3)
-  metrics = createServiceMetrics({ sql: db.sql, defaultMetrics: false, contributors: [(r) => void new Counter({ name: 'authtrail_contributed_total', help: 'x', registers: [r] })] })
+  const metrics = createServiceMetrics({ sql: db.sql, defaultMetrics: false, contributors: [(r) => void new Counter({ name: 'authtrail_contributed_total', help: 'x', registers: [r] })] })
   metrics.addRegistry(relay)
-  t = await createTestApp(db.sql, { metrics })
-  served = t.app
-  acme = await seedTenant(db.sql, { slug: 'acme', lockoutPolicy: { maxFailures: 2 }, users: [{ identifier: 'alice@acme.test' }, { identifier: 'admin@acme.test', role: 'admin' }] })
+  return metrics
+}
+
+const db = useTestDatabase('inv_metrics')
+/** The app as served: createApp mounts the metrics middleware before every route. */
+const t = useTestApp(db, (db) => ({ metrics: serviceMetrics(db) }))
+const acme = useSeededTenant(db, { slug: 'acme', lockoutPolicy: { maxFailures: 2 }, users: [{ identifier: 'alice@acme.test' }, { identifier: 'admin@acme.test', role: 'admin' }] })
+let admin: string
+
+beforeAll(async () => {
   admin = await bearerFor(t.tokens, acme, 'admin@acme.test')
   // Three 10-minute buckets: 4 failures + 1 success, nothing, 2 successes and a lockout.
   await recordTestEvents(db.sql, acme.tenant, [
@@ -36,10 +33,6 @@ beforeAll(async () => {
     { at: new Date(T0 + 22 * 60_000), identifier: 'z@acme.test', eventType: 'login_success' as const, ip: '192.0.2.9', channel: 'mobile' as const },
     { at: new Date(T0 + 23 * 60_000), identifier: 'x@acme.test', eventType: 'account_locked' as const, ip: '192.0.2.9' },
   ])
-})
-
-afterAll(async () => {
-  await db?.drop()
 })
 
 describe('GET /v1/investigation/volumes', () => {
@@ -72,14 +65,14 @@ describe('GET /v1/investigation/volumes', () => {
 
 describe('GET /metrics', () => {
   it('counts login attempts by outcome, times requests by route pattern, reads locked accounts, and includes the relay', async () => {
-    const login = (password: string) => postJson(served as never, '/v1/auth/login', { tenant: 'acme', identifier: 'alice@acme.test', password })
+    const login = (password: string) => postJson(t.app, '/v1/auth/login', { tenant: 'acme', identifier: 'alice@acme.test', password })
     expect((await login(acme.users['alice@acme.test']!.password)).status).toBe(200)
     expect((await login('wrong')).status).toBe(401)
     expect((await login('wrong')).status).toBe(423)
-    expect((await postJson(served as never, '/v1/mobile/auth/login', { tenant: 'acme' })).status).toBe(400)
-    await served.request('/v1/investigation/lockouts/alice%40acme.test', { headers: { authorization: admin } })
+    expect((await postJson(t.app, '/v1/mobile/auth/login', { tenant: 'acme' })).status).toBe(400)
+    await t.app.request('/v1/investigation/lockouts/alice%40acme.test', { headers: { authorization: admin } })
 
-    const res = await served.request('/metrics')
+    const res = await t.app.request('/metrics')
     expect(res.status).toBe(200)
     expect(res.headers.get('content-type')).toContain('text/plain')
     const text = await res.text()

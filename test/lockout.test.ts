@@ -1,26 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestDatabase, type TestDatabase } from './support/database.ts'
+import { describe, expect, it } from 'vitest'
+import { useTestDatabase } from './support/database.ts'
 import { countingHasher } from './support/counting-hasher.ts'
-import { createTestApp, postJson, seedTenant, type SeededTenant, type TestApp } from './support/test-app.ts'
+import { postJson, TEST_HASHER, useSeededTenant, useTestApp } from './support/test-app.ts'
 
-let db: TestDatabase
-let t: TestApp
-let acme: SeededTenant
-let hasher: ReturnType<typeof countingHasher>
-
-beforeAll(async () => {
-  // Enough connections for 50 attempts to really contend for the same lockout row.
-  db = await createTestDatabase('lockout', { max: 20 })
-  const base = await createTestApp(db.sql)
-  hasher = countingHasher(base.hasher)
-  t = await createTestApp(db.sql, { hasher })
-  acme = await seedTenant(db.sql, {
-    slug: 'acme',
-    lockoutPolicy: { maxFailures: 5, windowSeconds: 900, baseLockSeconds: 60, multiplier: 2, maxLockSeconds: 200 },
-    users: [{ identifier: 'target@acme.test' }, { identifier: 'helpdesk@acme.test' }, { identifier: 'grow@acme.test' }],
-  })
+// Enough connections for 50 attempts to really contend for the same lockout row.
+const db = useTestDatabase('lockout', { max: 20 })
+const hasher = countingHasher(TEST_HASHER)
+const t = useTestApp(db, { hasher })
+const acme = useSeededTenant(db, {
+  slug: 'acme',
+  lockoutPolicy: { maxFailures: 5, windowSeconds: 900, baseLockSeconds: 60, multiplier: 2, maxLockSeconds: 200 },
+  users: [{ identifier: 'target@acme.test' }, { identifier: 'helpdesk@acme.test' }, { identifier: 'grow@acme.test' }],
 })
-afterAll(() => db.drop())
 
 const attempt = (identifier: string, password: string) => postJson(t.app, '/v1/auth/login', { tenant: 'acme', identifier, password })
 

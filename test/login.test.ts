@@ -1,21 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestDatabase, type TestDatabase } from './support/database.ts'
+import { describe, expect, it } from 'vitest'
+import { useTestDatabase } from './support/database.ts'
 import { countingHasher } from './support/counting-hasher.ts'
-import { createTestApp, postJson, seedTenant, type SeededTenant, type TestApp } from './support/test-app.ts'
+import { postJson, TEST_HASHER, useSeededTenant, useTestApp } from './support/test-app.ts'
 
-let db: TestDatabase
-let t: TestApp
-let acme: SeededTenant
-let hasher: ReturnType<typeof countingHasher>
+const hasher = countingHasher(TEST_HASHER)
 
-beforeAll(async () => {
-  db = await createTestDatabase('login')
-  const base = await createTestApp(db.sql)
-  hasher = countingHasher(base.hasher)
-  t = await createTestApp(db.sql, { hasher })
-  acme = await seedTenant(db.sql, { slug: 'acme', users: [{ identifier: 'alice@acme.test' }, { identifier: 'bob@acme.test' }, { identifier: 'carol@acme.test' }] })
-})
-afterAll(() => db.drop())
+const db = useTestDatabase('login')
+const t = useTestApp(db, { hasher })
+const acme = useSeededTenant(db, { slug: 'acme', users: [{ identifier: 'alice@acme.test' }, { identifier: 'bob@acme.test' }, { identifier: 'carol@acme.test' }] })
 
 const login = (path: string, body: Record<string, unknown>, headers: Record<string, string> = {}) => postJson(t.app, path, body, headers)
 

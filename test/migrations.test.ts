@@ -1,15 +1,11 @@
 import { cp, mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { migrate, MigrationChecksumError, MIGRATIONS_DIR } from '../src/db/migrate.ts'
-import { createTestDatabase, type TestDatabase } from './support/database.ts'
+import { useTestDatabase } from './support/database.ts'
 
-let db: TestDatabase
-beforeAll(async () => {
-  db = await createTestDatabase('migrations')
-})
-afterAll(() => db.drop())
+const db = useTestDatabase('migrations')
 
 describe('migrations', () => {
   it('are recorded with checksums and re-running applies nothing', async () => {

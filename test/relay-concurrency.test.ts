@@ -6,6 +6,7 @@ import { getRelayStatus } from '../src/outbox/relay-status.ts'
 import { createTestDatabase, type TestDatabase } from './support/database.ts'
 import { appendTestEvent, createChainTenant } from './support/outbox-fixtures.ts'
 import { createRecordingSink, receivedByChain } from './support/recording-sink.ts'
+import { until } from './support/until.ts'
 
 let db: TestDatabase
 const clients: Sql[] = []
@@ -17,13 +18,6 @@ afterAll(async () => {
   await db?.drop()
 })
 
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('timed out waiting for the relays')
-    await new Promise((r) => setTimeout(r, 25))
-  }
-}
 
 describe('several relay instances at once', () => {
   it('deliver every event exactly once per sink, in chain order, while logins keep appending', async () => {
@@ -52,7 +46,7 @@ describe('several relay instances at once', () => {
     await Promise.all(writers)
     const total = 6 * perWriter
 
-    await until(() => shared.docstore.length >= total && shared.syslog.length >= total, 20_000)
+    await until(() => shared.docstore.length >= total && shared.syslog.length >= total, 20_000, 'the relays')
     // Let a straggling duplicate show up if there were one.
     await new Promise((r) => setTimeout(r, 200))
     await Promise.all(relays.map((r) => r.stop()))

@@ -10,6 +10,7 @@ import { createSyslogSink } from '../src/sinks/syslog/index.ts'
 import { createTestDatabase, type TestDatabase } from './support/database.ts'
 import { startRsyslog, type RsyslogReceiver } from './support/rsyslog.ts'
 import { createTestApp, postJson, seedTenant, type SeededTenant, type TestApp } from './support/test-app.ts'
+import { until } from './support/until.ts'
 
 let db: TestDatabase
 let rx: RsyslogReceiver
@@ -44,13 +45,6 @@ function createFlakyStore(store: DocumentStore) {
   return { flaky, state }
 }
 
-async function until(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 25))
-  }
-}
 
 const allDelivered = async () => (await getRelayStatus(db.sql, { sinks: ['docstore', 'syslog'] })).every((s) => s.undelivered === 0)
 

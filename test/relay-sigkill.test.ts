@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { getRelayStatus } from '../src/outbox/relay-status.ts'
 import { createTestDatabase, type TestDatabase } from './support/database.ts'
 import { appendEvents, createChainTenant } from './support/outbox-fixtures.ts'
+import { until } from './support/until.ts'
 
 const CHILD = fileURLToPath(new URL('./support/relay-child.ts', import.meta.url))
 const BATCH_SIZE = 20
@@ -56,13 +57,6 @@ async function startRelayProcess(outFile: string): Promise<ChildProcess> {
   return child
 }
 
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 2))
-  }
-}
 
 describe('a relay process killed with SIGKILL in the middle of a batch', () => {
   it('loses nothing on restart, and re-sends only the batch that was in flight', async () => {
@@ -75,13 +69,13 @@ describe('a relay process killed with SIGKILL in the middle of a batch', () => {
     await until(() => {
       const n = readLines(outFile).length
       return n >= 2 * BATCH_SIZE + 5 && n % BATCH_SIZE >= 4 && n % BATCH_SIZE <= BATCH_SIZE - 4
-    }, 20_000, 'the first relay to be mid-batch')
+    }, 20_000, 'the first relay to be mid-batch', 2)
     first.kill('SIGKILL')
     await new Promise((r) => first.once('exit', r))
     const beforeRestart = readLines(outFile)
 
     // The dead backend's transaction rolls back: its cursors are exactly where the last commit left them.
-    await until(async () => (await db.sql`SELECT 1 FROM pg_stat_activity WHERE datname = ${db.name} AND state = 'idle in transaction'`).length === 0, 5_000, 'the killed transaction to end')
+    await until(async () => (await db.sql`SELECT 1 FROM pg_stat_activity WHERE datname = ${db.name} AND state = 'idle in transaction'`).length === 0, 5_000, 'the killed transaction to end', 2)
     const cursorAtKill = new Map(
       (await db.sql<{ shard: number; delivered_seq: number }[]>`
         SELECT shard, delivered_seq FROM outbox_cursors WHERE sink = 'syslog' AND tenant_id = ${tenant.id}`).map((c) => [`${tenant.id}/${c.shard}`, c.delivered_seq]),
@@ -91,7 +85,7 @@ describe('a relay process killed with SIGKILL in the middle of a batch', () => {
     expect(inFlight.length).toBeLessThan(BATCH_SIZE)
 
     const second = await startRelayProcess(outFile)
-    await until(async () => (await getRelayStatus(db.sql, { tenantId: tenant.id, sinks: ['syslog'] }))[0]!.undelivered === 0, 20_000, 'the restarted relay to catch up')
+    await until(async () => (await getRelayStatus(db.sql, { tenantId: tenant.id, sinks: ['syslog'] }))[0]!.undelivered === 0, 20_000, 'the restarted relay to catch up', 2)
     second.kill('SIGTERM')
     await new Promise((r) => second.once('exit', r))
 

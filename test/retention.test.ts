@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { SYSTEM_ACTOR } from '../src/admin/admin-actor.ts'
 import { purgeExpiredEvents } from '../src/admin/purge-expired-events.ts'
 import { checkpointKeyFromSecret } from '../src/audit/chain-checkpoints.ts'
@@ -9,33 +9,26 @@ import { verifyTenantChain, type TenantVerification } from '../src/audit/verify-
 import { runPurgeRetention } from '../src/cli/purge-retention-command.ts'
 import { runVerifyChain } from '../src/cli/verify-chain-command.ts'
 import { shardFor } from '../src/core/identifier.ts'
-import { createTestDatabase, type TestDatabase } from './support/database.ts'
+import { useTestDatabase } from './support/database.ts'
 import { recordTestEvents } from './support/test-events.ts'
-import { bearerFor, createTestApp, getWith, postWith, seedTenant, type SeededTenant, type TestApp } from './support/test-app.ts'
+import { bearerFor, getWith, postWith, seedTenant, useSeededTenant, useTestApp } from './support/test-app.ts'
 
 const DAY = 86_400_000
 const run = promisify(execFile)
 
-let db: TestDatabase
-let t: TestApp
-let acme: SeededTenant
+const db = useTestDatabase('retention')
+const t = useTestApp(db)
+const acme = useSeededTenant(db, { slug: 'acme', retentionDays: 30, chainShards: 4, users: [{ identifier: 'admin@acme.test', role: 'admin' }] })
 let admin: string
 const daysAgo = (n: number, ms = 0) => new Date(Date.now() - n * DAY + ms)
 
 beforeAll(async () => {
-  db = await createTestDatabase('retention')
-  t = await createTestApp(db.sql)
-  acme = await seedTenant(db.sql, { slug: 'acme', retentionDays: 30, chainShards: 4, users: [{ identifier: 'admin@acme.test', role: 'admin' }] })
   admin = await bearerFor(t.tokens, acme, 'admin@acme.test')
   // 40 events written 60 days ago (expired 30 days ago), then 20 recent ones, then one more old one:
   // it has expired too, but sits behind unexpired events in its chain, so it must stay.
   await recordTestEvents(db.sql, acme.tenant, Array.from({ length: 40 }, (_, i) => ({ at: daysAgo(60, i * 1000), identifier: `u${i % 8}@acme.test`, ip: '198.51.100.1' })))
   await recordTestEvents(db.sql, acme.tenant, Array.from({ length: 20 }, (_, i) => ({ at: daysAgo(1, i * 1000), identifier: `u${i % 8}@acme.test`, ip: '198.51.100.2' })))
   await recordTestEvents(db.sql, acme.tenant, [{ at: daysAgo(60), identifier: 'u0@acme.test', ip: '198.51.100.3' }])
-})
-
-afterAll(async () => {
-  await db?.drop()
 })
 
 async function verify(auth = admin): Promise<TenantVerification> {

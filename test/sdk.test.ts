@@ -1,21 +1,14 @@
 import { readFile } from 'node:fs/promises'
 import createClient from 'openapi-fetch'
 import openapiTS, { astToString } from 'openapi-typescript'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { paths } from '../openapi/authtrail-api.d.ts'
-import { createTestDatabase, type TestDatabase } from './support/database.ts'
-import { createTestApp, seedTenant, type SeededTenant, type TestApp } from './support/test-app.ts'
+import { useTestDatabase } from './support/database.ts'
+import { useSeededTenant, useTestApp } from './support/test-app.ts'
 
-let db: TestDatabase
-let t: TestApp
-let acme: SeededTenant
-
-beforeAll(async () => {
-  db = await createTestDatabase('sdk')
-  t = await createTestApp(db.sql)
-  acme = await seedTenant(db.sql, { slug: 'acme', users: [{ identifier: 'alice@acme.test' }] })
-})
-afterAll(() => db.drop())
+const db = useTestDatabase('sdk')
+const t = useTestApp(db)
+const acme = useSeededTenant(db, { slug: 'acme', users: [{ identifier: 'alice@acme.test' }] })
 
 describe('generated client SDK (openapi-typescript types + openapi-fetch)', () => {
   it('the committed types are generated from the committed OpenAPI document (`npm run openapi`)', async () => {

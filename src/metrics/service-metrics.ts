@@ -4,7 +4,6 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { Channel } from '../core/event-types.ts'
 import type { Sql } from '../db/client.ts'
 import { countLockedAccounts } from '../db/lockouts.ts'
-import type { AppEnv } from '../http/app-env.ts'
 
 /** How a login attempt ended, as the HTTP status tells it. */
 export type LoginOutcome = 'success' | 'invalid_credentials' | 'locked' | 'rejected' | 'error'
@@ -18,7 +17,7 @@ export interface ServiceMetrics {
    * Times every request (`authtrail_http_request_duration_seconds` by method, route pattern and status)
    * and counts login attempts by channel and outcome. Must be registered before the routes.
    */
-  readonly middleware: MiddlewareHandler<AppEnv>
+  readonly middleware: MiddlewareHandler
   recordLoginAttempt(channel: Channel, outcome: LoginOutcome): void
   /** A lockout was triggered (the login use case knows; see the wiring note). */
   recordLockout(channel: Channel): void
@@ -95,7 +94,7 @@ export function createServiceMetrics(options: ServiceMetricsOptions = {}): Servi
   for (const contribute of options.contributors ?? []) contribute(registry)
   const extra: Registry[] = []
 
-  const middleware: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const middleware: MiddlewareHandler = async (c, next) => {
     const started = performance.now()
     try {
       await next()

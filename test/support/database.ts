@@ -1,5 +1,7 @@
+import { afterAll, beforeAll } from 'vitest'
 import { createSql, type Sql } from '../../src/db/client.ts'
 import { migrate } from '../../src/db/migrate.ts'
+import { lateBound } from './late-bound.ts'
 
 /** The server tests run against: the machine's PostgreSQL unless TEST_DATABASE_URL says otherwise. */
 export const ADMIN_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
@@ -12,16 +14,23 @@ export interface TestDatabase {
 }
 
 /**
- * Creates a fresh, migrated database for one test file and drops it afterwards: files never share state
- * and can run in parallel.
+ * Creates a database named `name` on the server of `adminUrl` (replacing a leftover one of that name),
+ * migrates it, and returns a client of `max` connections with a `drop` that ends it and drops the
+ * database. Tests and benchmarks both start from here.
  */
-export async function createTestDatabase(label: string, options: { max?: number } = {}): Promise<TestDatabase> {
-  const admin = createSql(ADMIN_URL, { max: 1 })
-  const name = `authtrail_t_${label.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}_${process.pid}_${Math.floor(Math.random() * 1e6)}`
-  await admin.unsafe(`CREATE DATABASE "${name}"`)
-  await admin.end()
-  const url = ADMIN_URL.replace(/\/[^/]*$/, `/${name}`)
-  const sql = createSql(url, { max: options.max ?? 10 })
+export async function createMigratedDatabase(adminUrl: string, name: string, options: { max: number }): Promise<TestDatabase> {
+  const onAdmin = async (statement: string) => {
+    const admin = createSql(adminUrl, { max: 1 })
+    try {
+      await admin.unsafe(statement)
+    } finally {
+      await admin.end()
+    }
+  }
+  await onAdmin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
+  await onAdmin(`CREATE DATABASE "${name}"`)
+  const url = adminUrl.replace(/\/[^/]*$/, `/${name}`)
+  const sql = createSql(url, { max: options.max })
   await migrate(sql)
   return {
     sql,
@@ -29,9 +38,35 @@ export async function createTestDatabase(label: string, options: { max?: number 
     name,
     drop: async () => {
       await sql.end({ timeout: 5 })
-      const a = createSql(ADMIN_URL, { max: 1 })
-      await a.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
-      await a.end()
+      await onAdmin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
     },
   }
+}
+
+/**
+ * Creates a fresh, migrated database for one test file and drops it afterwards: files never share state
+ * and can run in parallel.
+ */
+export function createTestDatabase(label: string, options: { max?: number } = {}): Promise<TestDatabase> {
+  const name = `authtrail_t_${label.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}_${process.pid}_${Math.floor(Math.random() * 1e6)}`
+  return createMigratedDatabase(ADMIN_URL, name, { max: options.max ?? 10 })
+}
+
+/**
+ * The test file's own database: created before its tests (ahead of the file's own beforeAll hooks,
+ * which may use it) and dropped after them. The handle reads through to the database once it exists.
+ *
+ * @example
+ * const db = useTestDatabase('login')
+ * it('…', async () => { await db.sql`SELECT 1` })
+ */
+export function useTestDatabase(label: string, options: { max?: number } = {}): TestDatabase {
+  let db: TestDatabase | undefined
+  beforeAll(async () => {
+    db = await createTestDatabase(label, options)
+  })
+  afterAll(async () => {
+    await db?.drop()
+  })
+  return lateBound(`the ${label} test database`, () => db)
 }

@@ -6,11 +6,15 @@ import type { Role } from '../../src/core/tenancy.ts'
 import type { Sql } from '../../src/db/client.ts'
 import { createOrganisation, createTenant, createUser, type NewTenant, type Tenant } from '../../src/db/tenants.ts'
 import { uuidv7 } from '../../src/core/ids.ts'
+import { beforeAll } from 'vitest'
+import type { TestDatabase } from './database.ts'
+import { lateBound } from './late-bound.ts'
 
 export const TEST_JWT_SECRET = 'test-secret-test-secret-test-secret-0123456789'
 
-// One argon2id hasher at OWASP parameters for every test: the real thing, about 7 ms per verification.
-const hasher = createArgon2Hasher()
+/** One argon2id hasher at OWASP parameters for every test: the real thing, about 7 ms per verification. */
+export const TEST_HASHER: PasswordHasher = createArgon2Hasher()
+const hasher = TEST_HASHER
 let dummyHash: Promise<string> | null = null
 
 export interface TestApp {
@@ -48,6 +52,22 @@ export async function createTestApp(sql: Sql, overrides: Partial<AppDeps> = {}):
   return { app: createApp(deps), deps, tokens, hasher, clock, logs }
 }
 
+/**
+ * The test file's application over its database, built before its tests (after the database, see
+ * useTestDatabase). `overrides` may be computed from the database.
+ *
+ * @example
+ * const db = useTestDatabase('login')
+ * const t = useTestApp(db, { hasher: countingHasher(TEST_HASHER) })
+ */
+export function useTestApp(db: TestDatabase, overrides: Partial<AppDeps> | ((db: TestDatabase) => Partial<AppDeps>) = {}): TestApp {
+  let app: TestApp | undefined
+  beforeAll(async () => {
+    app = await createTestApp(db.sql, typeof overrides === 'function' ? overrides(db) : overrides)
+  })
+  return lateBound('the test app', () => app)
+}
+
 export interface SeededTenant {
   tenant: Tenant
   organisationId: string
@@ -68,6 +88,15 @@ export async function seedTenant(
     users[u.identifier] = { id, identifier: u.identifier, password, role: u.role ?? 'user' }
   }
   return { tenant, organisationId: org.id, users }
+}
+
+/** A tenant seeded in the test file's database before its tests (after the database and the app). */
+export function useSeededTenant(db: TestDatabase, options: Parameters<typeof seedTenant>[1]): SeededTenant {
+  let seeded: SeededTenant | undefined
+  beforeAll(async () => {
+    seeded = await seedTenant(db.sql, options)
+  })
+  return lateBound(`tenant ${options.slug}`, () => seeded)
 }
 
 /** A bearer token for a seeded user, as the login would issue it. */
