@@ -1,48 +1,27 @@
-import { createSql, type Sql } from '../../src/db/client.ts'
-import { migrate } from '../../src/db/migrate.ts'
+import type { Sql } from '../../src/db/client.ts'
+import { createMigratedDatabase, type TestDatabase } from '../../test/support/database.ts'
 
 /** The server the benchmarks run against: the machine's PostgreSQL unless BENCH_DATABASE_URL says otherwise. */
 export const BENCH_ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 
-export interface BenchDatabase {
-  name: string
-  url: string
-  /** A small client for set-up and inspection; benchmarks open their own pools sized to their clients. */
-  sql: Sql
-  drop(): Promise<void>
-}
+/** A benchmark's database. `sql` is a small client for set-up and inspection; benchmarks open their own pools sized to their clients. */
+export type BenchDatabase = TestDatabase
 
 const live = new Set<BenchDatabase>()
 
 /**
- * Creates a fresh, migrated database for one benchmark. Every benchmark starts from an empty schema
- * and drops its database afterwards, also when it fails (see `dropAllBenchDatabases`).
+ * Creates a fresh, migrated database for one benchmark (the same set-up as the tests'). Every benchmark
+ * starts from an empty schema and drops its database afterwards, also when it fails (see
+ * `dropAllBenchDatabases`).
  */
 export async function createBenchDatabase(label: string): Promise<BenchDatabase> {
   const name = `authtrail_bench_${label.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}_${process.pid}`
-  const admin = createSql(BENCH_ADMIN_URL, { max: 1 })
-  try {
-    await admin.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
-    await admin.unsafe(`CREATE DATABASE "${name}"`)
-  } finally {
-    await admin.end()
-  }
-  const url = BENCH_ADMIN_URL.replace(/\/[^/]*$/, `/${name}`)
-  const sql = createSql(url, { max: 2 })
-  await migrate(sql)
+  const created = await createMigratedDatabase(BENCH_ADMIN_URL, name, { max: 2 })
   const db: BenchDatabase = {
-    name,
-    url,
-    sql,
+    ...created,
     drop: async () => {
       live.delete(db)
-      await sql.end({ timeout: 5 })
-      const a = createSql(BENCH_ADMIN_URL, { max: 1 })
-      try {
-        await a.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
-      } finally {
-        await a.end()
-      }
+      await created.drop()
     },
   }
   live.add(db)

@@ -87,35 +87,24 @@ async function verifyPassword(deps: LoginDeps, account: LoginAccount, password: 
   return deps.hasher.verify(account.user.passwordHash, password)
 }
 
+/** What an attempt's transaction answers: verify_required only when the password was not verified. */
+type AttemptRecorded<P extends boolean | null> = LoginResult | AlreadyRecorded | (null extends P ? { kind: 'verify_required' } : never)
+
 /**
  * The attempt's transaction. `passwordValid` is null when the password was not verified because the
  * account looked locked: if it no longer is under the row lock, nothing is kept and the answer is
  * `verify_required`. An attempt id recorded already (a concurrent retry) answers `already_recorded`.
  */
-function recordLoginAttempt(
+function recordLoginAttempt<P extends boolean | null>(
   deps: LoginDeps,
   input: LoginInput,
   account: LoginAccount,
   attemptId: string,
-  passwordValid: boolean,
-): Promise<LoginResult | AlreadyRecorded>
-function recordLoginAttempt(
-  deps: LoginDeps,
-  input: LoginInput,
-  account: LoginAccount,
-  attemptId: string,
-  passwordValid: boolean | null,
-): Promise<LoginResult | { kind: 'verify_required' } | AlreadyRecorded>
-function recordLoginAttempt(
-  deps: LoginDeps,
-  input: LoginInput,
-  account: LoginAccount,
-  attemptId: string,
-  passwordValid: boolean | null,
-): Promise<LoginResult | { kind: 'verify_required' } | AlreadyRecorded> {
+  passwordValid: P,
+): Promise<AttemptRecorded<P>> {
   const { tenant, identifier, origin } = input
   const user = account.user
-  return recordInTransaction<LoginResult, { kind: 'verify_required' }>(deps.sql, async (tx, rollBack) => {
+  const recorded = recordInTransaction<LoginResult, { kind: 'verify_required' }>(deps.sql, async (tx, rollBack) => {
     const state = await lockLockoutState(tx, tenant.id, identifier, user?.id ?? null)
     const now = deps.clock()
     const decision = decideLogin(state, tenant.lockoutPolicy, passwordValid, now)
@@ -138,6 +127,8 @@ function recordLoginAttempt(
     }
     return { kind: 'invalid_credentials', eventId: attemptId, replayed: false }
   })
+  // verify_required is answered only when the password was not verified (passwordValid null).
+  return recorded as Promise<AttemptRecorded<P>>
 }
 
 async function issueSession(

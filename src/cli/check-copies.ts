@@ -1,26 +1,23 @@
 // Compares the MongoDB copies of tenants' events with PostgreSQL: `check-copies --tenant <id|slug>... | --all`.
 // Prints one line per tenant, naming missing, extra and altered documents; exits 1 if any tenant's copy
 // diverges, 2 for an unknown tenant, 78 for bad configuration (DATABASE_URL and MONGO_URL are required).
-import { parseArgs } from 'node:util'
 import { MongoClient } from 'mongodb'
 import { checkDocumentCopies } from '../audit/check-document-copies.ts'
 import { ConfigError } from '../config/env.ts'
 import { createMongoDocumentStore } from '../sinks/docstore/mongodb-store.ts'
 import { loadCommandEnv, runCommand, withSql } from './run-command.ts'
-import { resolveTenants } from './verify-chain-command.ts'
+import { parseTenantSelection, resolveTenants } from './tenant-selection.ts'
 
 const USAGE = 'usage: check-copies (--tenant <uuid|slug>)... | --all'
 
 await runCommand(async () => {
-  const { values } = parseArgs({ options: { tenant: { type: 'string', multiple: true }, all: { type: 'boolean' } } })
-  const names = values.tenant ?? []
-  if ((names.length === 0) === !values.all) throw new ConfigError(USAGE)
+  const { tenants: names, all } = parseTenantSelection(USAGE)
   const env = loadCommandEnv('to compare the copies')
   if (env.MONGO_URL === undefined) throw new ConfigError('invalid configuration:\n  MONGO_URL: required to compare the copies')
   const store = createMongoDocumentStore(new MongoClient(env.MONGO_URL), { dbName: env.MONGO_DB })
   try {
     return await withSql(env.DATABASE_URL, async (sql) => {
-      const { found, unknown } = await resolveTenants(sql, names, values.all ?? false)
+      const { found, unknown } = await resolveTenants(sql, names, all)
       for (const name of unknown) console.log(`unknown tenant ${name}`)
       let diverged = 0
       for (const tenant of unknown.length ? [] : found) {

@@ -2,7 +2,8 @@ import { SYSTEM_ACTOR } from '../admin/admin-actor.ts'
 import { purgeExpiredEvents, type PurgeResult } from '../admin/purge-expired-events.ts'
 import type { Sql } from '../db/client.ts'
 import { findTenantById } from '../db/tenants.ts'
-import { resolveTenants, VERIFY_EXIT } from './verify-chain-command.ts'
+import { resolveTenants } from './tenant-selection.ts'
+import { VERIFY_EXIT } from './verify-chain-command.ts'
 
 export interface PurgeRetentionCommand {
   tenants: string[]

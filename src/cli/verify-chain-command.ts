@@ -1,6 +1,7 @@
 import { nodeDigester } from '../audit/node-digester.ts'
 import { verifyTenantChain } from '../audit/verify-tenant-chain.ts'
 import type { Sql } from '../db/client.ts'
+import { resolveTenants } from './tenant-selection.ts'
 
 export interface VerifyChainCommand {
   /** Tenant ids or slugs; empty with `all` means every tenant. */
@@ -11,23 +12,6 @@ export interface VerifyChainCommand {
 
 /** Exit codes: 0 every chain verifies, 1 a chain is broken, 2 a named tenant does not exist. */
 export const VERIFY_EXIT = { ok: 0, broken: 1, unknownTenant: 2 } as const
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-
-/** Resolves ids or slugs (or all tenants) to rows, reporting names that match nothing. */
-export async function resolveTenants(sql: Sql, names: string[], all: boolean): Promise<{ found: { id: string; slug: string }[]; unknown: string[] }> {
-  if (all) return { found: await sql<{ id: string; slug: string }[]>`SELECT id, slug FROM tenants ORDER BY slug`, unknown: [] }
-  const found: { id: string; slug: string }[] = []
-  const unknown: string[] = []
-  for (const name of names) {
-    const [row] = UUID.test(name)
-      ? await sql<{ id: string; slug: string }[]>`SELECT id, slug FROM tenants WHERE id = ${name}`
-      : await sql<{ id: string; slug: string }[]>`SELECT id, slug FROM tenants WHERE slug = ${name}`
-    if (row) found.push(row)
-    else unknown.push(name)
-  }
-  return { found, unknown }
-}
 
 /**
  * Verifies the chains of one tenant, several, or all, printing one line per tenant and, for a broken

@@ -244,24 +244,16 @@ async function readActivity(sql: Sql, scope: TenantScope, options: IncidentRepor
     (SELECT 'ip_spraying', key, user_id, failures, successes, lockouts, distinct_count, 0, first_at, last_at FROM per_ip
      WHERE distinct_count >= ${options.sprayMinAccounts} ORDER BY distinct_count DESC, failures DESC, key LIMIT ${n})`
 
+  // Both rankings of a kind read the same columns: key, counts, and the first and last time.
   const account = (r: ActivityRow): AccountActivity => ({
-    identifier: r.key!,
-    user_id: r.user_id,
-    failures: r.failures,
-    distinct_ips: r.distinct_count,
-    lockouts: r.lockouts,
-    successes: r.successes,
-    first_failure_at: r.first_at!.toISOString(),
-    last_failure_at: r.last_at!.toISOString(),
+    identifier: r.key!, user_id: r.user_id,
+    failures: r.failures, distinct_ips: r.distinct_count, lockouts: r.lockouts, successes: r.successes,
+    first_failure_at: r.first_at!.toISOString(), last_failure_at: r.last_at!.toISOString(),
   })
   const source = (r: ActivityRow): SourceActivity => ({
     ip: r.key!,
-    failures: r.failures,
-    successes: r.successes,
-    distinct_accounts: r.distinct_count,
-    lockouts_triggered: r.lockouts,
-    first_seen_at: r.first_at!.toISOString(),
-    last_seen_at: r.last_at!.toISOString(),
+    failures: r.failures, successes: r.successes, distinct_accounts: r.distinct_count, lockouts_triggered: r.lockouts,
+    first_seen_at: r.first_at!.toISOString(), last_seen_at: r.last_at!.toISOString(),
   })
   const section = (name: ActivityRow['section']) => rows.filter((r) => r.section === name)
   const totals = section('totals')[0]!

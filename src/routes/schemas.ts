@@ -1,4 +1,4 @@
-import { z } from '@hono/zod-openapi'
+import { createRoute, z, type RouteConfig } from '@hono/zod-openapi'
 
 /** RFC 9457 problem details as returned by every error response. */
 export const ProblemSchema = z
@@ -29,3 +29,16 @@ export const IdempotencyKeyHeader = z.object({
     .optional()
     .openapi({ description: 'Makes a retried request safe: the same key replays the first answer and records nothing new.' }),
 })
+
+/**
+ * Defines the routes of one area of the API: each gets the area's tag and, behind a token, the bearer
+ * requirement, in the order the document lists an operation's fields.
+ *
+ * @example
+ * const route = routesOf({ tag: 'audit', bearer: true })
+ * export const verifyRoute = route('get', '/verify', 'Recompute the chains', { responses: { 200: ... } })
+ */
+export function routesOf(area: { tag: string; bearer: boolean }) {
+  return <M extends RouteConfig['method'], P extends string, S extends Pick<RouteConfig, 'request' | 'responses'>>(method: M, path: P, summary: string, spec: S) =>
+    createRoute({ method, path, tags: [area.tag], summary, ...(area.bearer ? { security: [{ bearerAuth: [] }] } : {}), ...spec })
+}

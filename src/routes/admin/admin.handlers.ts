@@ -11,6 +11,7 @@ import { ApiError } from '../../errors/codes.ts'
 import type { AppContext, AppEnv } from '../../http/app-env.ts'
 import type { OriginReader } from '../../http/client-origin.ts'
 import { requireRole } from '../../http/require-role.ts'
+import { snakeCased } from '../../http/snake-cased.ts'
 import { scopeOfSession } from '../../core/tenancy.ts'
 import { createRouter } from '../create-router.ts'
 import { exportRoute, retentionPurgeRoute, unlockRoute } from './admin.routes.ts'
@@ -53,16 +54,7 @@ export function createAdminRoutes(deps: AdminRouteDeps): OpenAPIHono<AppEnv> {
     if (result.kind === 'not_found') throw ApiError.from('not_found', 'no lockout state for this identifier')
     c.header('Cache-Control', 'no-store')
     if (result.kind === 'not_locked') return c.json({ status: 'not_locked' as const, identifier, event_id: null, previous: null }, 200)
-    const p = result.previous
-    return c.json(
-      {
-        status: 'unlocked' as const,
-        identifier,
-        event_id: result.eventId,
-        previous: { failed_login_attempts: p.failedLoginAttempts, account_locked_until: p.accountLockedUntil, lockout_count: p.lockoutCount },
-      },
-      200,
-    )
+    return c.json({ status: 'unlocked' as const, identifier, event_id: result.eventId, previous: snakeCased(result.previous) }, 200)
   })
 
   app.openapi(exportRoute, async (c) => {

@@ -1,13 +1,10 @@
-import { createRoute, z } from '@hono/zod-openapi'
+import { z } from '@hono/zod-openapi'
 import { EXPORT_FORMATS } from '../../admin/export-formats.ts'
-import { problem } from '../schemas.ts'
+import { problem, routesOf } from '../schemas.ts'
 
-export const unlockRoute = createRoute({
-  method: 'post',
-  path: '/lockouts/{identifier}/unlock',
-  tags: ['administration'],
-  summary: "Unlock an account: clear its lockout state and record lockout_reset with the administrator as actor",
-  security: [{ bearerAuth: [] }],
+const route = routesOf({ tag: 'administration', bearer: true })
+
+export const unlockRoute = route('post', '/lockouts/{identifier}/unlock', "Unlock an account: clear its lockout state and record lockout_reset with the administrator as actor", {
   request: {
     params: z.object({
       identifier: z.string().min(1).max(254).openapi({ param: { name: 'identifier', in: 'path' }, example: 'alice@example.com' }),
@@ -37,12 +34,7 @@ export const unlockRoute = createRoute({
   },
 })
 
-export const exportRoute = createRoute({
-  method: 'get',
-  path: '/export',
-  tags: ['administration'],
-  summary: 'Stream the audit trail of a time range as NDJSON, CSV or CEF (requires a plan with downloads)',
-  security: [{ bearerAuth: [] }],
+export const exportRoute = route('get', '/export', 'Stream the audit trail of a time range as NDJSON, CSV or CEF (requires a plan with downloads)', {
   request: {
     query: z.object({
       format: z.enum(EXPORT_FORMATS).default('ndjson'),
@@ -65,12 +57,7 @@ export const exportRoute = createRoute({
   },
 })
 
-export const retentionPurgeRoute = createRoute({
-  method: 'post',
-  path: '/retention/purge',
-  tags: ['administration'],
-  summary: "Purge the caller's tenant's expired events now, checkpointing each chain so it still verifies",
-  security: [{ bearerAuth: [] }],
+export const retentionPurgeRoute = route('post', '/retention/purge', "Purge the caller's tenant's expired events now, checkpointing each chain so it still verifies", {
   responses: {
     200: {
       description: 'What was purged; event_id is the retention_purged event (null when nothing had expired)',

@@ -5,6 +5,7 @@ import { ApiError } from '../../errors/codes.ts'
 import type { AppEnv } from '../../http/app-env.ts'
 import type { OriginReader } from '../../http/client-origin.ts'
 import { requireRole } from '../../http/require-role.ts'
+import { snakeCased } from '../../http/snake-cased.ts'
 import { listDeadLetters } from '../../outbox/list-dead-letters.ts'
 import { redriveDeadLetters } from '../../admin/redrive-dead-letters.ts'
 import { getRelayStatus } from '../../outbox/relay-status.ts'
@@ -35,40 +36,13 @@ export function createOutboxRoutes(deps: OutboxRouteDeps): OpenAPIHono<AppEnv> {
 
   app.openapi(outboxStatusRoute, async (c) => {
     const status = await getRelayStatus(deps.sql, { tenantId: c.get('session').tid, sinks: configured.length > 0 ? configured : undefined })
-    return c.json(
-      {
-        sinks: status.map((s) => ({
-          sink: s.sink,
-          undelivered: s.undelivered,
-          lag_seconds: s.lagSeconds,
-          dead_letters: s.deadLetters,
-          retrying_chains: s.retryingChains,
-        })),
-      },
-      200,
-    )
+    return c.json({ sinks: status.map(snakeCased) }, 200)
   })
 
   app.openapi(deadLettersRoute, async (c) => {
     const query = c.req.valid('query')
     const items = await listDeadLetters(deps.sql, { tenantId: c.get('session').tid, sink: query.sink, state: query.state, limit: query.limit })
-    return c.json(
-      {
-        items: items.map((d) => ({
-          sink: d.sink,
-          event_id: d.eventId,
-          shard: d.shard,
-          seq: d.seq,
-          event_type: d.eventType,
-          occurred_at: d.occurredAt,
-          attempts: d.attempts,
-          last_error: d.lastError,
-          dead_at: d.deadAt,
-          redriven_at: d.redrivenAt,
-        })),
-      },
-      200,
-    )
+    return c.json({ items: items.map(({ tenantId: _tenant, ...deadLetter }) => snakeCased(deadLetter)) }, 200)
   })
 
   app.openapi(redriveRoute, async (c) => {
@@ -84,14 +58,7 @@ export function createOutboxRoutes(deps: OutboxRouteDeps): OpenAPIHono<AppEnv> {
       { tenantId: session.tid, eventIds: body.event_ids, limit: body.limit },
       { actor: { channel: 'admin', actorId: session.sub, organisationId: session.org, ip: origin.ip, userAgent: origin.userAgent }, now: deps.clock() },
     )
-    return c.json(
-      {
-        redriven: result.redriven,
-        failed: result.failed.map((f) => ({ event_id: f.eventId, error: f.error })),
-        audit_event_ids: result.auditEventIds,
-      },
-      200,
-    )
+    return c.json({ ...snakeCased(result), failed: result.failed.map(snakeCased) }, 200)
   })
   return app
 }

@@ -1,7 +1,9 @@
-import { createRoute, z } from '@hono/zod-openapi'
+import { z } from '@hono/zod-openapi'
 import { EVENT_TYPES } from '../../core/event-types.ts'
 import { SINK_NAMES } from '../../sinks/event-sink.ts'
-import { problem } from '../schemas.ts'
+import { problem, routesOf } from '../schemas.ts'
+
+const route = routesOf({ tag: 'outbox', bearer: true })
 
 const SinkName = z.enum(SINK_NAMES).openapi({ example: 'docstore' })
 
@@ -62,21 +64,11 @@ const denied = {
   403: problem('Requires the admin role'),
 }
 
-export const outboxStatusRoute = createRoute({
-  method: 'get',
-  path: '/status',
-  tags: ['outbox'],
-  summary: "Replication lag, backlog and dead letters of the caller's tenant, per sink",
-  security: [{ bearerAuth: [] }],
+export const outboxStatusRoute = route('get', '/status', "Replication lag, backlog and dead letters of the caller's tenant, per sink", {
   responses: { 200: { description: 'Per-sink status', content: { 'application/json': { schema: OutboxStatusSchema } } }, ...denied },
 })
 
-export const deadLettersRoute = createRoute({
-  method: 'get',
-  path: '/dead-letters',
-  tags: ['outbox'],
-  summary: "The caller's tenant's events a sink refused, newest first",
-  security: [{ bearerAuth: [] }],
+export const deadLettersRoute = route('get', '/dead-letters', "The caller's tenant's events a sink refused, newest first", {
   request: { query: DeadLetterQuery },
   responses: {
     200: { description: 'Dead letters', content: { 'application/json': { schema: z.object({ items: z.array(DeadLetterSchema) }) } } },
@@ -85,12 +77,7 @@ export const deadLettersRoute = createRoute({
   },
 })
 
-export const redriveRoute = createRoute({
-  method: 'post',
-  path: '/dead-letters/redrive',
-  tags: ['outbox'],
-  summary: "Deliver the caller's tenant's dead letters again and audit the re-drive",
-  security: [{ bearerAuth: [] }],
+export const redriveRoute = route('post', '/dead-letters/redrive', "Deliver the caller's tenant's dead letters again and audit the re-drive", {
   request: { body: { required: true, content: { 'application/json': { schema: RedriveBody } } } },
   responses: {
     200: { description: 'What was re-delivered and what still fails', content: { 'application/json': { schema: RedriveResultSchema } } },

@@ -1,5 +1,7 @@
-import { createRoute, z } from '@hono/zod-openapi'
-import { problem } from '../schemas.ts'
+import { z } from '@hono/zod-openapi'
+import { problem, routesOf } from '../schemas.ts'
+
+const route = routesOf({ tag: 'audit', bearer: true })
 
 const BreakSchema = z.object({
   shard: z.number().int(),
@@ -29,12 +31,7 @@ export const VerificationSchema = z
   })
   .openapi('ChainVerification')
 
-export const verifyRoute = createRoute({
-  method: 'get',
-  path: '/verify',
-  tags: ['audit'],
-  summary: "Recompute the caller's tenant hash chains and name the first broken sequence number",
-  security: [{ bearerAuth: [] }],
+export const verifyRoute = route('get', '/verify', "Recompute the caller's tenant hash chains and name the first broken sequence number", {
   responses: {
     200: { description: 'Verification result', content: { 'application/json': { schema: VerificationSchema } } },
     401: problem('Missing or invalid token'),

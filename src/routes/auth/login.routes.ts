@@ -1,5 +1,7 @@
-import { createRoute, z } from '@hono/zod-openapi'
-import { IdempotencyKeyHeader, problem } from '../schemas.ts'
+import { z } from '@hono/zod-openapi'
+import { IdempotencyKeyHeader, problem, routesOf } from '../schemas.ts'
+
+const route = routesOf({ tag: 'authentication', bearer: false })
 
 const credentials = {
   tenant: z.string().min(1).max(63).openapi({ example: 'acme', description: 'The tenant slug' }),
@@ -30,20 +32,12 @@ const failures = {
   503: problem('The attempt could not be recorded; nothing was written'),
 }
 
-export const webLoginRoute = createRoute({
-  method: 'post',
-  path: '/auth/login',
-  tags: ['authentication'],
-  summary: 'Log in from the web (session also set as an HttpOnly cookie)',
+export const webLoginRoute = route('post', '/auth/login', 'Log in from the web (session also set as an HttpOnly cookie)', {
   request: { headers: IdempotencyKeyHeader, body: { required: true, content: { 'application/json': { schema: WebLoginBody } } } },
   responses: { 200: { description: 'Logged in', content: { 'application/json': { schema: SessionSchema } } }, ...failures },
 })
 
-export const mobileLoginRoute = createRoute({
-  method: 'post',
-  path: '/mobile/auth/login',
-  tags: ['authentication'],
-  summary: 'Log in from a mobile app (token in the body, device identifier recorded)',
+export const mobileLoginRoute = route('post', '/mobile/auth/login', 'Log in from a mobile app (token in the body, device identifier recorded)', {
   request: { headers: IdempotencyKeyHeader, body: { required: true, content: { 'application/json': { schema: MobileLoginBody } } } },
   responses: { 200: { description: 'Logged in', content: { 'application/json': { schema: SessionSchema } } }, ...failures },
 })
@@ -58,11 +52,7 @@ export const RegisterBody = z
   .strict()
   .openapi('RegisterRequest')
 
-export const registerRoute = createRoute({
-  method: 'post',
-  path: '/auth/register',
-  tags: ['authentication'],
-  summary: 'Register an account (the answer does not reveal whether the identifier was taken)',
+export const registerRoute = route('post', '/auth/register', 'Register an account (the answer does not reveal whether the identifier was taken)', {
   request: { headers: IdempotencyKeyHeader, body: { required: true, content: { 'application/json': { schema: RegisterBody } } } },
   responses: {
     202: {

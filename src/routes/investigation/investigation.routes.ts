@@ -1,9 +1,16 @@
-import { createRoute, z } from '@hono/zod-openapi'
+import { z } from '@hono/zod-openapi'
 import { AuthEventSchema } from '../../core/auth-event.ts'
 import { CHANNELS, EVENT_TYPES, OUTCOMES, isEventType } from '../../core/event-types.ts'
 import { parseAddressFilter } from '../../investigation/address-filter.ts'
 import { VOLUME_INTERVALS } from '../../investigation/event-volumes.ts'
-import { problem } from '../schemas.ts'
+import { problem, routesOf } from '../schemas.ts'
+
+const route = routesOf({ tag: 'investigation', bearer: true })
+
+// The field types of the answers below, which list many fields each.
+const text = z.string()
+const maybeText = z.string().nullable()
+const int = z.number().int()
 
 const instant = (description: string) =>
   z.iso.datetime({ offset: true }).openapi({ description, example: '2026-11-23T10:00:00Z' })
@@ -49,12 +56,7 @@ export const InvestigatedEventSchema = AuthEventSchema.omit({ tenant_id: true })
   .extend({ chain_hash: z.string() })
   .openapi('InvestigatedEvent')
 
-export const eventsRoute = createRoute({
-  method: 'get',
-  path: '/events',
-  tags: ['investigation'],
-  summary: "Search the caller's tenant events by user, identifier, IP or CIDR, type, channel, outcome and time; keyset pages",
-  security: [{ bearerAuth: [] }],
+export const eventsRoute = route('get', '/events', "Search the caller's tenant events by user, identifier, IP or CIDR, type, channel, outcome and time; keyset pages", {
   request: { query: EventsQuery },
   responses: {
     200: {
@@ -73,28 +75,20 @@ export const eventsRoute = createRoute({
 
 export const LockoutStatusSchema = z
   .object({
-    identifier: z.string(),
-    user_id: z.string().nullable(),
+    identifier: text,
+    user_id: maybeText,
     locked: z.boolean(),
-    account_locked_until: z.string().nullable(),
-    retry_after_seconds: z.number().int().nullable(),
-    failed_login_attempts: z.number().int(),
-    failures_until_lockout: z.number().int(),
-    window_started_at: z.string().nullable(),
-    last_failed_at: z.string().nullable(),
-    lockout_count: z.number().int(),
-    last_locked_at: z.string().nullable(),
-    updated_at: z.string(),
-    as_of: z.string(),
+    account_locked_until: maybeText,
+    retry_after_seconds: int.nullable(),
+    // The counters as a login at as_of would see them.
+    failed_login_attempts: int, failures_until_lockout: int,
+    window_started_at: maybeText, last_failed_at: maybeText,
+    lockout_count: int, last_locked_at: maybeText,
+    updated_at: text, as_of: text,
   })
   .openapi('LockoutStatus')
 
-export const lockoutStatusRoute = createRoute({
-  method: 'get',
-  path: '/lockouts/{identifier}',
-  tags: ['investigation'],
-  summary: 'The live lockout state of an identifier (the state row itself)',
-  security: [{ bearerAuth: [] }],
+export const lockoutStatusRoute = route('get', '/lockouts/{identifier}', 'The live lockout state of an identifier (the state row itself)', {
   request: { params: IdentifierParam },
   responses: {
     200: { description: 'Lockout state', content: { 'application/json': { schema: LockoutStatusSchema } } },
@@ -103,46 +97,27 @@ export const lockoutStatusRoute = createRoute({
   },
 })
 
-const AttemptSchema = z.object({
-  event_id: z.string(),
-  occurred_at: z.string(),
-  ip: z.string().nullable(),
-  user_agent: z.string().nullable(),
-  channel: z.enum(CHANNELS),
-  device_id: z.string().nullable(),
-})
+const AttemptSchema = z.object({ event_id: text, occurred_at: text, ip: maybeText, user_agent: maybeText, channel: z.enum(CHANNELS), device_id: maybeText })
 
 export const LockoutDiagnosticsSchema = z
   .object({
     identifier: z.string(),
     lockouts: z.array(
       z.object({
-        lock_event_id: z.string(),
-        shard: z.number().int(),
-        seq: z.number().int(),
-        locked_at: z.string(),
-        locked_until: z.string().nullable(),
-        lockout_count: z.number().int().nullable(),
-        lock_duration_seconds: z.number().int().nullable(),
-        failed_attempts: z.number().int(),
-        triggering_failures: z.array(AttemptSchema.extend({ seq: z.number().int(), failed_attempts: z.number().int().nullable() })),
-        distinct_ips: z.array(z.string()),
-        distinct_user_agents: z.array(z.string().nullable()),
-        attempts_while_locked: z.number().int(),
-        ended_by: z
-          .object({ event_id: z.string(), occurred_at: z.string(), reason: z.string().nullable(), actor_id: z.string().nullable(), channel: z.enum(CHANNELS) })
-          .nullable(),
+        lock_event_id: text, shard: int, seq: int,
+        locked_at: text, locked_until: maybeText,
+        lockout_count: int.nullable(), lock_duration_seconds: int.nullable(), failed_attempts: int,
+        triggering_failures: z.array(AttemptSchema.extend({ seq: int, failed_attempts: int.nullable() })),
+        distinct_ips: z.array(text),
+        distinct_user_agents: z.array(maybeText),
+        attempts_while_locked: int,
+        ended_by: z.object({ event_id: text, occurred_at: text, reason: maybeText, actor_id: maybeText, channel: z.enum(CHANNELS) }).nullable(),
       }),
     ),
   })
   .openapi('LockoutDiagnostics')
 
-export const lockoutDiagnosticsRoute = createRoute({
-  method: 'get',
-  path: '/lockouts/{identifier}/diagnostics',
-  tags: ['investigation'],
-  summary: 'For each lockout of an identifier, the failed attempts that triggered it (IPs, user agents, times) and how it ended',
-  security: [{ bearerAuth: [] }],
+export const lockoutDiagnosticsRoute = route('get', '/lockouts/{identifier}/diagnostics', 'For each lockout of an identifier, the failed attempts that triggered it (IPs, user agents, times) and how it ended', {
   request: {
     params: IdentifierParam,
     query: z.object({
@@ -163,40 +138,26 @@ export const lockoutDiagnosticsRoute = createRoute({
 export const MAX_INCIDENT_WINDOW_DAYS = 92
 
 const AccountActivitySchema = z.object({
-  identifier: z.string(),
-  user_id: z.string().nullable(),
-  failures: z.number().int(),
-  distinct_ips: z.number().int(),
-  lockouts: z.number().int(),
-  successes: z.number().int(),
-  first_failure_at: z.string(),
-  last_failure_at: z.string(),
+  identifier: text, user_id: maybeText,
+  failures: int, distinct_ips: int, lockouts: int, successes: int,
+  first_failure_at: text, last_failure_at: text,
 })
 
 const SourceActivitySchema = z.object({
-  ip: z.string(),
-  failures: z.number().int(),
-  successes: z.number().int(),
-  distinct_accounts: z.number().int(),
-  lockouts_triggered: z.number().int(),
-  first_seen_at: z.string(),
-  last_seen_at: z.string(),
+  ip: text,
+  failures: int, successes: int, distinct_accounts: int, lockouts_triggered: int,
+  first_seen_at: text, last_seen_at: text,
 })
 
-const SummarySchema = AttemptSchema.extend({ reason: z.string().nullable() })
+const SummarySchema = AttemptSchema.extend({ reason: maybeText })
 
 export const IncidentReportSchema = z
   .object({
-    window: z.object({ from: z.string(), to: z.string() }),
-    parameters: z.object({ min_failures: z.number().int(), spray_min_accounts: z.number().int(), distributed_min_ips: z.number().int(), limit: z.number().int() }),
+    window: z.object({ from: text, to: text }),
+    parameters: z.object({ min_failures: int, spray_min_accounts: int, distributed_min_ips: int, limit: int }),
     totals: z.object({
-      login_attempts: z.number().int(),
-      failures: z.number().int(),
-      successes: z.number().int(),
-      lockouts: z.number().int(),
-      targeted_accounts: z.number().int(),
-      source_ips: z.number().int(),
-      suspicious_successes: z.number().int(),
+      login_attempts: int, failures: int, successes: int, lockouts: int,
+      targeted_accounts: int, source_ips: int, suspicious_successes: int,
     }),
     targeted_accounts: z.array(AccountActivitySchema),
     distributed_attacks: z.array(AccountActivitySchema),
@@ -204,41 +165,24 @@ export const IncidentReportSchema = z
     password_spraying: z.array(SourceActivitySchema),
     lockout_timeline: z.array(
       z.object({
-        event_id: z.string(),
-        occurred_at: z.string(),
-        event_type: z.enum(['account_locked', 'lockout_reset']),
-        identifier: z.string().nullable(),
-        user_id: z.string().nullable(),
-        ip: z.string().nullable(),
-        channel: z.enum(CHANNELS),
-        reason: z.string().nullable(),
-        actor_id: z.string().nullable(),
-        locked_until: z.string().nullable(),
-        failed_attempts: z.number().int().nullable(),
-        lockout_count: z.number().int().nullable(),
+        event_id: text, occurred_at: text, event_type: z.enum(['account_locked', 'lockout_reset']),
+        identifier: maybeText, user_id: maybeText, ip: maybeText, channel: z.enum(CHANNELS),
+        reason: maybeText, actor_id: maybeText,
+        locked_until: maybeText, failed_attempts: int.nullable(), lockout_count: int.nullable(),
       }),
     ),
     suspicious_successes: z.array(
       SummarySchema.extend({
-        identifier: z.string(),
-        user_id: z.string().nullable(),
-        preceding_failures: z.number().int(),
-        failures: z.array(SummarySchema),
-        failures_truncated: z.boolean(),
-        failure_ips: z.array(z.string()),
-        ip_seen_in_failures: z.boolean(),
+        identifier: text, user_id: maybeText,
+        preceding_failures: int, failures: z.array(SummarySchema), failures_truncated: z.boolean(),
+        failure_ips: z.array(text), ip_seen_in_failures: z.boolean(),
       }),
     ),
     truncated: z.record(z.string(), z.boolean()),
   })
   .openapi('IncidentReport')
 
-export const incidentReportRoute = createRoute({
-  method: 'get',
-  path: '/incident-report',
-  tags: ['investigation'],
-  summary: 'Reconstruct an attack in a time window: targeted accounts, source IPs, spraying, distributed attacks, lockouts, suspicious successes',
-  security: [{ bearerAuth: [] }],
+export const incidentReportRoute = route('get', '/incident-report', 'Reconstruct an attack in a time window: targeted accounts, source IPs, spraying, distributed attacks, lockouts, suspicious successes', {
   request: {
     query: z.object({
       from: instant('Window start (inclusive)'),
@@ -259,30 +203,18 @@ export const incidentReportRoute = createRoute({
 
 export const EventVolumesSchema = z
   .object({
-    from: z.string(),
-    to: z.string(),
-    interval_seconds: z.number().int(),
+    from: text, to: text, interval_seconds: int,
     buckets: z.array(
       z.object({
-        start: z.string(),
-        login_attempts: z.number().int(),
-        failures: z.number().int(),
-        successes: z.number().int(),
-        failure_rate: z.number().nullable(),
-        lockouts: z.number().int(),
-        events: z.number().int(),
-        distinct_source_ips: z.number().int(),
+        start: text,
+        login_attempts: int, failures: int, successes: int, failure_rate: z.number().nullable(),
+        lockouts: int, events: int, distinct_source_ips: int,
       }),
     ),
   })
   .openapi('EventVolumes')
 
-export const eventVolumesRoute = createRoute({
-  method: 'get',
-  path: '/volumes',
-  tags: ['investigation'],
-  summary: 'Event volumes and failure rates per interval, every bucket present',
-  security: [{ bearerAuth: [] }],
+export const eventVolumesRoute = route('get', '/volumes', 'Event volumes and failure rates per interval, every bucket present', {
   request: {
     query: z.object({
       from: instant('Window start (inclusive), also the bucket origin'),

@@ -1,12 +1,5 @@
 import type { OutboxPayload } from '../../core/auth-event.ts'
-import {
-  DocumentRejectedError,
-  resolveFindLimit,
-  type ChainRange,
-  type DocumentStore,
-  type EventQuery,
-  type RejectedEvent,
-} from './document-store.ts'
+import { DocumentRejectedError, resolveFindLimit, type ChainRange, type DocumentStore, type EventQuery, type RejectedEvent } from './document-store.ts'
 import { lockoutDocumentId, snapshotSupersedes, type EventDocument, type LockoutDocument } from './event-document.ts'
 import { EVENTS_COLLECTION_SPEC, LOCKOUTS_COLLECTION_SPEC } from './mongo-schema.ts'
 import { planDocumentWrites } from './plan-document-writes.ts'

@@ -1,13 +1,6 @@
 import { MongoBulkWriteError, MongoServerError, type AnyBulkWriteOperation, type Collection, type Document, type MongoClient, type WriteError } from 'mongodb'
 import type { OutboxPayload } from '../../core/auth-event.ts'
-import {
-  DocumentRejectedError,
-  resolveFindLimit,
-  type ChainRange,
-  type DocumentStore,
-  type EventQuery,
-  type RejectedEvent,
-} from './document-store.ts'
+import { DocumentRejectedError, resolveFindLimit, type ChainRange, type DocumentStore, type EventQuery, type RejectedEvent } from './document-store.ts'
 import { lockoutDocumentId, type EventDocument, type LockoutDocument } from './event-document.ts'
 import {
   CHAIN_ORDER,
