@@ -80,6 +80,28 @@ describe('bad input on authentication routes', () => {
     expect((await verify.json()).ok).toBe(true)
   })
 
+  it('every kind of refusal is audited exactly once, with the code it was answered with', async () => {
+    const json = { 'content-type': 'application/json', 'user-agent': 'vitest' }
+    const refusals: [RequestInit & { path: string }, number, string][] = [
+      [{ path: '/v1/auth/login', method: 'POST', headers: json, body: '{"tenant":"acme"}' }, 400, 'validation_failed'],
+      [{ path: '/v1/auth/login', method: 'POST', headers: json, body: '{' }, 400, 'malformed_json'],
+      [{ path: '/v1/auth/login', method: 'POST', headers: { 'user-agent': 'vitest' }, body: '{"tenant":"acme"}' }, 415, 'unsupported_media_type'],
+      [{ path: '/v1/auth/login', method: 'POST', headers: { ...json, 'idempotency-key': 'x' }, body: '{}' }, 400, 'validation_failed'],
+      [{ path: '/v1/auth/register', method: 'POST', headers: json, body: JSON.stringify({ tenant: 'acme', identifier: 'a', password: 'x'.repeat(20_000) }) }, 413, 'payload_too_large'],
+      [{ path: '/v1/mobile/auth/login', method: 'POST', headers: json, body: JSON.stringify({ tenant: 'nope', identifier: 'a', password: 'p', device_id: 'd' }) }, 400, 'unknown_tenant'],
+      [{ path: '/v1/auth/login', method: 'GET' }, 404, 'not_found'],
+    ]
+    for (const [{ path, ...init }, status, code] of refusals) {
+      const [before] = await db.sql`SELECT count(*)::int AS n FROM auth_logs`
+      const res = await t.app.request(path, init)
+      expect(res.status, `${init.method} ${path}`).toBe(status)
+      const rows = await db.sql`SELECT metadata FROM auth_logs ORDER BY occurred_at DESC, id DESC LIMIT 2`
+      const [after] = await db.sql`SELECT count(*)::int AS n FROM auth_logs`
+      expect(after!.n - before!.n, `${init.method} ${path} ${code}`).toBe(1)
+      expect(rows[0]!.metadata.problem_code).toBe(code)
+    }
+  })
+
   it('unknown routes are 404 problems', async () => {
     await expectProblem(await t.app.request('/v1/nothing'), 404, 'not_found')
   })
