@@ -1075,6 +1075,114 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/monitoring/overview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The live overview of the caller's tenant: attempts and failure rate per minute over the last hour, logins per channel, locked accounts, latest attempts, relay health, chain size */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The overview now */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["TenantOverview"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Requires the admin or auditor role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/monitoring/overview/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The live overview pushed as Server-Sent Events: one `overview` event at once, then one whenever it changes (at least every few seconds); the stream ends when the token expires */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description An event stream; each `overview` event carries a TenantOverview as JSON, its id the version of the trail it saw */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/event-stream": string;
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Requires the admin or auditor role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/metrics": {
         parameters: {
             query?: never;
@@ -1495,6 +1603,78 @@ export interface components {
             event_ids?: string[];
             /** @default 1000 */
             limit: number;
+        };
+        TenantOverview: {
+            as_of: string;
+            tenant: {
+                slug: string;
+                name: string;
+                retention_days: number;
+                /** @description Whether the plan allows exports (GET /v1/admin/export) */
+                can_download: boolean;
+            };
+            /** @description The last hour in whole minutes, the current minute included */
+            window: {
+                from: string;
+                to: string;
+            };
+            totals: {
+                attempts: number;
+                failures: number;
+                successes: number;
+                /** @description failures / attempts; null without attempts */
+                failure_rate: number | null;
+                lockouts: number;
+            };
+            /** @description One bucket per minute of the window, empty ones included */
+            minutes: {
+                start: string;
+                attempts: number;
+                failures: number;
+                successes: number;
+                /** @description failures / attempts; null without attempts */
+                failure_rate: number | null;
+                lockouts: number;
+            }[];
+            /** @description Login attempts per channel over the window */
+            channels: {
+                /** @enum {string} */
+                channel: "web" | "mobile";
+                attempts: number;
+                failures: number;
+                successes: number;
+            }[];
+            locked_accounts: {
+                /** @description Identifiers locked now, in your scope */
+                count: number;
+                accounts: {
+                    identifier: string;
+                    user_id: string | null;
+                    locked_until: string;
+                    lockout_count: number;
+                    last_locked_at: string | null;
+                }[];
+            };
+            /** @description The latest attempts and lockout changes, newest first */
+            recent_events: {
+                event_id: string;
+                occurred_at: string;
+                /** @enum {string} */
+                event_type: "login_failed" | "login_success" | "account_locked" | "lockout_reset";
+                /** @enum {string} */
+                outcome: "success" | "failure";
+                reason: string | null;
+                identifier: string | null;
+                ip: string | null;
+                /** @enum {string} */
+                channel: "web" | "mobile" | "admin" | "system";
+            }[];
+            relay: components["schemas"]["OutboxStatus"];
+            chain: {
+                shards: number;
+                /** @description Events in the tenant's chains (the sum of their heads) */
+                events: number;
+            };
         };
     };
     responses: never;

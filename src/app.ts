@@ -17,6 +17,8 @@ import { createAuditRoutes } from './routes/audit/verify.handlers.ts'
 import { createAuthRoutes } from './routes/auth/auth.handlers.ts'
 import { createInvestigationRoutes } from './routes/investigation/investigation.handlers.ts'
 import { createMetricsRoutes } from './routes/metrics/metrics.handlers.ts'
+import { createConsoleRoutes } from './routes/console/console.handlers.ts'
+import { createMonitoringRoutes } from './routes/monitoring/monitoring.handlers.ts'
 import type { EventSink } from './sinks/event-sink.ts'
 import { SERVICE_VERSION } from './version.ts'
 
@@ -43,6 +45,8 @@ export interface AppDeps {
   metrics?: ServiceMetrics
   /** Device fields of CEF lines (exports). */
   cefDevice?: CefDevice
+  /** Aborted when the service begins to shut down: long-lived responses (event streams) end. */
+  closing?: AbortSignal
 }
 
 export const OPENAPI_INFO = {
@@ -95,7 +99,9 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.route('/v1/audit', createAuditRoutes({ sql, tokens, checkpointKey }))
   app.route('/v1/investigation', createInvestigationRoutes({ sql, tokens, clock }))
   app.route('/v1/admin', createAdminRoutes({ sql, tokens, clock, origin, sinks: deps.sinks ?? [], checkpointKey, cefDevice: deps.cefDevice }))
+  app.route('/v1/monitoring', createMonitoringRoutes({ sql, tokens, clock, sinks: deps.sinks ?? [], log, closing: deps.closing }))
   if (deps.metrics) app.route('/', createMetricsRoutes(deps.metrics))
+  app.route('/console', createConsoleRoutes())
 
   app.get('/healthz', async (c) => {
     await sql`SELECT 1`

@@ -129,3 +129,28 @@ export async function countLockedAccounts(sql: Sql): Promise<number> {
     SELECT count(*)::int AS locked FROM account_lockouts WHERE account_locked_until > now()`
   return row?.locked ?? 0
 }
+
+/** An identifier locked right now, as the console lists it. */
+export interface LockedAccountRow {
+  identifier: string
+  user_id: string | null
+  account_locked_until: Date
+  lockout_count: number
+  last_locked_at: Date | null
+}
+
+/**
+ * Identifiers locked at `now` within a scope (tenant, and for an account the organisation, as
+ * findLockoutInScope), the longest lock first: the `limit` first of them and how many there are in all.
+ */
+export async function listLockedInScope(sql: Queryable, scope: TenantScope, now: Date, limit: number): Promise<{ count: number; accounts: LockedAccountRow[] }> {
+  const rows = await sql<(LockedAccountRow & { total: number })[]>`
+    SELECT l.identifier, l.user_id, l.account_locked_until, l.lockout_count, l.last_locked_at, count(*) OVER ()::int AS total
+    FROM account_lockouts l
+    LEFT JOIN users u ON u.tenant_id = l.tenant_id AND u.id = l.user_id
+    WHERE l.tenant_id = ${scope.tenantId} AND l.account_locked_until > ${now}
+      ${scope.organisationId === null ? sql`` : sql`AND (l.user_id IS NULL OR u.organisation_id = ${scope.organisationId})`}
+    ORDER BY l.account_locked_until DESC, l.identifier
+    LIMIT ${limit}`
+  return { count: rows[0]?.total ?? 0, accounts: rows.map(({ total: _total, ...row }) => row) }
+}

@@ -1,0 +1,212 @@
+import { useContext, useMemo, useState } from 'preact/hooks'
+import { api, ok, type Overview, type Schemas } from '../api.ts'
+import { TimeChart } from '../chart.tsx'
+import { count, dateTime, duration, percent, time } from '../format.ts'
+import { LiveContext, type LiveState } from '../live.ts'
+import { AccountLink, Card, ErrorNote, IpLink, LockoutLink, Outcome, Stat } from '../ui.tsx'
+
+const LIVE_LABEL: Record<LiveState, string> = { connecting: 'Connecting…', live: 'Live', reconnecting: 'Reconnecting…', closed: 'Disconnected' }
+
+/** The live overview: everything on it arrives pushed by the server (Server-Sent Events, followed by the app). */
+export function OverviewView() {
+  const { overview, state } = useContext(LiveContext)
+  return (
+    <div class="view">
+      <div class="view-head">
+        <h1>Live overview</h1>
+        <p class={`live ${state}`} role="status" data-testid="live-state">
+          <span class="dot" aria-hidden="true" /> {LIVE_LABEL[state]}
+          {overview ? <span class="muted"> · updated {time(overview.as_of)}</span> : null}
+        </p>
+      </div>
+      {overview ? <OverviewBody overview={overview} /> : <p class="muted">Waiting for the first update…</p>}
+    </div>
+  )
+}
+
+function OverviewBody({ overview }: { overview: Overview }) {
+  const { totals, channels, locked_accounts: locked } = overview
+  const times = useMemo(() => overview.minutes.map((m) => Date.parse(m.start)), [overview])
+  const series = useMemo(
+    () => [
+      { label: 'Attempts', values: overview.minutes.map((m) => m.attempts), color: '#5b9bd5', fill: true },
+      { label: 'Failures', values: overview.minutes.map((m) => m.failures), color: '#f0883e' },
+      { label: 'Failure rate', values: overview.minutes.map((m) => m.failure_rate), color: '#e5534b', percent: true },
+    ],
+    [overview],
+  )
+  return (
+    <>
+      <div class="stats" aria-label="Last hour">
+        <Stat label="attempts, last hour" value={count(totals.attempts)} testId="stat-attempts" />
+        <Stat label="failure rate" value={percent(totals.failure_rate)} tone={(totals.failure_rate ?? 0) > 0.5 ? 'alert' : undefined} testId="stat-failure-rate" />
+        <Stat label="locked now" value={count(locked.count)} tone={locked.count > 0 ? 'alert' : 'ok'} testId="stat-locked" />
+        <Stat label="lockouts, last hour" value={count(totals.lockouts)} />
+        {channels.map((c) => (
+          <Stat key={c.channel} label={`${c.channel} logins (${count(c.failures)} failed)`} value={count(c.attempts)} testId={`stat-channel-${c.channel}`} />
+        ))}
+      </div>
+      <Card title="Attempts and failure rate per minute" class="wide">
+        <TimeChart times={times} series={series} summary={`Last hour: ${totals.attempts} attempts, ${totals.failures} failures, failure rate ${percent(totals.failure_rate)}`} />
+      </Card>
+      <div class="grid">
+        <Card title="Latest attempts" id="recent">
+          <div class="table-wrap">
+            <table data-testid="recent-events">
+              <thead>
+                <tr>
+                  <th scope="col">Time</th>
+                  <th scope="col">Event</th>
+                  <th scope="col">Account</th>
+                  <th scope="col">IP</th>
+                  <th scope="col">Channel</th>
+                </tr>
+              </thead>
+              <tbody>
+                {overview.recent_events.map((e) => (
+                  <tr key={e.event_id} data-event-id={e.event_id}>
+                    <td>{time(e.occurred_at)}</td>
+                    <td>
+                      <Outcome type={e.event_type} outcome={e.outcome} reason={e.reason} />
+                    </td>
+                    <td>
+                      <AccountLink identifier={e.identifier} />
+                    </td>
+                    <td>
+                      <IpLink ip={e.ip} />
+                    </td>
+                    <td>{e.channel}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+          {overview.recent_events.length === 0 ? <p class="muted">No attempts in the last hour.</p> : null}
+        </Card>
+        <Card title="Locked accounts" id="locked">
+          {locked.count === 0 ? (
+            <p class="muted">No account is locked.</p>
+          ) : (
+            <div class="table-wrap">
+              <table data-testid="locked-accounts">
+                <thead>
+                  <tr>
+                    <th scope="col">Account</th>
+                    <th scope="col">Locked until</th>
+                    <th scope="col">Lockouts</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {locked.accounts.map((a) => (
+                    <tr key={a.identifier}>
+                      <td>
+                        <LockoutLink identifier={a.identifier}>{a.identifier}</LockoutLink>
+                      </td>
+                      <td>{time(a.locked_until)}</td>
+                      <td>{a.lockout_count}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+              {locked.count > locked.accounts.length ? <p class="muted">and {locked.count - locked.accounts.length} more</p> : null}
+            </div>
+          )}
+        </Card>
+        <RelayCard sinks={overview.relay.sinks} />
+        <ChainCard chain={overview.chain} />
+      </div>
+    </>
+  )
+}
+
+type Sink = Overview['relay']['sinks'][number]
+
+function RelayCard({ sinks }: { sinks: Sink[] }) {
+  return (
+    <Card title="Relay health" id="relay">
+      {sinks.length === 0 ? (
+        <p class="muted">No sink is configured in this process.</p>
+      ) : (
+        <div class="table-wrap">
+          <table data-testid="relay">
+            <thead>
+              <tr>
+                <th scope="col">Sink</th>
+                <th scope="col">Backlog</th>
+                <th scope="col">Lag</th>
+                <th scope="col">Dead letters</th>
+                <th scope="col">Last error</th>
+              </tr>
+            </thead>
+            <tbody>
+              {sinks.map((s) => {
+                // Sinks report their last failure once the relay records it (a field later versions add).
+                const failure = (s as Sink & { last_failure?: { at: string; error: string } | null }).last_failure
+                return (
+                  <tr key={s.sink} class={s.dead_letters > 0 || s.retrying_chains > 0 ? 'row-alert' : ''}>
+                    <th scope="row">{s.sink}</th>
+                    <td>{count(s.undelivered)}</td>
+                    <td>{duration(s.lag_seconds)}</td>
+                    <td>{count(s.dead_letters)}</td>
+                    <td>{failure ? `${time(failure.at)} ${failure.error}` : s.retrying_chains > 0 ? `${s.retrying_chains} chains retrying` : <span class="muted">none</span>}</td>
+                  </tr>
+                )
+              })}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </Card>
+  )
+}
+
+type Verification = Schemas['ChainVerification']
+
+function ChainCard({ chain }: { chain: Overview['chain'] }) {
+  const [verification, setVerification] = useState<{ at: string; result: Verification } | null>(null)
+  const [busy, setBusy] = useState(false)
+  const [error, setError] = useState<unknown>(null)
+  const verify = async () => {
+    setBusy(true)
+    setError(null)
+    try {
+      setVerification({ at: new Date().toISOString(), result: ok(await api.GET('/v1/audit/verify')) })
+    } catch (failure) {
+      setError(failure)
+    } finally {
+      setBusy(false)
+    }
+  }
+  const result = verification?.result
+  return (
+    <Card title="Hash chain" id="chain">
+      <p>
+        {count(chain.events)} events in {chain.shards} chains.
+      </p>
+      <div class="chain-row">
+        <div>
+          <h3>Last verification</h3>
+          {result ? (
+            <p class={result.ok ? 'ok-text' : 'alert-text'} data-testid="verification">
+              {result.ok ? `Intact: ${count(result.verified_events)} events verified` : `Broken at shard ${result.first_break?.shard}, seq ${result.first_break?.seq} (${result.first_break?.reason})`} at {dateTime(verification.at)}
+            </p>
+          ) : (
+            <p class="muted">Not verified from this console yet.</p>
+          )}
+          <button type="button" onClick={verify} disabled={busy}>
+            {busy ? 'Verifying…' : 'Verify the chain now'}
+          </button>
+          <ErrorNote error={error} />
+        </div>
+        <div>
+          <h3>Last signed checkpoint</h3>
+          {/* PLACEHOLDER(signed checkpoints): shown once the API publishes signed checkpoints of the chain heads. */}
+          <p class="placeholder" data-testid="checkpoint-placeholder">
+            Not available yet: signed checkpoints of the chain heads are not in this version of the API.
+            {result?.shards.some((s) => s.checkpoint) ? ` Retention checkpoints: ${result.shards.filter((s) => s.checkpoint).map((s) => `shard ${s.shard} at seq ${s.checkpoint!.seq}${s.checkpoint!.signed ? ' (signed)' : ''}`).join(', ')}.` : ''}
+          </p>
+        </div>
+      </div>
+    </Card>
+  )
+}
