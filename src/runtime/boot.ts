@@ -30,6 +30,8 @@ export interface Services {
   log: (entry: Record<string, unknown>) => void
   /** The argon2id implementation chosen at start-up (PASSWORD_HASHER). */
   passwordHasher: PasswordHasherKind
+  /** Ends the open event streams, so that the server can stop: call it before stopping the server. */
+  endStreams(): void
   close(): Promise<void>
 }
 
@@ -70,6 +72,7 @@ export async function bootServices(env: Env, resolveAddress: ClientAddressResolv
           log,
         })
       : null
+  const closing = new AbortController()
   const metrics = createServiceMetrics({ sql, contributors: [relayMetricsContributor(sql, relay ? () => relay.stats() : undefined)] })
 
   const app = createApp({
@@ -85,6 +88,7 @@ export async function bootServices(env: Env, resolveAddress: ClientAddressResolv
     metrics,
     checkpointKey: env.CHECKPOINT_HMAC_KEY ? checkpointKeyFromSecret(env.CHECKPOINT_HMAC_KEY) : null,
     cefDevice: { deviceVendor: 'authtrail', deviceProduct: 'authtrail', deviceVersion: SERVICE_VERSION },
+    closing: closing.signal,
     ...extraDeps,
   })
   await relay?.start()
@@ -96,7 +100,9 @@ export async function bootServices(env: Env, resolveAddress: ClientAddressResolv
     cefFile,
     log,
     passwordHasher: kind,
+    endStreams: () => closing.abort(),
     close: async () => {
+      closing.abort()
       await relay?.stop()
       await Promise.allSettled(sinks.map((s) => s.close()))
       await sql.end({ timeout: 5 })

@@ -22,7 +22,10 @@ await runCommand(async () => {
   const server = Bun.serve({ fetch: (request, srv) => services.app.fetch(request, srv), port: env.PORT, hostname: env.HOST })
   const port = server.port ?? env.PORT
   console.log(env.AUTHTRAIL_ENV === 'development' ? developmentBanner(port, env.HOST, services) : `authtrail listening on ${env.HOST}:${port} (bun)`)
-  const shutdown = () => void server.stop().then(() => services.close()).then(() => process.exit(0))
+  const shutdown = () => {
+    services.endStreams()
+    void server.stop().then(() => services.close()).then(() => process.exit(0))
+  }
   process.on('SIGTERM', shutdown)
   process.on('SIGINT', shutdown)
 })

@@ -39,7 +39,10 @@ await runCommand(async () => {
     },
     (request, info) => services.app.fetch(request, info),
   )
-  const shutdown = () => void server.shutdown().then(() => services.close()).then(() => Deno.exit(0))
+  const shutdown = () => {
+    services.endStreams()
+    void server.shutdown().then(() => services.close()).then(() => Deno.exit(0))
+  }
   Deno.addSignalListener('SIGTERM', shutdown)
   Deno.addSignalListener('SIGINT', shutdown)
 })

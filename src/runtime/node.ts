@@ -11,7 +11,10 @@ await runCommand(async () => {
   const server = serve({ fetch: services.app.fetch, port: env.PORT, hostname: env.HOST }, (info) => {
     console.log(env.AUTHTRAIL_ENV === 'development' ? developmentBanner(info.port, env.HOST, services) : `authtrail listening on ${env.HOST}:${info.port}`)
   })
-  const shutdown = () => server.close(() => void services.close().then(() => process.exit(0)))
+  const shutdown = () => {
+    services.endStreams()
+    server.close(() => void services.close().then(() => process.exit(0)))
+  }
   process.on('SIGTERM', shutdown)
   process.on('SIGINT', shutdown)
 })

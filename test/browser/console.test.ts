@@ -286,4 +286,12 @@ describe('security console in a browser', () => {
     expect(page.problems).toEqual([])
     await page.close()
   })
+  // Last: it stops the service.
+  it('ends open event streams when the service shuts down, so that it stops at once (exit 0)', async () => {
+    const page = await openPage()
+    await signIn(page, 'acme', 'auditor@acme.test', acme.users['auditor@acme.test']!.password)
+    expect(await service.stop(30_000)).toBe(0)
+    await expect.poll(() => page.getByTestId('live-state').textContent(), { timeout: 15_000 }).toMatch(/Reconnecting|Disconnected/)
+    await page.close()
+  }, 90_000)
 })

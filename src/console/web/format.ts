@@ -7,6 +7,8 @@ export const time = (iso: string | null | undefined) => (iso ? timeFormat.format
 export const dateTime = (iso: string | null | undefined) => (iso ? dateTimeFormat.format(new Date(iso)) : '–')
 export const percent = (rate: number | null | undefined) => (rate === null || rate === undefined ? '–' : `${Math.round(rate * 100)}%`)
 export const count = (n: number) => n.toLocaleString()
+/** "1 failure", "2 failures". */
+export const plural = (n: number, word: string, words = `${word}s`) => `${count(n)} ${n === 1 ? word : words}`
 
 export function duration(seconds: number): string {
   if (seconds < 1) return `${Math.round(seconds * 1000)} ms`

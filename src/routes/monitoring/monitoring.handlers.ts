@@ -63,7 +63,7 @@ export function createMonitoringRoutes(deps: MonitoringRouteDeps): OpenAPIHono<A
     const scope = scopeOfSession(session)
     // Refused before the stream opens, as a problem, if the tenant is gone.
     const first = await read(scope)
-    return streamSSE(c, async (stream) => {
+    const response = streamSSE(c, async (stream) => {
       let sent = Promise.resolve()
       const send = (overview: TenantOverview) => {
         sent = sent.then(() => stream.writeSSE({ event: 'overview', data: JSON.stringify(onTheWire(overview)), id: String(overview.chain.events) }))
@@ -83,7 +83,11 @@ export function createMonitoringRoutes(deps: MonitoringRouteDeps): OpenAPIHono<A
         deps.closing?.addEventListener('abort', end, { once: true })
       })
       unsubscribe()
-    }) as never
+    })
+    // The connection closes with the stream instead of lingering idle: a server shutting down is not kept
+    // waiting by a socket the client would reuse to reconnect.
+    response.headers.set('Connection', 'close')
+    return response as never
   })
   return app
 }

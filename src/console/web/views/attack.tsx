@@ -2,7 +2,7 @@ import { useEffect, useMemo, useState } from 'preact/hooks'
 import { useLocation } from 'preact-iso'
 import { api, ok, type IncidentReport } from '../api.ts'
 import { TimeChart } from '../chart.tsx'
-import { count, dateTime, fromLocalInput, href, percent, time, toLocalInput } from '../format.ts'
+import { count, dateTime, fromLocalInput, href, percent, plural, time, toLocalInput } from '../format.ts'
 import { AccountLink, Bar, Card, ErrorNote, IpLink, LockoutLink, Stat } from '../ui.tsx'
 
 const PRESETS = [
@@ -198,11 +198,11 @@ function AttackBody({ data, window }: { data: AttackData; window: { from: string
                       <span class="tag warn">locked {a.lockouts}×</span>
                     </LockoutLink>
                   ) : null}
-                  {a.successes > 0 ? <span class="tag ok">{a.successes} successes</span> : null}
+                  {a.successes > 0 ? <span class="tag ok">{plural(a.successes, 'success', 'successes')}</span> : null}
                 </div>
                 <Bar value={a.failures} max={maxAccount} tone="warn" />
                 <span class="muted">
-                  {a.failures} failures from {a.distinct_ips} IPs
+                  {plural(a.failures, 'failure')} from {plural(a.distinct_ips, 'IP')}
                 </span>
               </li>
             ))}
@@ -216,12 +216,12 @@ function AttackBody({ data, window }: { data: AttackData; window: { from: string
                 <div class="ranked-head">
                   <IpLink ip={s.ip} from={window.from} to={window.to} />
                   {spraying.has(s.ip) ? <span class="tag alert">password spraying</span> : null}
-                  {s.lockouts_triggered > 0 ? <span class="tag warn">{s.lockouts_triggered} lockouts</span> : null}
-                  {s.successes > 0 ? <span class="tag ok">{s.successes} successes</span> : null}
+                  {s.lockouts_triggered > 0 ? <span class="tag warn">{plural(s.lockouts_triggered, 'lockout')}</span> : null}
+                  {s.successes > 0 ? <span class="tag ok">{plural(s.successes, 'success', 'successes')}</span> : null}
                 </div>
                 <Bar value={s.failures} max={maxIp} tone="warn" />
                 <span class="muted">
-                  {s.failures} failures on {s.distinct_accounts} accounts
+                  {plural(s.failures, 'failure')} on {plural(s.distinct_accounts, 'account')}
                 </span>
                 {data.sprayedAccounts[s.ip] ? (
                   <p class="touched">
@@ -249,7 +249,7 @@ function AttackBody({ data, window }: { data: AttackData; window: { from: string
                   <strong>
                     <AccountLink identifier={a.identifier} from={window.from} to={window.to} />
                   </strong>{' '}
-                  {a.failures} failures from {a.distinct_ips} IPs
+                  {plural(a.failures, 'failure')} from {plural(a.distinct_ips, 'IP')}
                   {data.attackingIps[a.identifier] ? (
                     <p class="touched">
                       {data.attackingIps[a.identifier]!.map((ip, i) => (
