@@ -68,3 +68,39 @@ export const Outcome = ({ type, outcome, reason }: { type: string; outcome: stri
     {reason ? <span class="reason"> · {reason.replace(/_/g, ' ')}</span> : null}
   </span>
 )
+
+/** A table that scrolls sideways inside its card on narrow screens, with its column headings. */
+export function Table({ columns, testId, caption, children }: { columns: string[]; testId?: string; caption?: string; children: ComponentChildren }) {
+  return (
+    <div class="table-wrap">
+      <table data-testid={testId}>
+        {caption ? <caption>{caption}</caption> : null}
+        <thead>
+          <tr>
+            {columns.map((c) => (
+              <th scope="col" key={c}>
+                {c}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>{children}</tbody>
+      </table>
+    </div>
+  )
+}
+
+/** The cells every list of events shares: what happened, to which account, from which address. */
+export const EventCells = ({ event }: { event: { event_type: string; outcome: string; reason: string | null; identifier: string | null; ip: string | null } }) => (
+  <>
+    <td>
+      <Outcome type={event.event_type} outcome={event.outcome} reason={event.reason} />
+    </td>
+    <td>
+      <AccountLink identifier={event.identifier} />
+    </td>
+    <td>
+      <IpLink ip={event.ip} />
+    </td>
+  </>
+)

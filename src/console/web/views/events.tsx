@@ -3,7 +3,7 @@ import { useLocation } from 'preact-iso'
 import { api, currentSession, ok, type InvestigatedEvent } from '../api.ts'
 import { LiveContext } from '../live.ts'
 import { dateTime, eventsHref, fromLocalInput, toLocalInput } from '../format.ts'
-import { AccountLink, Card, ErrorNote, IpLink, LockoutLink, Outcome } from '../ui.tsx'
+import { Card, ErrorNote, EventCells, LockoutLink, Table } from '../ui.tsx'
 
 const EVENT_TYPES = ['login_failed', 'login_success', 'account_locked', 'lockout_reset', 'registration_succeeded', 'registration_failed', 'audit_exported', 'retention_purged', 'dead_letters_redriven']
 const FILTERS = ['ip', 'identifier', 'user_id', 'event_type', 'channel', 'outcome', 'from', 'to'] as const
@@ -111,41 +111,19 @@ export function EventsView() {
       <ErrorNote error={error} />
       {overview?.tenant.can_download ? <ExportPanel filter={filter} /> : null}
       <Card title="Matching events" class="wide" id="events">
-        <div class="table-wrap">
-          <table data-testid="events">
-            <thead>
-              <tr>
-                <th scope="col">Time</th>
-                <th scope="col">Event</th>
-                <th scope="col">Account</th>
-                <th scope="col">IP</th>
-                <th scope="col">Channel</th>
-                <th scope="col">User agent</th>
-              </tr>
-            </thead>
-            <tbody>
-              {page?.events.map((e) => (
-                <tr key={e.id} data-event-id={e.id}>
-                  <td>{dateTime(e.occurred_at)}</td>
-                  <td>
-                    <Outcome type={e.event_type} outcome={e.outcome} reason={e.reason} />
-                  </td>
-                  <td>
-                    <AccountLink identifier={e.identifier} />
-                  </td>
-                  <td>
-                    <IpLink ip={e.ip} />
-                  </td>
-                  <td>
-                    {e.channel}
-                    {e.device_id ? <span class="muted"> · {e.device_id}</span> : null}
-                  </td>
-                  <td class="ua">{e.user_agent ?? '–'}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table columns={['Time', 'Event', 'Account', 'IP', 'Channel', 'User agent']} testId="events">
+          {page?.events.map((e) => (
+            <tr key={e.id} data-event-id={e.id}>
+              <td>{dateTime(e.occurred_at)}</td>
+              <EventCells event={e} />
+              <td>
+                {e.channel}
+                {e.device_id ? <span class="muted"> · {e.device_id}</span> : null}
+              </td>
+              <td class="ua">{e.user_agent ?? '–'}</td>
+            </tr>
+          ))}
+        </Table>
         {page && page.events.length === 0 ? <p class="muted">No event matches.</p> : null}
         <nav class="pager" aria-label="Pages">
           <button type="button" class="secondary" disabled={cursors.length <= 1} onClick={() => setCursors(cursors.slice(0, -1))}>

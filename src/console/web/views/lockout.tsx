@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks'
 import { api, currentSession, ok, ProblemError, type Schemas } from '../api.ts'
 import { dateTime, duration, eventsHref } from '../format.ts'
-import { Card, ErrorNote, IpLink } from '../ui.tsx'
+import { Card, ErrorNote, IpLink, Table } from '../ui.tsx'
 
 type Status = Schemas['LockoutStatus']
 type Diagnostics = Schemas['LockoutDiagnostics']
@@ -82,31 +82,18 @@ export function LockoutView({ identifier }: { identifier: string }) {
                 . {l.attempts_while_locked} attempts while locked.{' '}
                 {l.ended_by ? `Ended ${dateTime(l.ended_by.occurred_at)} (${(l.ended_by.reason ?? '').replace(/_/g, ' ')}${l.ended_by.actor_id ? ' by an administrator' : ''}).` : 'Not ended by an event yet.'}
               </p>
-              <div class="table-wrap">
-                <table>
-                  <caption>Failures that triggered it</caption>
-                  <thead>
-                    <tr>
-                      <th scope="col">Time</th>
-                      <th scope="col">IP</th>
-                      <th scope="col">Channel</th>
-                      <th scope="col">User agent</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {l.triggering_failures.map((f) => (
-                      <tr key={f.event_id}>
-                        <td>{dateTime(f.occurred_at)}</td>
-                        <td>
-                          <IpLink ip={f.ip} />
-                        </td>
-                        <td>{f.channel}</td>
-                        <td class="ua">{f.user_agent ?? '–'}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
+              <Table columns={['Time', 'IP', 'Channel', 'User agent']} caption="Failures that triggered it">
+                {l.triggering_failures.map((f) => (
+                  <tr key={f.event_id}>
+                    <td>{dateTime(f.occurred_at)}</td>
+                    <td>
+                      <IpLink ip={f.ip} />
+                    </td>
+                    <td>{f.channel}</td>
+                    <td class="ua">{f.user_agent ?? '–'}</td>
+                  </tr>
+                ))}
+              </Table>
             </li>
           ))}
         </ol>

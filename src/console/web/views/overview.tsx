@@ -3,7 +3,7 @@ import { api, ok, type Overview, type Schemas } from '../api.ts'
 import { TimeChart } from '../chart.tsx'
 import { count, dateTime, duration, percent, time } from '../format.ts'
 import { LiveContext, type LiveState } from '../live.ts'
-import { AccountLink, Card, ErrorNote, IpLink, LockoutLink, Outcome, Stat } from '../ui.tsx'
+import { Card, ErrorNote, EventCells, LockoutLink, Stat, Table } from '../ui.tsx'
 
 const LIVE_LABEL: Record<LiveState, string> = { connecting: 'Connecting…', live: 'Live', reconnecting: 'Reconnecting…', closed: 'Disconnected' }
 
@@ -51,65 +51,35 @@ function OverviewBody({ overview }: { overview: Overview }) {
       </Card>
       <div class="grid">
         <Card title="Latest attempts" id="recent">
-          <div class="table-wrap">
-            <table data-testid="recent-events">
-              <thead>
-                <tr>
-                  <th scope="col">Time</th>
-                  <th scope="col">Event</th>
-                  <th scope="col">Account</th>
-                  <th scope="col">IP</th>
-                  <th scope="col">Channel</th>
-                </tr>
-              </thead>
-              <tbody>
-                {overview.recent_events.map((e) => (
-                  <tr key={e.event_id} data-event-id={e.event_id}>
-                    <td>{time(e.occurred_at)}</td>
-                    <td>
-                      <Outcome type={e.event_type} outcome={e.outcome} reason={e.reason} />
-                    </td>
-                    <td>
-                      <AccountLink identifier={e.identifier} />
-                    </td>
-                    <td>
-                      <IpLink ip={e.ip} />
-                    </td>
-                    <td>{e.channel}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table columns={['Time', 'Event', 'Account', 'IP', 'Channel']} testId="recent-events">
+            {overview.recent_events.map((e) => (
+              <tr key={e.event_id} data-event-id={e.event_id}>
+                <td>{time(e.occurred_at)}</td>
+                <EventCells event={e} />
+                <td>{e.channel}</td>
+              </tr>
+            ))}
+          </Table>
           {overview.recent_events.length === 0 ? <p class="muted">No attempts in the last hour.</p> : null}
         </Card>
         <Card title="Locked accounts" id="locked">
           {locked.count === 0 ? (
             <p class="muted">No account is locked.</p>
           ) : (
-            <div class="table-wrap">
-              <table data-testid="locked-accounts">
-                <thead>
-                  <tr>
-                    <th scope="col">Account</th>
-                    <th scope="col">Locked until</th>
-                    <th scope="col">Lockouts</th>
+            <>
+              <Table columns={['Account', 'Locked until', 'Lockouts']} testId="locked-accounts">
+                {locked.accounts.map((a) => (
+                  <tr key={a.identifier}>
+                    <td>
+                      <LockoutLink identifier={a.identifier}>{a.identifier}</LockoutLink>
+                    </td>
+                    <td>{time(a.locked_until)}</td>
+                    <td>{a.lockout_count}</td>
                   </tr>
-                </thead>
-                <tbody>
-                  {locked.accounts.map((a) => (
-                    <tr key={a.identifier}>
-                      <td>
-                        <LockoutLink identifier={a.identifier}>{a.identifier}</LockoutLink>
-                      </td>
-                      <td>{time(a.locked_until)}</td>
-                      <td>{a.lockout_count}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
+                ))}
+              </Table>
               {locked.count > locked.accounts.length ? <p class="muted">and {locked.count - locked.accounts.length} more</p> : null}
-            </div>
+            </>
           )}
         </Card>
         <RelayCard sinks={overview.relay.sinks} />
@@ -127,34 +97,21 @@ function RelayCard({ sinks }: { sinks: Sink[] }) {
       {sinks.length === 0 ? (
         <p class="muted">No sink is configured in this process.</p>
       ) : (
-        <div class="table-wrap">
-          <table data-testid="relay">
-            <thead>
-              <tr>
-                <th scope="col">Sink</th>
-                <th scope="col">Backlog</th>
-                <th scope="col">Lag</th>
-                <th scope="col">Dead letters</th>
-                <th scope="col">Last error</th>
+        <Table columns={['Sink', 'Backlog', 'Lag', 'Dead letters', 'Last error']} testId="relay">
+          {sinks.map((s) => {
+            // Sinks report their last failure once the relay records it (a field later versions add).
+            const failure = (s as Sink & { last_failure?: { at: string; error: string } | null }).last_failure
+            return (
+              <tr key={s.sink} class={s.dead_letters > 0 || s.retrying_chains > 0 ? 'row-alert' : ''}>
+                <th scope="row">{s.sink}</th>
+                <td>{count(s.undelivered)}</td>
+                <td>{duration(s.lag_seconds)}</td>
+                <td>{count(s.dead_letters)}</td>
+                <td>{failure ? `${time(failure.at)} ${failure.error}` : s.retrying_chains > 0 ? `${s.retrying_chains} chains retrying` : <span class="muted">none</span>}</td>
               </tr>
-            </thead>
-            <tbody>
-              {sinks.map((s) => {
-                // Sinks report their last failure once the relay records it (a field later versions add).
-                const failure = (s as Sink & { last_failure?: { at: string; error: string } | null }).last_failure
-                return (
-                  <tr key={s.sink} class={s.dead_letters > 0 || s.retrying_chains > 0 ? 'row-alert' : ''}>
-                    <th scope="row">{s.sink}</th>
-                    <td>{count(s.undelivered)}</td>
-                    <td>{duration(s.lag_seconds)}</td>
-                    <td>{count(s.dead_letters)}</td>
-                    <td>{failure ? `${time(failure.at)} ${failure.error}` : s.retrying_chains > 0 ? `${s.retrying_chains} chains retrying` : <span class="muted">none</span>}</td>
-                  </tr>
-                )
-              })}
-            </tbody>
-          </table>
-        </div>
+            )
+          })}
+        </Table>
       )}
     </Card>
   )
