@@ -98,7 +98,7 @@ async function signIn(page: Page, tenant: string, identifier: string, password: 
   await page.goto(`${baseUrl}/console/`)
   await page.getByLabel('Tenant').waitFor()
   await page.keyboard.press('Tab')
-  await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('name'))).toBe('tenant')
+  await eventually(() => page.evaluate(() => document.activeElement?.getAttribute('name'))).toBe('tenant')
   await page.keyboard.type(tenant)
   await page.keyboard.press('Tab')
   await page.keyboard.type(identifier)
@@ -107,6 +107,9 @@ async function signIn(page: Page, tenant: string, identifier: string, password: 
   await page.keyboard.press('Enter')
   await page.getByTestId('live-state').filter({ hasText: 'Live' }).waitFor({ timeout: 30_000 })
 }
+
+/** Waits on a condition with a deadline generous enough for a loaded two-core machine (expect.poll waits 1 s by default). */
+const eventually = <T,>(read: () => T | Promise<T>) => expect.poll(read, { timeout: 30_000, interval: 100 })
 
 const shot = (page: Page, name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true })
 
@@ -127,7 +130,7 @@ describe('security console in a browser', () => {
     cdp.on('Network.loadingFinished', (e) => transferred.set(e.requestId, e.encodedDataLength))
     const response = await page.goto(`${baseUrl}/console/`)
     await page.getByLabel('Password').waitFor()
-    await expect.poll(() => transferred.size).toBeGreaterThanOrEqual(3)
+    await eventually(() => transferred.size).toBeGreaterThanOrEqual(3)
     const csp = response!.headers()['content-security-policy']!
     expect(csp).toContain("script-src 'self'")
     expect(csp).toContain("style-src 'self'")
@@ -148,8 +151,8 @@ describe('security console in a browser', () => {
     const page = await openPage()
     await signIn(page, 'acme', 'auditor@acme.test', acme.users['auditor@acme.test']!.password)
     // The live overview: the lockout is there now, and the campaign's attempts are counted (with this sign-in).
-    await expect.poll(() => page.getByTestId('locked-accounts').textContent()).toContain(DISTRIBUTED_TARGET)
-    await expect.poll(async () => Number((await page.getByTestId('stat-attempts').textContent())?.match(/\d+/)?.[0])).toBe(campaignAttempts + 1)
+    await eventually(() => page.getByTestId('locked-accounts').textContent()).toContain(DISTRIBUTED_TARGET)
+    await eventually(async () => Number((await page.getByTestId('stat-attempts').textContent())?.match(/\d+/)?.[0])).toBe(campaignAttempts + 1)
     await expect(page.getByTestId('recent-events').textContent()).resolves.toContain(GUESSER)
     await expectAccessible(page, 'overview')
     await shot(page, 'overview-1280')
@@ -172,11 +175,11 @@ describe('security console in a browser', () => {
     await page.getByRole('link', { name: 'Attack view' }).click()
     const sources = page.getByTestId('source-ips')
     await sources.waitFor({ timeout: 30_000 })
-    for (const ip of SPRAYERS) await expect.poll(() => page.locator(`[data-ip="${ip}"]`).textContent()).toContain('password spraying')
-    await expect.poll(() => page.locator(`[data-ip="${SPRAYERS[0]}"] .touched`).textContent()).toContain('ghost1@acme.test')
+    for (const ip of SPRAYERS) await eventually(() => page.locator(`[data-ip="${ip}"]`).textContent()).toContain('password spraying')
+    await eventually(() => page.locator(`[data-ip="${SPRAYERS[0]}"] .touched`).textContent()).toContain('ghost1@acme.test')
     const distributed = page.locator(`[data-testid="distributed-attacks"] [data-identifier="${DISTRIBUTED_TARGET}"]`)
-    await expect.poll(() => distributed.textContent()).toContain(BOTNET[0])
-    await expect.poll(() => page.getByTestId('lockout-timeline').textContent()).toContain(DISTRIBUTED_TARGET)
+    await eventually(() => distributed.textContent()).toContain(BOTNET[0])
+    await eventually(() => page.getByTestId('lockout-timeline').textContent()).toContain(DISTRIBUTED_TARGET)
     const suspicious = await page.getByTestId('suspicious-successes').textContent()
     expect(suspicious).toContain(GUESSED_ACCOUNT)
     expect(suspicious).toContain(GUESSER)
@@ -187,7 +190,7 @@ describe('security console in a browser', () => {
     await page.locator(`[data-ip="${SPRAYERS[0]}"] a.mono`).first().click()
     await page.getByTestId('events').locator('tbody tr').first().waitFor()
     expect(page.url()).toContain(`ip=${SPRAYERS[0]}`)
-    await expect.poll(() => page.getByTestId('events').locator('tbody tr').count()).toBe(7)
+    await eventually(() => page.getByTestId('events').locator('tbody tr').count()).toBe(7)
     await expectAccessible(page, 'events')
     await shot(page, 'events-1280')
 
@@ -204,8 +207,8 @@ describe('security console in a browser', () => {
     const auditor = await openPage()
     await signIn(auditor, 'acme', 'auditor@acme.test', acme.users['auditor@acme.test']!.password)
     await auditor.getByTestId('locked-accounts').getByRole('link', { name: DISTRIBUTED_TARGET }).click()
-    await expect.poll(() => auditor.getByTestId('lock-state').textContent()).toContain('Locked until')
-    await expect.poll(() => auditor.getByTestId('diagnostics').textContent()).toContain(BOTNET[4])
+    await eventually(() => auditor.getByTestId('lock-state').textContent()).toContain('Locked until')
+    await eventually(() => auditor.getByTestId('diagnostics').textContent()).toContain(BOTNET[4])
     expect(await auditor.getByTestId('unlock').count()).toBe(0)
     await shot(auditor, 'lockout-auditor-1280')
     expect(auditor.problems).toEqual([])
@@ -221,10 +224,10 @@ describe('security console in a browser', () => {
     await shot(admin, 'unlock-confirm-1280')
     // Cancelling changes nothing.
     await dialog.getByRole('button', { name: 'Cancel' }).click()
-    await expect.poll(() => admin.getByTestId('lock-state').textContent()).toContain('Locked until')
+    await eventually(() => admin.getByTestId('lock-state').textContent()).toContain('Locked until')
     await admin.getByTestId('unlock').click()
     await admin.getByTestId('confirm-unlock').click()
-    await expect.poll(() => admin.getByTestId('lock-state').textContent()).toBe('Not locked')
+    await eventually(() => admin.getByTestId('lock-state').textContent()).toBe('Not locked')
     const [reset] = await db.sql<{ actor_id: string; reason: string }[]>`
       SELECT actor_id, reason FROM auth_logs WHERE tenant_id = ${acme.tenant.id} AND event_type = 'lockout_reset' AND identifier = ${DISTRIBUTED_TARGET}`
     expect(reset).toEqual({ actor_id: acme.users['admin@acme.test']!.id, reason: 'admin_unlock' })
@@ -251,10 +254,10 @@ describe('security console in a browser', () => {
   it("shows an auditor of another tenant none of it, and no export when the plan has no downloads", async () => {
     const page = await openPage()
     await signIn(page, 'globex', 'auditor@globex.test', globex.users['auditor@globex.test']!.password)
-    await expect.poll(() => page.getByTestId('who').textContent()).toContain('Globex')
+    await eventually(() => page.getByTestId('who').textContent()).toContain('Globex')
     const acmeTraces = [...SPRAYERS, GUESSER, BOTNET[0]!, DISTRIBUTED_TARGET, GUESSED_ACCOUNT, 'acme']
     const text = async () => (await page.locator('main').textContent()) ?? ''
-    await expect.poll(async () => Number((await page.getByTestId('stat-locked').textContent())?.match(/\d+/)?.[0])).toBe(0)
+    await eventually(async () => Number((await page.getByTestId('stat-locked').textContent())?.match(/\d+/)?.[0])).toBe(0)
     for (const trace of acmeTraces) expect(await text()).not.toContain(trace)
     await page.getByRole('link', { name: 'Attack view' }).click()
     await page.getByTestId('stat-suspicious').waitFor()
@@ -291,7 +294,7 @@ describe('security console in a browser', () => {
     const page = await openPage()
     await signIn(page, 'acme', 'auditor@acme.test', acme.users['auditor@acme.test']!.password)
     expect(await service.stop(30_000)).toBe(0)
-    await expect.poll(() => page.getByTestId('live-state').textContent(), { timeout: 15_000 }).toMatch(/Reconnecting|Disconnected/)
+    await eventually(() => page.getByTestId('live-state').textContent()).toMatch(/Reconnecting|Disconnected/)
     await page.close()
   }, 90_000)
 })
