@@ -18,7 +18,11 @@ afterAll(async () => {
   await db?.drop()
 })
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+/** The relay's clock, advanced by the tests instead of sleeping through back-offs. */
+function manualClock() {
+  let t = Date.now()
+  return { now: () => new Date(t), advance: (ms: number) => void (t += ms) }
+}
 
 interface CursorState {
   shard: number
@@ -40,7 +44,8 @@ describe('one sink failing while the other works', () => {
     const tenant = await createChainTenant(db.sql)
     const docstore = createRecordingSink('docstore')
     const syslog = createRecordingSink('syslog')
-    const relay = createOutboxRelay({ sql: db.sql, sinks: [docstore, syslog], listen: false, maxAttempts: 100, backoff: { baseMs: 40, maxMs: 400 } })
+    const clock = manualClock()
+    const relay = createOutboxRelay({ sql: db.sql, sinks: [docstore, syslog], listen: false, maxAttempts: 100, backoff: { baseMs: 40, maxMs: 400 }, now: clock.now })
     docstore.failWith = () => new Error('document store unavailable')
 
     for (const shard of [0, 1, 2]) await appendEvents(db.sql, tenant, shard, 4)
@@ -48,18 +53,13 @@ describe('one sink failing while the other works', () => {
     expect(syslog.received).toHaveLength(12)
     expect(docstore.received).toHaveLength(0)
 
-    // The outage goes on and logins continue; the relay keeps polling.
+    // The outage goes on for 1.5 s of the relay's clock and logins continue; the relay polls every 30 ms.
     const seen: { attempts: number; retryInMs: number }[] = []
-    const outageEnds = Date.now() + 1_500
-    let appended = 0
-    while (Date.now() < outageEnds) {
-      if (appended < 6) {
-        await appendEvents(db.sql, tenant, appended % 3, 1)
-        appended++
-      }
+    for (let polled = 0; polled < 50; polled++) {
+      if (polled < 6) await appendEvents(db.sql, tenant, polled % 3, 1)
       await relay.drainOnce()
       for (const c of await cursors('docstore', tenant)) if (c.attempts > 0) seen.push({ attempts: c.attempts, retryInMs: c.retry_in_ms })
-      await sleep(30)
+      clock.advance(30)
     }
     expect(syslog.received).toHaveLength(18)
     const docstoreState = await cursors('docstore', tenant)
@@ -74,12 +74,12 @@ describe('one sink failing while the other works', () => {
     }
     // A down sink is probed, not hammered: a few calls per poll, not one per chain and event.
     expect(docstore.calls).toBeLessThan(4 * (seen.length + 60))
-    const [status] = await getRelayStatus(db.sql, { tenantId: tenant.id, sinks: ['docstore'] })
+    const [status] = await getRelayStatus(db.sql, { tenantId: tenant.id, sinks: ['docstore'], now: clock.now() })
     expect(status!.undelivered).toBe(18)
     expect(status!.lagSeconds).toBeGreaterThan(1)
 
     docstore.failWith = null
-    await sleep(450) // the longest backoff
+    clock.advance(400) // the longest backoff
     await relay.drainOnce()
     expect(docstore.received).toHaveLength(18)
     expect(new Set(docstore.received.map((p) => p.event.id)).size).toBe(18)
@@ -103,11 +103,12 @@ describe('an outage of the whole sink', () => {
     const docstore = createRecordingSink('docstore')
     const syslog = createRecordingSink('syslog')
     docstore.failWith = () => new Error('connection refused')
-    const relay = createOutboxRelay({ sql: db.sql, sinks: [docstore, syslog], listen: false, maxAttempts: 2, backoff: { baseMs: 10, maxMs: 20 } })
+    const clock = manualClock()
+    const relay = createOutboxRelay({ sql: db.sql, sinks: [docstore, syslog], listen: false, maxAttempts: 2, backoff: { baseMs: 10, maxMs: 20 }, now: clock.now })
     let maxAttemptsSeen = 0
     for (let i = 0; i < 30; i++) {
       await relay.drainOnce()
-      await sleep(25)
+      clock.advance(25)
       maxAttemptsSeen = Math.max(maxAttemptsSeen, ...(await cursors('docstore', tenant)).map((c) => c.attempts))
     }
     // Far more failed attempts than maxAttempts, and still no dead letter: the sink was never seen working.
@@ -119,7 +120,7 @@ describe('an outage of the whole sink', () => {
 
     docstore.failWith = null
     for (let i = 0; i < 10 && docstore.received.length < 6; i++) {
-      await sleep(25)
+      clock.advance(25)
       await relay.drainOnce()
     }
     expect(receivedByChain(docstore.received).get(`${tenant.id}/0`)).toEqual([1, 2, 3])
@@ -139,21 +140,26 @@ describe('poison events', () => {
 
     const docstore = createRecordingSink('docstore')
     const syslog = createRecordingSink('syslog')
-    docstore.failWith = (p) =>
-      p.event.id === poison ? new Error('cannot store this one') : p.event.id === rejected ? new PermanentSinkError('invalid document', rejected) : null
-    const relay = createOutboxRelay({ sql: db.sql, sinks: [docstore, syslog], listen: false, maxAttempts: 3, backoff: { baseMs: 20, maxMs: 40 } })
+    const clock = manualClock()
+    // Each event offered to the document store takes a millisecond of the relay's clock, so its successes
+    // come after the poison's first failure, as they would on a real clock.
+    docstore.failWith = (p) => {
+      clock.advance(1)
+      return p.event.id === poison ? new Error('cannot store this one') : p.event.id === rejected ? new PermanentSinkError('invalid document', rejected) : null
+    }
+    const relay = createOutboxRelay({ sql: db.sql, sinks: [docstore, syslog], listen: false, maxAttempts: 3, backoff: { baseMs: 20, maxMs: 40 }, now: clock.now })
 
     await relay.drainOnce()
     // The permanent refusal is dead-lettered at once; the other poison is retried.
     let dead = await db.sql<{ event_id: string; attempts: number; last_error: string; seq: number }[]>`
       SELECT event_id, attempts, last_error, seq FROM outbox_dead_letters WHERE sink = 'docstore' AND tenant_id = ${tenant.id}`
-    expect(dead).toEqual([{ event_id: rejected, attempts: 1, last_error: 'Error: invalid document', seq: 2 }])
+    expect(dead).toEqual([{ event_id: rejected, attempts: 1, last_error: 'PermanentSinkError: invalid document', seq: 2 }])
     expect(receivedByChain(docstore.received).get(`${tenant.id}/1`)).toEqual([1, 3])
     expect(receivedByChain(docstore.received).get(`${other.id}/0`)).toEqual([1, 2, 3])
     expect(receivedByChain(docstore.received).get(`${tenant.id}/0`)).toEqual([1, 2])
 
     for (let i = 0; i < 40 && dead.length < 2; i++) {
-      await sleep(25)
+      clock.advance(25)
       await relay.drainOnce()
       dead = await db.sql`SELECT event_id, attempts, last_error, seq FROM outbox_dead_letters WHERE sink = 'docstore' AND tenant_id = ${tenant.id} ORDER BY seq DESC`
     }

@@ -41,7 +41,7 @@ describe('outbox administration routes', () => {
     const list = await get('/v1/admin/outbox/dead-letters?sink=docstore', acmeAdmin)
     const { items } = (await list.json()) as { items: { event_id: string; event_type: string; last_error: string; attempts: number }[] }
     expect(items).toHaveLength(2)
-    expect(items.every((d) => d.event_type === 'login_failed' && d.attempts === 1 && d.last_error === 'Error: refused')).toBe(true)
+    expect(items.every((d) => d.event_type === 'login_failed' && d.attempts === 1 && d.last_error === 'PermanentSinkError: refused')).toBe(true)
 
     docstore.failWith = null
     const redrive = await postJson(t.app, '/v1/admin/outbox/dead-letters/redrive', { sink: 'docstore' }, { authorization: acmeAdmin })

@@ -7,6 +7,8 @@ export interface ClaimOptions {
   maxChains: number
   /** At most about this many events per claim, shared among the claimed chains. */
   batchSize: number
+  /** The relay's clock: chains whose back-off ends after it are not claimed. */
+  now: Date
 }
 
 interface CursorRow {
@@ -37,7 +39,7 @@ export async function claimOutboxBatch(tx: Tx, sink: string, options: ClaimOptio
     SELECT c.tenant_id, c.shard, c.delivered_seq, c.attempts, c.failing_since
     FROM outbox_cursors c
     WHERE c.sink = ${sink}
-      AND c.next_attempt_at <= clock_timestamp()
+      AND c.next_attempt_at <= ${options.now}
       AND EXISTS (
         SELECT 1 FROM outbox o WHERE o.tenant_id = c.tenant_id AND o.shard = c.shard AND o.seq > c.delivered_seq
       )

@@ -30,6 +30,8 @@ export interface OutboxRelayOptions {
   deliveryTimeoutMs?: number
   /** How often delivered rows are deleted from the outbox. Default 5 s. */
   compactIntervalMs?: number
+  /** The relay's clock (back-off, last success, start time). Default: the system clock. Tests advance it instead of sleeping. */
+  now?: () => Date
 }
 
 export interface OutboxRelay {
@@ -58,6 +60,7 @@ export interface OutboxRelay {
 export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const { sql, sinks } = options
   const log = options.log ?? (() => {})
+  const now = options.now ?? (() => new Date())
   const batchSize = options.batchSize ?? 2000
   const pollIntervalMs = options.pollIntervalMs ?? 1_000
   const compactIntervalMs = options.compactIntervalMs ?? 5_000
@@ -109,14 +112,18 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   /** One claim for one sink, in one transaction. */
   const relayClaim = async (sink: EventSink): Promise<DeliveryReport & { claimed: number }> => {
     const report = await sql.begin(async (tx) => {
-      const chains = await claimOutboxBatch(tx, sink.name, { maxChains, batchSize })
+      const claimedAt = now()
+      const chains = await claimOutboxBatch(tx, sink.name, { maxChains, batchSize, now: claimedAt })
       if (chains.length === 0) return null
-      const report = await deliverClaimedChains(tx, sink, chains, policy, lastSuccessAt.get(sink.name) ?? null)
+      const report = await deliverClaimedChains(tx, sink, chains, policy, {
+        now: claimedAt,
+        sinkLastSuccessAt: lastSuccessAt.get(sink.name) ?? null,
+      })
       return { ...report, claimed: chains.length }
     })
     const result = report ?? { delivered: 0, batches: 0, failures: 0, deadLettered: [], backedOff: 0, claimed: 0 }
     counters.get(sink.name)!.record({ ...result, deadLettered: result.deadLettered.length })
-    if (result.delivered > 0) lastSuccessAt.set(sink.name, new Date())
+    if (result.delivered > 0) lastSuccessAt.set(sink.name, now())
     for (const dead of result.deadLettered) {
       log({ level: 'warn', msg: 'outbox event dead-lettered', sink: sink.name, event_id: dead.eventId, error: dead.error })
     }
@@ -166,7 +173,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     async start() {
       if (running) return
       running = true
-      startedAt = new Date().toISOString()
+      startedAt = now().toISOString()
       if (options.listen ?? true) {
         try {
           const listener = await sql.listen(OUTBOX_CHANNEL, () => {

@@ -47,9 +47,14 @@ export async function deliverClaimedChains(
   sink: EventSink,
   chains: readonly ClaimedChain[],
   policy: DeliveryPolicy,
-  /** When this process last saw the sink accept a batch (any claim), or null. */
-  sinkLastSuccessAt: Date | null = null,
+  clock: {
+    /** The relay's clock at this claim: back-off is counted from it. */
+    now: Date
+    /** When this process last saw the sink accept a batch (any claim), on the same clock, or null. */
+    sinkLastSuccessAt: Date | null
+  },
 ): Promise<DeliveryReport> {
+  const { now, sinkLastSuccessAt } = clock
   const report: DeliveryReport = { delivered: 0, batches: 0, failures: 0, deadLettered: [], backedOff: 0 }
   let anySuccess = false
 
@@ -125,7 +130,7 @@ export async function deliverClaimedChains(
         attempts,
         retryInMs: retryDelayMs(attempts, policy.backoff),
         error: message,
-      })
+      }, now)
       report.backedOff++
       charged = true
       break

@@ -10,15 +10,15 @@ export interface ChainFailure extends ChainKey {
   error: string
 }
 
-/** Records a failed attempt at a chain's head event: the cursor backs off until `retryInMs` from now. */
-export async function markChainFailed(tx: Tx, sink: string, failure: ChainFailure): Promise<void> {
+/** Records a failed attempt at a chain's head event: the cursor backs off until `retryInMs` after `now` (the relay's clock). */
+export async function markChainFailed(tx: Tx, sink: string, failure: ChainFailure, now: Date): Promise<void> {
   await tx`
     UPDATE outbox_cursors
     SET delivered_seq = GREATEST(delivered_seq, ${failure.deliveredSeq}),
         attempts = ${failure.attempts},
-        next_attempt_at = clock_timestamp() + ${failure.retryInMs} * interval '1 millisecond',
+        next_attempt_at = ${now}::timestamptz + ${failure.retryInMs} * interval '1 millisecond',
         last_error = ${failure.error},
-        failing_since = coalesce(failing_since, clock_timestamp()),
-        updated_at = clock_timestamp()
+        failing_since = coalesce(failing_since, ${now}::timestamptz),
+        updated_at = ${now}::timestamptz
     WHERE sink = ${sink} AND tenant_id = ${failure.tenantId} AND shard = ${failure.shard}`
 }

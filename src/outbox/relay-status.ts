@@ -18,6 +18,8 @@ export interface RelayStatusFilter {
   tenantId?: string
   /** The sinks to report; by default every sink that has a cursor or a dead letter. */
   sinks?: readonly string[]
+  /** The time lag is measured at; by default the database's clock. */
+  now?: Date
 }
 
 /**
@@ -47,7 +49,7 @@ export async function getRelayStatus(sql: Sql, filter: RelayStatusFilter = {}): 
     FROM unnest(${sql.array([...sinks])}::text[]) WITH ORDINALITY AS s(sink, position)
     CROSS JOIN LATERAL (
       SELECT count(*)::int AS undelivered,
-        coalesce(extract(epoch FROM clock_timestamp() - min(o.created_at)), 0)::float8 AS lag_seconds
+        coalesce(extract(epoch FROM coalesce(${filter.now ?? null}::timestamptz, clock_timestamp()) - min(o.created_at)), 0)::float8 AS lag_seconds
       FROM outbox o
       LEFT JOIN outbox_cursors c ON c.sink = s.sink AND c.tenant_id = o.tenant_id AND c.shard = o.shard
       WHERE o.seq > coalesce(c.delivered_seq, 0) AND ${tenantOnly('o.tenant_id')}

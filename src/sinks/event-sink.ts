@@ -17,6 +17,7 @@ export type SinkName = (typeof SINK_NAMES)[number]
 
 /** Thrown by a sink for an event it will never accept (a poison event): the relay dead-letters it at once. */
 export class PermanentSinkError extends Error {
+  override readonly name = 'PermanentSinkError'
   constructor(message: string, readonly eventId: string) {
     super(message)
   }
