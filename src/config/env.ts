@@ -19,7 +19,11 @@ export const envSchema = z
     TRUST_PROXY: boolFromString.default(false),
     MONGO_URL: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// URL').optional(),
     MONGO_DB: z.string().min(1).default('authtrail'),
-    SYSLOG_URL: z.string().regex(/^(udp|tcp|tls|file):\/\//, 'must be udp://, tcp://, tls:// or file://').optional(),
+    SYSLOG_URL: z.string().regex(/^(relp|relp\+tls|udp|tcp|tls|file):\/\//, 'must be relp://, relp+tls://, udp://, tcp://, tls:// or file://').optional(),
+    /** RFC 5424 HOSTNAME and CEF dvchost; the machine's host name (a container id under Docker) by default. */
+    SYSLOG_HOSTNAME: z.string().regex(/^[\x21-\x7e]{1,255}$/, 'must be 1-255 printable ASCII characters without spaces').optional(),
+    /** RFC 5424 APP-NAME. */
+    SYSLOG_APP_NAME: z.string().regex(/^[\x21-\x7e]{1,48}$/, 'must be 1-48 printable ASCII characters without spaces').default('authtrail'),
     SYSLOG_TLS_CA: z.string().optional(),
     SYSLOG_TLS_CERT: z.string().optional(),
     SYSLOG_TLS_KEY: z.string().optional(),

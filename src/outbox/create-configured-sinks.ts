@@ -5,11 +5,11 @@ import { createMongoDocumentStore } from '../sinks/docstore/mongodb-store.ts'
 import type { EventSink } from '../sinks/event-sink.ts'
 import { createSyslogSink } from '../sinks/syslog/index.ts'
 
-export type SinkSettings = Pick<Env, 'SYSLOG_URL' | 'SYSLOG_TLS_CA' | 'SYSLOG_TLS_CERT' | 'SYSLOG_TLS_KEY' | 'MONGO_URL' | 'MONGO_DB'>
+export type SinkSettings = Pick<Env, 'SYSLOG_URL' | 'SYSLOG_HOSTNAME' | 'SYSLOG_APP_NAME' | 'SYSLOG_TLS_CA' | 'SYSLOG_TLS_CERT' | 'SYSLOG_TLS_KEY' | 'MONGO_URL' | 'MONGO_DB'>
 
 /**
  * Builds the sinks the environment names: syslog from SYSLOG_URL (with the SYSLOG_TLS_* files for
- * `tls://`), the MongoDB document store from MONGO_URL/MONGO_DB. Nothing connects here: the syslog sink
+ * `tls://` and `relp+tls://`, and the header's SYSLOG_HOSTNAME and SYSLOG_APP_NAME), the MongoDB document store from MONGO_URL/MONGO_DB. Nothing connects here: the syslog sink
  * connects on first delivery, and the document store sets up its indexes and validator before its first
  * delivery, retrying with the relay's backoff while MongoDB is unreachable, so one sink being down at
  * start-up never keeps the other from running.
@@ -25,6 +25,8 @@ export function createConfiguredSinks(env: SinkSettings, options: { deviceVersio
     sinks.push(
       createSyslogSink({
         url: env.SYSLOG_URL,
+        hostname: env.SYSLOG_HOSTNAME,
+        appName: env.SYSLOG_APP_NAME,
         tls: tlsGiven ? { caFile: env.SYSLOG_TLS_CA, certFile: env.SYSLOG_TLS_CERT, keyFile: env.SYSLOG_TLS_KEY } : undefined,
         device: options.deviceVersion === undefined ? undefined : { deviceVersion: options.deviceVersion },
       }),

@@ -8,10 +8,10 @@ import { promisify } from 'node:util'
 
 /**
  * A real rsyslog receiver for integration tests and benchmarks: its own configuration, work directory
- * and free loopback ports for plain TCP, mutual TLS and UDP, writing every message it receives raw
+ * and free loopback ports for plain TCP, mutual TLS, UDP, RELP and RELP over mutual TLS, writing every message it receives raw
  * (`%rawmsg%`, without the octet-count prefix) as one line of `receivedFile`.
  *
- * Needs the Debian packages rsyslog, rsyslog-openssl (or rsyslog-gnutls) and openssl.
+ * Needs the Debian packages rsyslog, rsyslog-openssl (or rsyslog-gnutls), rsyslog-relp and openssl.
  */
 
 const run = promisify(execFile)
@@ -36,12 +36,18 @@ export interface RsyslogReceiver {
   readonly tcpPort: number
   readonly tlsPort: number
   readonly udpPort: number
+  readonly relpPort: number
+  readonly relpTlsPort: number
   /** `tcp://127.0.0.1:<port>` */
   readonly tcpUrl: string
   /** `tls://127.0.0.1:<port>`: requires a client certificate signed by `certs.caFile`. */
   readonly tlsUrl: string
   /** `udp://127.0.0.1:<port>` */
   readonly udpUrl: string
+  /** `relp://127.0.0.1:<port>`: imrelp, whose ruleset writes each message before acknowledging it. */
+  readonly relpUrl: string
+  /** `relp+tls://127.0.0.1:<port>`: imrelp over TLS, requiring a client certificate signed by `certs.caFile`. */
+  readonly relpTlsUrl: string
   readonly certs: RsyslogCerts
   /** The pid of the running rsyslogd, or null while stopped. */
   readonly pid: number | null
@@ -55,6 +61,11 @@ export interface RsyslogReceiver {
   clearLines(): void
   /** Stops rsyslogd (SIGTERM, SIGKILL after 5 s). Files stay, so `restart()` can follow. */
   stop(): Promise<void>
+  /** Kills rsyslogd with SIGKILL: a crash. */
+  kill(): Promise<void>
+  /** SIGSTOP / SIGCONT: a receiver that hangs with its connections open, then resumes. */
+  pause(): void
+  resume(): void
   /** Starts rsyslogd again on the same ports and files (stopping it first if it runs). */
   restart(): Promise<void>
   /** Stops rsyslogd and removes the temporary directory. */
@@ -96,7 +107,7 @@ export async function startRsyslog(options: StartRsyslogOptions = {}): Promise<R
   const startTimeoutMs = options.startTimeoutMs ?? 10_000
 
   let child: ChildProcess | null = null
-  let ports = { tcp: 0, tls: 0, udp: 0 }
+  let ports = { tcp: 0, tls: 0, udp: 0, relp: 0, relpTls: 0 }
   let stderr = ''
 
   const launch = async (): Promise<void> => {
@@ -118,7 +129,7 @@ export async function startRsyslog(options: StartRsyslogOptions = {}): Promise<R
 
   // A free port found by binding port 0 may be taken again before rsyslog binds it: retry with new ones.
   for (let attempt = 1; ; attempt++) {
-    ports = { tcp: await freeTcpPort(), tls: await freeTcpPort(), udp: await freeUdpPort() }
+    ports = { tcp: await freeTcpPort(), tls: await freeTcpPort(), udp: await freeUdpPort(), relp: await freeTcpPort(), relpTls: await freeTcpPort() }
     writeFileSync(confFile, rsyslogConfig({ dir, certs, ports, receivedFile, probeFile, ...options }))
     try {
       await launch()
@@ -171,9 +182,13 @@ export async function startRsyslog(options: StartRsyslogOptions = {}): Promise<R
     tcpPort: ports.tcp,
     tlsPort: ports.tls,
     udpPort: ports.udp,
+    relpPort: ports.relp,
+    relpTlsPort: ports.relpTls,
     tcpUrl: `tcp://127.0.0.1:${ports.tcp}`,
     tlsUrl: `tls://127.0.0.1:${ports.tls}`,
     udpUrl: `udp://127.0.0.1:${ports.udp}`,
+    relpUrl: `relp://127.0.0.1:${ports.relp}`,
+    relpTlsUrl: `relp+tls://127.0.0.1:${ports.relpTls}`,
     certs,
     get pid() {
       return child?.pid ?? null
@@ -198,6 +213,20 @@ export async function startRsyslog(options: StartRsyslogOptions = {}): Promise<R
       writeFileSync(receivedFile, '')
     },
     stop,
+    async kill() {
+      const proc = child
+      child = null
+      if (!proc || proc.exitCode !== null || proc.signalCode !== null) return
+      const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()))
+      proc.kill('SIGKILL')
+      await exited
+    },
+    pause() {
+      child?.kill('SIGSTOP')
+    },
+    resume() {
+      child?.kill('SIGCONT')
+    },
     async restart() {
       await stop()
       await launch()
@@ -212,7 +241,7 @@ export async function startRsyslog(options: StartRsyslogOptions = {}): Promise<R
 function rsyslogConfig(c: {
   dir: string
   certs: RsyslogCerts
-  ports: { tcp: number; tls: number; udp: number }
+  ports: { tcp: number; tls: number; udp: number; relp: number; relpTls: number }
   receivedFile: string
   probeFile: string
   tlsDriver?: 'ossl' | 'gtls'
@@ -236,6 +265,7 @@ global(
 )
 module(load="imtcp" maxSessions="200")
 module(load="imudp")
+module(load="imrelp")
 template(name="RawLine" type="string" string="%rawmsg%\\n")
 ruleset(name="capture") {
   if ($rawmsg startswith "authtrail-rsyslog-probe") then {
@@ -245,10 +275,20 @@ ruleset(name="capture") {
   action(type="omfile" file="${c.receivedFile}" template="RawLine" flushOnTXEnd="on" asyncWriting="off")
   stop
 }
+# RELP acknowledges a message once its ruleset has taken it. A direct queue runs the action before
+# that, so every acknowledged message is in the file (in the page cache) even if rsyslogd is killed.
+ruleset(name="captureAcknowledged" queue.type="direct") {
+  action(type="omfile" file="${c.receivedFile}" template="RawLine" flushOnTXEnd="on" asyncWriting="off")
+  stop
+}
 input(type="imtcp" address="127.0.0.1" port="${c.ports.tcp}" ruleset="capture")
 input(type="imtcp" address="127.0.0.1" port="${c.ports.tls}" ruleset="capture"
       streamDriver.name="${driver}" streamDriver.mode="1" ${tlsAuth})
 input(type="imudp" address="127.0.0.1" port="${c.ports.udp}" ruleset="capture")
+input(type="imrelp" address="127.0.0.1" port="${c.ports.relp}" ruleset="captureAcknowledged" maxDataSize="64k")
+input(type="imrelp" address="127.0.0.1" port="${c.ports.relpTls}" ruleset="captureAcknowledged" maxDataSize="64k"
+      tls="on" tls.tlslib="openssl" tls.caCert="${c.certs.caFile}" tls.myCert="${c.certs.serverCertFile}"
+      tls.myPrivKey="${c.certs.serverKeyFile}" tls.authMode="name" tls.permittedPeer=["${CLIENT_CN}"])
 # rsyslog's own messages (e.g. a refused TLS peer) go to the default ruleset: keep them for diagnosis.
 *.* action(type="omfile" file="${c.dir}/internal.log" flushOnTXEnd="on" asyncWriting="off")
 `
@@ -260,7 +300,7 @@ input(type="imudp" address="127.0.0.1" port="${c.ports.udp}" ruleset="capture")
  */
 async function waitUntilReady(
   proc: ChildProcess,
-  ports: { tcp: number; tls: number; udp: number },
+  ports: { tcp: number; tls: number; udp: number; relp: number; relpTls: number },
   files: { probeFile: string; internalLog: string },
   timeoutMs: number,
   stderr: () => string,
@@ -282,7 +322,7 @@ async function waitUntilReady(
   if (/Could not create|Address already in use|no listeners|activation of module \w+ failed/i.test(stderr())) {
     throw new Error(`rsyslogd could not open its listeners: ${stderr()}`)
   }
-  for (const port of [ports.tcp, ports.tls]) {
+  for (const port of [ports.tcp, ports.tls, ports.relp, ports.relpTls]) {
     while (!(await canConnect(port))) {
       check()
       await sleep(10)

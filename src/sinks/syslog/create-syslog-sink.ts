@@ -4,14 +4,15 @@ import { createSyslog5424Formatter, type CefDevice } from '../../core/cef.ts'
 import { PermanentSinkError, type EventSink } from '../event-sink.ts'
 import { createFileTransport } from './file-transport.ts'
 import { parseSyslogUrl } from './parse-syslog-url.ts'
+import { createRelpTransport } from './relp-transport.ts'
 import { createStreamTransport, type SyslogTlsFiles } from './stream-transport.ts'
 import type { SyslogTransport } from './syslog-transport.ts'
 import { createUdpTransport } from './udp-transport.ts'
 
 export interface SyslogSinkOptions {
-  /** `udp://host:port`, `tcp://host:port`, `tls://host:port` or `file:///path` (the `SYSLOG_URL`). */
+  /** `relp://host:port`, `relp+tls://host:port`, `udp://host:port`, `tcp://host:port`, `tls://host:port` or `file:///path` (the `SYSLOG_URL`). */
   url: string
-  /** For `tls://`: CA to verify the receiver, and a client certificate and key for mutual TLS. */
+  /** For `tls://` and `relp+tls://`: CA to verify the receiver, and a client certificate and key for mutual TLS. */
   tls?: SyslogTlsFiles
   /** RFC 5424 HOSTNAME; the machine's host name by default. */
   hostname?: string
@@ -28,6 +29,9 @@ export interface SyslogSinkOptions {
   firstWriteSettleMs?: number
   settleMs?: number
   maxWriteBytes?: number
+  /** For `relp://` and `relp+tls://`: see `createRelpTransport`. */
+  ackTimeoutMs?: number
+  windowSize?: number
   /** Concurrent `deliver` calls allowed to wait before further ones are refused. Default 64. */
   maxQueuedBatches?: number
   /** For `file://`: fsync after every batch. */
@@ -78,11 +82,22 @@ function createTransport(options: SyslogSinkOptions): SyslogTransport {
       return createFileTransport({ path: target.path, fsync: options.fsync ?? false })
     case 'udp':
       return createUdpTransport({ ...target, maxDatagramBytes: options.maxDatagramBytes, maxQueuedSends })
+    case 'relp':
+    case 'relp+tls':
+      checkTlsPair(options)
+      return createRelpTransport({
+        host: target.host,
+        port: target.port,
+        tls: target.kind === 'relp+tls' ? (options.tls ?? {}) : undefined,
+        connectTimeoutMs: options.connectTimeoutMs,
+        ackTimeoutMs: options.ackTimeoutMs,
+        windowSize: options.windowSize,
+        maxQueuedSends,
+        software: `${options.device?.deviceProduct ?? 'authtrail'},${options.device?.deviceVersion ?? '0'}`,
+      })
     case 'tcp':
     case 'tls':
-      if (options.tls && (options.tls.certFile === undefined) !== (options.tls.keyFile === undefined)) {
-        throw new Error('syslog TLS needs both certFile and keyFile, or neither')
-      }
+      checkTlsPair(options)
       return createStreamTransport({
         host: target.host,
         port: target.port,
@@ -93,6 +108,12 @@ function createTransport(options: SyslogSinkOptions): SyslogTransport {
         maxWriteBytes: options.maxWriteBytes,
         maxQueuedSends,
       })
+  }
+}
+
+function checkTlsPair(options: SyslogSinkOptions): void {
+  if (options.tls && (options.tls.certFile === undefined) !== (options.tls.keyFile === undefined)) {
+    throw new Error('syslog TLS needs both certFile and keyFile, or neither')
   }
 }
 

@@ -6,6 +6,8 @@ describe('parseSyslogUrl', () => {
     expect(parseSyslogUrl('tcp://127.0.0.1:1514')).toEqual({ kind: 'tcp', host: '127.0.0.1', port: 1514 })
     expect(parseSyslogUrl('udp://logs.example.com')).toEqual({ kind: 'udp', host: 'logs.example.com', port: 514 })
     expect(parseSyslogUrl('tls://[::1]')).toEqual({ kind: 'tls', host: '::1', port: 6514 })
+    expect(parseSyslogUrl('relp://siem.example.com')).toEqual({ kind: 'relp', host: 'siem.example.com', port: 2514 })
+    expect(parseSyslogUrl('relp+tls://[2001:db8::1]:20514')).toEqual({ kind: 'relp+tls', host: '2001:db8::1', port: 20514 })
     expect(parseSyslogUrl('file:///var/log/authtrail.log')).toEqual({ kind: 'file', path: '/var/log/authtrail.log' })
   })
 

@@ -181,7 +181,8 @@ function joinFrames(messages: readonly string[], maxBytes: number): string[] {
   return chunks
 }
 
-async function connectSocket(options: StreamTransportOptions, timeoutMs: number): Promise<Socket> {
+/** Opens a TCP or TLS connection to the receiver, failing after `timeoutMs`. */
+export async function connectSocket(options: Pick<StreamTransportOptions, 'host' | 'port' | 'tls'>, timeoutMs: number): Promise<Socket> {
   const { host, port, tls } = options
   let socket: Socket
   let readyEvent: 'connect' | 'secureConnect'
