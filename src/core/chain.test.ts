@@ -116,6 +116,64 @@ describe('hash chain', () => {
   })
 })
 
+describe('verification of stored links and digests', () => {
+  const genesis = genesisHash(TENANT, 5)
+  const { chained } = appendToChain([draft(1), draft(2), draft(3)], { shard: 5, lastSeq: 0, headHash: genesis })
+  const flipFirstByte = (bytes: Uint8Array) => {
+    const copy = bytes.slice()
+    copy[0] = copy[0]! ^ 0xff
+    return copy
+  }
+
+  it('refuses a rewritten chain_hash column even when the event and its digests are intact', () => {
+    const rows = chained.map(stored)
+    rows[1] = { ...rows[1]!, chainHash: flipFirstByte(rows[1]!.chainHash) }
+    expect(verifyChainSegment(rows, { seq: 0, hash: genesis })).toMatchObject({ ok: false, count: 1, break: { seq: 2, reason: 'chain_hash_mismatch' } })
+  })
+
+  it('refuses the head event of a segment whose chain_hash alone was rewritten', () => {
+    const rows = chained.map(stored)
+    rows[2] = { ...rows[2]!, chainHash: flipFirstByte(rows[2]!.chainHash) }
+    expect(verifyChainSegment(rows, { seq: 0, hash: genesis })).toMatchObject({ ok: false, break: { seq: 3, reason: 'chain_hash_mismatch' } })
+  })
+
+  it('checks each of the three stored digests on its own', () => {
+    for (const digest of ['digestSha256', 'digestSha512', 'digestSha3_256'] as const) {
+      const rows = chained.map(stored)
+      rows[0] = { ...rows[0]!, [digest]: flipFirstByte(rows[0]![digest]) }
+      expect(verifyChainSegment(rows, { seq: 0, hash: genesis }), digest).toMatchObject({ ok: false, count: 0, break: { seq: 1, reason: 'digest_mismatch' } })
+    }
+  })
+
+  it('refuses a rewritten prev_hash column, and a segment started from the wrong head', () => {
+    const rows = chained.map(stored)
+    rows[1] = { ...rows[1]!, prevHash: flipFirstByte(rows[1]!.prevHash) }
+    expect(verifyChainSegment(rows, { seq: 0, hash: genesis })).toMatchObject({ ok: false, break: { seq: 2, reason: 'prev_hash_mismatch' } })
+    expect(verifyChainSegment(chained.map(stored), { seq: 0, hash: genesisHash(TENANT, 6) })).toMatchObject({
+      ok: false,
+      break: { seq: 1, reason: 'prev_hash_mismatch' },
+    })
+  })
+
+  it('continues from a verified head: the returned head verifies the next segment', () => {
+    const first = verifyChainSegment(chained.slice(0, 2).map(stored), { seq: 0, hash: genesis })
+    expect(first).toMatchObject({ ok: true, seq: 2, count: 2 })
+    if (!first.ok) return
+    expect(bytesToHex(first.hash)).toBe(chained[1]!.chain_hash)
+    expect(verifyChainSegment(chained.slice(2).map(stored), { seq: first.seq, hash: first.hash })).toMatchObject({ ok: true, seq: 3, count: 1 })
+    expect(verifyChainSegment([], { seq: 7, hash: genesis })).toEqual({ ok: true, seq: 7, hash: genesis, count: 0 })
+  })
+
+  it('names the event where a gap is found and the sequence number it expected', () => {
+    const rows = [stored(chained[0]!), stored(chained[2]!)]
+    expect(verifyChainSegment(rows, { seq: 0, hash: genesis })).toEqual({
+      ok: false,
+      count: 1,
+      break: { shard: 5, seq: 2, eventId: chained[2]!.id, reason: 'sequence_gap' },
+    })
+  })
+})
+
 describe('event types', () => {
   it('every type has a category and every category key is a type', () => {
     expect(Object.keys(EVENT_CATEGORY).sort()).toEqual([...EVENT_TYPES].sort())

@@ -85,4 +85,60 @@ describe('compareEventCopies', () => {
     expect(report.extra).toEqual([])
     expect(compareEventCopies([old[0]!], []).missing).toHaveLength(1)
   })
+
+  it('is consistent only when nothing is missing, extra or altered: any one of them alone makes it inconsistent', () => {
+    const recorded = chain(0, 3, '2026-12-01T00:00:00.000Z')
+    const now = new Date('2027-01-01T00:00:00.000Z')
+    const onlyAltered = compareEventCopies(recorded, [recorded[0]!, recorded[1]!, { ...recorded[2]!, outcome: 'success' }])
+    expect(onlyAltered).toMatchObject({ missing: [], extra: [], consistent: false })
+    expect(onlyAltered.altered).toHaveLength(1)
+    const onlyMissing = compareEventCopies(recorded, recorded.slice(0, 2))
+    expect(onlyMissing).toMatchObject({ extra: [], altered: [], consistent: false })
+    expect(onlyMissing.missing).toHaveLength(1)
+    const onlyExtra = compareEventCopies(recorded.slice(0, 2), recorded)
+    expect(onlyExtra).toMatchObject({ missing: [], altered: [], consistent: false })
+    expect(onlyExtra.extra).toHaveLength(1)
+    // Retention on one side only is not a fault.
+    const onlyExpired = compareEventCopies(recorded, recorded.slice(0, 2), { now })
+    expect(onlyExpired).toMatchObject({ missing: [], extra: [], altered: [], consistent: true })
+    expect(onlyExpired.expired).toHaveLength(1)
+  })
+
+  it('counts an event as expired from the instant of its expires_at, not before', () => {
+    const [event] = chain(0, 1, '2027-01-01T00:00:00.000Z')
+    expect(compareEventCopies([event!], [], { now: new Date('2027-01-01T00:00:00.000Z') }).expired).toHaveLength(1)
+    expect(compareEventCopies([event!], [], { now: new Date('2026-12-31T23:59:59.999Z') }).missing).toHaveLength(1)
+    // An unreadable expires_at never makes an event expired.
+    const [undated] = chain(0, 1, 'not a date')
+    expect(compareEventCopies([undated!], [], { now: new Date('2027-01-01T00:00:00.000Z') }).missing).toHaveLength(1)
+  })
+
+  it('orders reports by shard, then seq, then event id', () => {
+    const a = chain(1, 2)
+    const b = chain(0, 2)
+    const twin = { ...b[1]!, id: '0193a6f2-0000-7000-8000-000000000000' }
+    const report = compareEventCopies([...a, ...b, twin], [])
+    expect(report.missing.map((p) => [p.shard, p.seq, p.eventId])).toEqual([
+      [0, 1, b[0]!.id],
+      [0, 2, twin.id],
+      [0, 2, b[1]!.id],
+      [1, 1, a[0]!.id],
+      [1, 2, a[1]!.id],
+    ])
+  })
+
+  it('compares values a copy cannot canonicalise without throwing', () => {
+    const [event] = chain(0, 1)
+    const odd = { ...event!, metadata: { n: Number.NaN } } as unknown as ChainedEvent
+    expect(differingFields(event!, odd)).toEqual(['metadata'])
+    expect(differingFields(odd, { ...odd })).toEqual([])
+  })
+
+  it('compares digests digest by digest, and a digests value that is not an object as a whole', () => {
+    const [event] = chain(0, 1)
+    const { sha512: _, ...twoDigests } = event!.digests
+    expect(differingFields(event!, { ...event!, digests: twoDigests } as unknown as ChainedEvent)).toEqual(['digests.sha512'])
+    expect(differingFields(event!, { ...event!, digests: null } as unknown as ChainedEvent)).toEqual(['digests'])
+    expect(differingFields(event!, { ...event!, digests: [event!.digests.sha256] } as unknown as ChainedEvent)).toEqual(['digests'])
+  })
 })

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest'
-import { decideLogin, decideUnlock, DEFAULT_LOCKOUT_POLICY, EMPTY_LOCKOUT_STATE, lockDurationSeconds, type LockoutState } from './lockout-policy.ts'
+import {
+  decideLogin,
+  decideUnlock,
+  DEFAULT_LOCKOUT_POLICY,
+  EMPTY_LOCKOUT_STATE,
+  isLocked,
+  lockDurationSeconds,
+  LOCKOUT_ESCALATION_MEMORY_SECONDS,
+  type LockoutState,
+} from './lockout-policy.ts'
 
 const policy = { ...DEFAULT_LOCKOUT_POLICY, maxFailures: 3, windowSeconds: 60, baseLockSeconds: 10, multiplier: 3, maxLockSeconds: 100 }
 const t0 = new Date('2026-01-01T00:00:00Z')
@@ -86,5 +95,90 @@ describe('decideLogin', () => {
     expect(u.effect).toMatchObject({ type: 'lockout_reset', reason: 'admin_unlock', previousFailures: 5, lockoutCount: 2 })
     expect(u.next).toEqual(EMPTY_LOCKOUT_STATE)
     expect(decideUnlock(EMPTY_LOCKOUT_STATE).effect).toBeNull()
+  })
+})
+
+// Each boundary probed on both sides, a millisecond apart: `<` and `<=` must not be interchangeable.
+describe('boundaries', () => {
+  const ms = (s: number) => new Date(t0.getTime() + s)
+
+  it('a failure exactly windowSeconds after the window opened starts a new window; one just before still counts', () => {
+    const s: LockoutState = { ...EMPTY_LOCKOUT_STATE, failedLoginAttempts: 1, windowStartedAt: at(0), lastFailedAt: at(0) }
+    const inside = fail(s, ms(60_000 - 1))
+    expect(inside.next.failedLoginAttempts).toBe(2)
+    expect(inside.next.windowStartedAt).toEqual(at(0))
+    const edge = fail(s, at(60))
+    expect(edge.next.failedLoginAttempts).toBe(1)
+    expect(edge.next.windowStartedAt).toEqual(at(60))
+  })
+
+  it('the threshold locks at maxFailures within the window and not one failure earlier', () => {
+    const twoDown: LockoutState = { ...EMPTY_LOCKOUT_STATE, failedLoginAttempts: 1, windowStartedAt: at(0) }
+    expect(fail(twoDown, at(1))).toMatchObject({ result: 'invalid_credentials', next: { failedLoginAttempts: 2, accountLockedUntil: null } })
+    const oneDown: LockoutState = { ...EMPTY_LOCKOUT_STATE, failedLoginAttempts: 2, windowStartedAt: at(0) }
+    const d = fail(oneDown, at(2))
+    expect(d).toMatchObject({ result: 'locked', retryAfterSeconds: 10, next: { failedLoginAttempts: 3, accountLockedUntil: at(12) } })
+    expect(d.effects).toEqual([
+      { type: 'login_failed', reason: 'invalid_credentials', failures: 3, lockedUntil: at(12) },
+      { type: 'account_locked', reason: 'too_many_failures', failures: 3, lockedUntil: at(12), lockoutCount: 1, durationSeconds: 10 },
+    ])
+  })
+
+  it('escalation is remembered for exactly LOCKOUT_ESCALATION_MEMORY_SECONDS after the last lockout', () => {
+    const memory = LOCKOUT_ESCALATION_MEMORY_SECONDS * 1000
+    const relapse = (lastLockedAt: Date, now: Date): LockoutState => ({
+      ...EMPTY_LOCKOUT_STATE,
+      failedLoginAttempts: 2,
+      windowStartedAt: new Date(now.getTime() - 1000),
+      lockoutCount: 2,
+      lastLockedAt,
+    })
+    const atEdge = ms(memory)
+    expect(fail(relapse(t0, atEdge), atEdge).next.lockoutCount).toBe(3)
+    const past = ms(memory + 1)
+    expect(fail(relapse(t0, past), past).next.lockoutCount).toBe(1)
+  })
+
+  it('a lockout holds until its last millisecond and is over at lockedUntil', () => {
+    const locked: LockoutState = { ...EMPTY_LOCKOUT_STATE, failedLoginAttempts: 3, windowStartedAt: at(0), accountLockedUntil: at(10), lockoutCount: 1, lastLockedAt: at(0) }
+    expect(isLocked(locked, ms(10_000 - 1))).toBe(true)
+    expect(isLocked(locked, at(10))).toBe(false)
+    expect(isLocked(EMPTY_LOCKOUT_STATE, at(10))).toBe(false)
+    // Its last millisecond still answers "retry after 1 s", never 0.
+    expect(decideLogin(locked, policy, null, ms(10_000 - 1))).toMatchObject({ result: 'locked', retryAfterSeconds: 1 })
+    expect(decideLogin(locked, policy, null, ms(10_000 - 1500))).toMatchObject({ result: 'locked', retryAfterSeconds: 2 })
+    expect(decideLogin(locked, policy, true, at(10))).toMatchObject({ result: 'success' })
+  })
+
+  it('an expired lockout is reset before a success, and the success reports the reset failures', () => {
+    const expired: LockoutState = { ...EMPTY_LOCKOUT_STATE, failedLoginAttempts: 4, windowStartedAt: at(0), accountLockedUntil: at(10), lockoutCount: 2, lastLockedAt: at(0) }
+    const d = decideLogin(expired, policy, true, at(10))
+    expect(d).toEqual({
+      result: 'success',
+      effects: [{ type: 'lockout_reset', reason: 'lockout_expired', previousFailures: 4, lockoutCount: 2 }, { type: 'login_success' }],
+      next: EMPTY_LOCKOUT_STATE,
+    })
+  })
+
+  it('the first lockout lasts baseLockSeconds, whatever lockout number is asked for below one', () => {
+    expect(lockDurationSeconds(policy, 0)).toBe(10)
+    expect(lockDurationSeconds(policy, 1)).toBe(10)
+    expect(lockDurationSeconds({ ...policy, maxLockSeconds: 30 }, 2)).toBe(30)
+    expect(lockDurationSeconds({ ...policy, maxLockSeconds: 29 }, 2)).toBe(29)
+  })
+
+  it('unlock reports a reset for failures alone and for a lock alone', () => {
+    expect(decideUnlock({ ...EMPTY_LOCKOUT_STATE, failedLoginAttempts: 1 }).effect).toEqual({
+      type: 'lockout_reset',
+      reason: 'admin_unlock',
+      previousFailures: 1,
+      lockoutCount: 0,
+    })
+    expect(decideUnlock({ ...EMPTY_LOCKOUT_STATE, accountLockedUntil: at(5), lockoutCount: 1 }).effect).toEqual({
+      type: 'lockout_reset',
+      reason: 'admin_unlock',
+      previousFailures: 0,
+      lockoutCount: 1,
+    })
   })
 })
