@@ -1,14 +1,15 @@
-import { EVENT_SCHEMAS, type ChainedEvent, type OutboxPayload, type RiskEvaluation, type UnsequencedEvent } from '../core/auth-event.ts'
-import { appendToChain } from '../core/chain.ts'
-import type { Digester } from '../core/digests.ts'
+import { EVENT_SCHEMAS, type ChainedEvent, type RiskEvaluation, type UnsequencedEvent } from '../core/auth-event.ts'
+import { canonicalEventParts } from '../core/canonical-json.ts'
 import type { Channel, EventMetadata, EventOutcome, EventReason, EventType } from '../core/event-types.ts'
 import { shardFor } from '../core/identifier.ts'
 import { uuidv7 } from '../core/ids.ts'
 import { TENANT_SHARD, type ChainOwner } from '../core/tenancy.ts'
 import { wellFormed, wellFormedJson, wellFormedOrNull } from '../core/well-formed.ts'
-import type { Tx } from '../db/client.ts'
-import { lockoutSnapshot, storeLockoutState, type LockoutWrite } from '../db/lockouts.ts'
-import { authLogRowOf } from './stored-event.ts'
+import type { LockoutState } from '../core/lockout-policy.ts'
+import { appendAuthEvents, type AppendAnswer, type AppendedEventInput } from '../db/append-auth-events.ts'
+import { lockoutSnapshot, type LockoutWrite } from '../db/lockouts.ts'
+import type { Queryable } from '../db/queryable.ts'
+import { isUniqueViolation } from '../db/sqlstate.ts'
 
 /** Where an attempt came from: what the HTTP layer knows about the client, and nothing from the body. */
 export interface RequestOrigin {
@@ -44,11 +45,10 @@ type DraftOf<T extends EventType> = {
 export interface RecordOptions {
   /** When the events occurred; also the lockout state's `updated_at`. */
   now: Date
-  /** The account's new lockout state, whose row the caller has locked: stored in the same statement as the events. */
+  /** The account's new lockout state: stored in the same call as the events. */
   lockout?: LockoutWrite
   /** The chain, when it is not the drafts' own: a re-drive is recorded in the chain whose dead letters it re-delivered. */
   shard?: number
-  digester?: Digester
 }
 
 /** Thrown inside a transaction when an event id exists already (a retried request): the caller's transaction rolls back whole. */
@@ -67,12 +67,12 @@ export class EventDefinitionError extends Error {
 const DAY_MS = 86_400_000
 
 /**
- * Records events of one tenant inside the caller's transaction: the one way events are written. Derives
+ * Records events of one tenant, inside the caller's transaction when given one: the one way events are written. Derives
  * each event's id (unless fixed), its time, its `expires_at` (from the tenant's retention, fixed at
  * ingestion: a later plan change never moves it) and its chain (the account's shard; the tenant shard for
  * events that name no identifier), makes every string well-formed Unicode, and checks each event against
- * its definition. Then appends them to the chain, in one statement with their outbox rows and, when given,
- * the account's new lockout state.
+ * its definition. Then appends them to the chain through the database's append function, in one call with
+ * their outbox rows and, when given, the account's new lockout state.
  *
  * A retried request whose event exists already throws DuplicateEventError, so that the caller's whole
  * transaction (chain head included) rolls back: a retry never leaves a gap or a duplicate.
@@ -80,11 +80,34 @@ const DAY_MS = 86_400_000
  * @example
  * await sql.begin((tx) => recordEvents(tx, tenant, [{ eventType: 'audit_exported', outcome: 'success', origin, metadata }], { now }))
  */
-export async function recordEvents(tx: Tx, tenant: ChainOwner, drafts: readonly EventDraft[], options: RecordOptions): Promise<ChainedEvent[]> {
+export async function recordEvents(db: Queryable, tenant: ChainOwner, drafts: readonly EventDraft[], options: RecordOptions): Promise<ChainedEvent[]> {
+  const recorded = await recordEventsChecked(db, tenant, drafts, options)
+  if (recorded.kind === 'stale') throw new Error('lockout state reported stale although none was expected')
+  return recorded.events
+}
+
+/** Recorded, or nothing written because the lockout row no longer held the state the caller decided on. */
+export type RecordedOrStale = { kind: 'recorded'; events: ChainedEvent[] } | { kind: 'stale'; lockout: LockoutState }
+
+/**
+ * recordEvents for a caller that decided on a lockout state it read without a lock (the login): the
+ * state is re-checked under the row lock, in the same call that appends. When the row holds another
+ * state nothing is written and the answer is `stale` with the state found, to decide again on.
+ *
+ * @example
+ * const recorded = await recordEventsChecked(sql, tenant, drafts, { now, lockout: { identifier, userId, state: next } }, snapshot)
+ */
+export async function recordEventsChecked(
+  db: Queryable,
+  tenant: ChainOwner,
+  drafts: readonly EventDraft[],
+  options: RecordOptions,
+  expected?: LockoutState,
+): Promise<RecordedOrStale> {
   const { now } = options
   const events = drafts.map((draft) => eventOfDraft(draft, tenant, now))
   const shard = options.shard ?? chainShardOf(events, tenant)
-  return appendEvents(tx, { tenantId: tenant.id, shard }, events, options)
+  return appendEvents(db, { tenantId: tenant.id, shard }, events, options, expected)
 }
 
 function eventOfDraft(draft: EventDraft, tenant: ChainOwner, now: Date): UnsequencedEvent {
@@ -123,48 +146,54 @@ function chainShardOf(events: readonly UnsequencedEvent[], tenant: ChainOwner): 
   return [...shards][0]!
 }
 
+/** The events with their canonical bytes around the sequence number, for the append function. */
+function appendInputs(events: readonly UnsequencedEvent[], shard: number): AppendedEventInput[] {
+  return events.map((event) => {
+    const { head, tail } = canonicalEventParts({ ...event, shard })
+    return { ...event, canonical_head: head, canonical_tail: tail }
+  })
+}
+
 /**
- * Takes the chain head's row lock, numbers the events gaplessly, links their hashes, and in one statement
- * writes the auth_logs rows, the new head, one outbox row per event and the lockout state.
+ * Appends the events through append_auth_events(), which numbers, digests and links them under the
+ * chain head's row lock and writes them with their outbox rows and the lockout state in one call.
  */
 async function appendEvents(
-  tx: Tx,
+  db: Queryable,
   chain: { tenantId: string; shard: number },
   events: UnsequencedEvent[],
   options: RecordOptions,
-): Promise<ChainedEvent[]> {
-  const [head] = await tx<{ seq: number; head_hash: Uint8Array }[]>`
-    UPDATE chain_heads SET seq = seq + ${events.length}
-    WHERE tenant_id = ${chain.tenantId} AND shard = ${chain.shard}
-    RETURNING seq, head_hash`
-  if (!head) throw new Error(`no chain head for tenant ${chain.tenantId} shard ${chain.shard}`)
-
-  const { chained, headHash } = appendToChain(
-    events,
-    { shard: chain.shard, lastSeq: head.seq - events.length, headHash: new Uint8Array(head.head_hash) },
-    options.digester,
-  )
-  const last = chained[chained.length - 1]!
+  expected?: LockoutState,
+): Promise<RecordedOrStale> {
   const { lockout } = options
-  const snapshot = lockout ? { ...lockoutSnapshot(chain.tenantId, lockout), shard: chain.shard, seq: last.seq } : null
-
-  const logRows = chained.map((e) => ({ ...authLogRowOf(e), risk: tx.json(e.risk as never), metadata: tx.json(e.metadata) }))
-  const outboxRows = chained.map((e) => {
-    const payload: OutboxPayload = { event: e, lockout: e === last ? snapshot : null }
-    return { event_id: e.id, tenant_id: e.tenant_id, shard: e.shard, seq: e.seq, payload: tx.json(payload as never) }
+  let answer: AppendAnswer
+  try {
+    answer = await appendAuthEvents(db, {
+      tenantId: chain.tenantId,
+      shard: chain.shard,
+      now: options.now,
+      events: appendInputs(events, chain.shard),
+      ...(lockout && {
+        lockout: { identifier: lockout.identifier, userId: lockout.userId, next: lockout.state, snapshot: lockoutSnapshot(chain.tenantId, lockout), expected },
+      }),
+    })
+  } catch (error) {
+    // Two tries of one request at once: the second finds the first's id when it inserts.
+    if (isUniqueViolation(error, ['auth_logs_pkey', 'outbox_event_id_key'])) throw new DuplicateEventError(events.map((e) => e.id))
+    throw error
+  }
+  if (answer.status === 'duplicate') throw new DuplicateEventError(events.map((e) => e.id))
+  if (answer.status === 'stale') return { kind: 'stale', lockout: answer.lockout }
+  const chained = events.map((event, i): ChainedEvent => {
+    const link = answer.events[i]!
+    return {
+      ...event,
+      shard: chain.shard,
+      seq: link.seq,
+      digests: { sha256: link.sha256, sha512: link.sha512, sha3_256: link.sha3_256 },
+      prev_hash: link.prev_hash,
+      chain_hash: link.chain_hash,
+    }
   })
-
-  // One round trip for all the writes; data-modifying CTEs all run even when not referenced.
-  const [result] = await tx<{ inserted: number }[]>`
-    WITH logs AS (
-      INSERT INTO auth_logs ${tx(logRows)} ON CONFLICT (id) DO NOTHING RETURNING id
-    ), head AS (
-      UPDATE chain_heads SET head_hash = ${Buffer.from(headHash)}
-      WHERE tenant_id = ${chain.tenantId} AND shard = ${chain.shard}
-    ), box AS (
-      INSERT INTO outbox ${tx(outboxRows)} ON CONFLICT (event_id) DO NOTHING
-    )${lockout ? tx`, state AS (${storeLockoutState(tx, chain.tenantId, lockout, options.now)})` : tx``}
-    SELECT count(*)::int AS inserted FROM logs`
-  if (result!.inserted !== chained.length) throw new DuplicateEventError(chained.map((e) => e.id))
-  return chained
+  return { kind: 'recorded', events: chained }
 }

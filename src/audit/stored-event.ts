@@ -66,18 +66,3 @@ export function chainedFromRow(row: AuthLogRow): ChainedEvent {
     chain_hash: hex(row.chain_hash),
   }
 }
-
-/** An event and its link as an auth_logs row to insert: instants as dates, digests and links as bytes. */
-export function authLogRowOf(event: ChainedEvent): Omit<AuthLogRow, 'risk' | 'metadata'> & Pick<AuthEvent, 'risk' | 'metadata'> {
-  const { digests, prev_hash, chain_hash, ...fields } = event
-  return {
-    ...fields,
-    occurred_at: new Date(fields.occurred_at),
-    expires_at: new Date(fields.expires_at),
-    digest_sha256: Buffer.from(digests.sha256, 'hex'),
-    digest_sha512: Buffer.from(digests.sha512, 'hex'),
-    digest_sha3_256: Buffer.from(digests.sha3_256, 'hex'),
-    prev_hash: Buffer.from(prev_hash, 'hex'),
-    chain_hash: Buffer.from(chain_hash, 'hex'),
-  }
-}

@@ -1,10 +1,9 @@
 import type { AuthEventOf, RiskEvaluation } from '../core/auth-event.ts'
 import { deterministicUuid, uuidv7 } from '../core/ids.ts'
 import { decideLogin, isLocked, type LockoutEffect } from '../core/lockout-policy.ts'
-import { recordInTransaction, type AlreadyRecorded } from '../audit/record-in-transaction.ts'
-import { recordEvents, type EventDraft, type RequestOrigin } from '../audit/record-events.ts'
+import type { AlreadyRecorded } from '../audit/record-in-transaction.ts'
+import { DuplicateEventError, recordEventsChecked, type EventDraft, type RecordedOrStale, type RequestOrigin } from '../audit/record-events.ts'
 import type { Sql } from '../db/client.ts'
-import { lockLockoutState } from '../db/lockouts.ts'
 import type { Tenant } from '../db/tenants.ts'
 import { findLoginAccount, type LoginAccount } from './find-login-account.ts'
 import { evaluateLoginRisk } from './login-risk.ts'
@@ -42,9 +41,10 @@ export type LoginResult =
  *    nothing (replayRecordedAttempt).
  * 2. The password is verified outside any transaction (argon2id takes milliseconds and must not hold a
  *    lock); a locked account is answered without hashing, so an attack on it costs only the audit.
- * 3. One transaction locks the identifier's lockout state, decides with the pure policy, and records the
- *    events, the new lockout state and the outbox rows together (recordLoginAttempt). If the lock had
- *    expired meanwhile, the password is verified after all and the attempt made once more.
+ * 3. The pure policy decides on the lockout state read in step 1, and one call to the database's append
+ *    function re-checks that state under the row lock and records the events, the new lockout state and
+ *    the outbox rows together (recordLoginAttempt), or answers with the newer state to decide on again.
+ *    If the lock had expired meanwhile, the password is verified after all and the attempt decided again.
  * 4. If a concurrent retry with the same key was recorded first, the answer is that attempt's (step 1).
  */
 export async function attemptLogin(deps: LoginDeps, input: LoginInput): Promise<LoginResult> {
@@ -65,9 +65,7 @@ export async function attemptLogin(deps: LoginDeps, input: LoginInput): Promise<
   }
 
   passwordValid ??= isLocked(account.lockout, deps.clock()) ? null : await verifyPassword(deps, account, input.password)
-  const first = await recordLoginAttempt(deps, input, account, attemptId, passwordValid)
-  const recorded =
-    first.kind === 'verify_required' ? await recordLoginAttempt(deps, input, account, attemptId, await verifyPassword(deps, account, input.password)) : first
+  const recorded = await recordLoginAttempt(deps, input, account, attemptId, passwordValid)
   if (recorded.kind !== 'already_recorded') return recorded
 
   // Only a keyed id can have been recorded already: answer as that attempt was answered.
@@ -87,38 +85,52 @@ async function verifyPassword(deps: LoginDeps, account: LoginAccount, password: 
   return deps.hasher.verify(account.user.passwordHash, password)
 }
 
-/** What an attempt's transaction answers: verify_required only when the password was not verified. */
-type AttemptRecorded<P extends boolean | null> = LoginResult | AlreadyRecorded | (null extends P ? { kind: 'verify_required' } : never)
+/** Stale snapshots in a row after which an attempt gives up (each one means another attempt on the account committed). */
+const MAX_STALE_SNAPSHOTS = 100
 
 /**
- * The attempt's transaction. `passwordValid` is null when the password was not verified because the
- * account looked locked: if it no longer is under the row lock, nothing is kept and the answer is
- * `verify_required`. An attempt id recorded already (a concurrent retry) answers `already_recorded`.
+ * Records the attempt in one round trip. The pure policy decides on the lockout state the account was read
+ * with; the append function re-checks that state under the row lock and, when another attempt changed it
+ * meanwhile, writes nothing and answers with the state it found, on which the policy decides again. When
+ * the password was skipped because the account looked locked (`passwordValid` null) and the lock turns
+ * out to have expired, the password is verified (outside any transaction) and the attempt decided again.
+ * An attempt id recorded already (a concurrent retry) answers `already_recorded`.
  */
-function recordLoginAttempt<P extends boolean | null>(
+async function recordLoginAttempt(
   deps: LoginDeps,
   input: LoginInput,
   account: LoginAccount,
   attemptId: string,
-  passwordValid: P,
-): Promise<AttemptRecorded<P>> {
+  passwordValid: boolean | null,
+): Promise<LoginResult | AlreadyRecorded> {
   const { tenant, identifier, origin } = input
   const user = account.user
-  const recorded = recordInTransaction<LoginResult, { kind: 'verify_required' }>(deps.sql, async (tx, rollBack) => {
-    const state = await lockLockoutState(tx, tenant.id, identifier, user?.id ?? null)
+  let state = account.lockout
+  let valid = passwordValid
+  for (let stale = 0; ; ) {
     const now = deps.clock()
-    const decision = decideLogin(state, tenant.lockoutPolicy, passwordValid, now)
-    if (decision.result === 'verify_required') return rollBack({ kind: 'verify_required' })
-
-    const risk = evaluateLoginRisk({ userExists: user !== null, lockout: state, userAgent: origin.userAgent })
-    let session: { token: string; claims: SessionClaims } | null = null
-    if (decision.result === 'success' && user) {
-      session = await issueSession(deps, tenant, user, attemptId, now)
+    const decision = decideLogin(state, tenant.lockoutPolicy, valid, now)
+    if (decision.result === 'verify_required') {
+      valid = await verifyPassword(deps, account, input.password)
+      continue
     }
 
+    const risk = evaluateLoginRisk({ userExists: user !== null, lockout: state, userAgent: origin.userAgent })
+    const session = decision.result === 'success' && user ? await issueSession(deps, tenant, user, attemptId, now) : null
     const about = { origin, organisationId: user?.organisationId ?? null, userId: user?.id ?? null, identifier, risk }
     const drafts = decision.effects.map((effect) => draftOfEffect(effect, attemptId, about, session?.claims))
-    await recordEvents(tx, tenant, drafts, { now, lockout: { identifier, userId: user?.id ?? null, state: decision.next } })
+    let recorded: RecordedOrStale
+    try {
+      recorded = await recordEventsChecked(deps.sql, tenant, drafts, { now, lockout: { identifier, userId: user?.id ?? null, state: decision.next } }, state)
+    } catch (error) {
+      if (error instanceof DuplicateEventError) return { kind: 'already_recorded' }
+      throw error
+    }
+    if (recorded.kind === 'stale') {
+      if (++stale > MAX_STALE_SNAPSHOTS) throw new Error(`login attempt ${attemptId}: the lockout state changed under it ${MAX_STALE_SNAPSHOTS} times`)
+      state = recorded.lockout
+      continue
+    }
 
     if (decision.result === 'success') return { kind: 'success', token: session!.token, claims: session!.claims, eventId: attemptId, replayed: false }
     if (decision.result === 'locked') {
@@ -126,9 +138,7 @@ function recordLoginAttempt<P extends boolean | null>(
       return { kind: 'locked', retryAfterSeconds: decision.retryAfterSeconds, eventId: attemptId, replayed: false, newLockout }
     }
     return { kind: 'invalid_credentials', eventId: attemptId, replayed: false }
-  })
-  // verify_required is answered only when the password was not verified (passwordValid null).
-  return recorded as Promise<AttemptRecorded<P>>
+  }
 }
 
 async function issueSession(

@@ -5,7 +5,7 @@ import { lockoutStateFromRow, type LockoutStateColumns } from '../db/lockouts.ts
 
 export interface LoginAccount {
   user: { id: string; organisationId: string; passwordHash: string; role: Role } | null
-  /** A snapshot taken without a lock: good enough to skip hashing for a locked account, re-read under lock. */
+  /** A snapshot taken without a lock: the policy decides on it, and the append function re-checks it under the row lock. */
   lockout: LockoutState
 }
 

@@ -28,14 +28,27 @@ function str(s: string | null): string {
  * against `canonicalJson` on ordinary and hostile events.
  */
 export function canonicalEventJson(e: AuthEvent): string {
-  return (
-    `{"actor_id":${str(e.actor_id)},"channel":${str(e.channel)},"device_id":${str(e.device_id)},` +
-    `"event_type":${str(e.event_type)},"expires_at":${str(e.expires_at)},"id":${str(e.id)},` +
-    `"identifier":${str(e.identifier)},"ip":${str(e.ip)},"metadata":${canonicalJson(e.metadata)},` +
-    `"occurred_at":${str(e.occurred_at)},"organisation_id":${str(e.organisation_id)},"outcome":${str(e.outcome)},` +
-    `"reason":${str(e.reason)},"risk":${canonicalJson(e.risk)},"seq":${integer(e.seq)},"shard":${integer(e.shard)},` +
-    `"tenant_id":${str(e.tenant_id)},"token_jti":${str(e.token_jti)},"user_agent":${str(e.user_agent)},"user_id":${str(e.user_id)}}`
-  )
+  const { head, tail } = canonicalEventParts(e)
+  return head + integer(e.seq) + tail
+}
+
+/**
+ * An event's canonical JSON without its sequence number: `head + seq + tail` is canonicalEventJson. The
+ * append function in the database completes it with the number it assigns under the chain head's lock,
+ * so the client can build the bytes before it knows its place in the chain.
+ */
+export function canonicalEventParts(e: Omit<AuthEvent, 'seq'>): { head: string; tail: string } {
+  return {
+    head:
+      `{"actor_id":${str(e.actor_id)},"channel":${str(e.channel)},"device_id":${str(e.device_id)},` +
+      `"event_type":${str(e.event_type)},"expires_at":${str(e.expires_at)},"id":${str(e.id)},` +
+      `"identifier":${str(e.identifier)},"ip":${str(e.ip)},"metadata":${canonicalJson(e.metadata)},` +
+      `"occurred_at":${str(e.occurred_at)},"organisation_id":${str(e.organisation_id)},"outcome":${str(e.outcome)},` +
+      `"reason":${str(e.reason)},"risk":${canonicalJson(e.risk)},"seq":`,
+    tail:
+      `,"shard":${integer(e.shard)},` +
+      `"tenant_id":${str(e.tenant_id)},"token_jti":${str(e.token_jti)},"user_agent":${str(e.user_agent)},"user_id":${str(e.user_id)}}`,
+  }
 }
 
 function integer(n: number): string {

@@ -27,8 +27,10 @@ export async function freePort(): Promise<number> {
 export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedPostgres> {
   await mkdir(dataDir, { recursive: true })
   const { PGlite } = await import('@electric-sql/pglite')
+  const { pgcrypto } = await import('@electric-sql/pglite/contrib/pgcrypto')
   const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket')
-  const db = await PGlite.create(dataDir)
+  // pgcrypto: the append function computes SHA3-256 with it.
+  const db = await PGlite.create(dataDir, { extensions: { pgcrypto } })
   const port = await freePort()
   const server = new PGLiteSocketServer({ db, port, host: '127.0.0.1', maxConnections: 1 })
   await server.start()

@@ -9,9 +9,10 @@ import type { Queryable } from './queryable.ts'
  * unknown identifier locks exactly like a real one). Every statement on the table is in this module, and
  * this is the only declaration of its row.
  *
- * The state is written only together with the events that explain it: the login and the admin unlock take
- * the row lock here (lockLockoutState, findLockoutInScope with `lock`), decide with the pure policy, and
- * recordEvents stores the new state (storeLockoutState) in the statement that appends the events.
+ * The state is written only together with the events that explain it, by the append function
+ * (append_auth_events, see db/append-auth-events.ts): the login decides with the pure policy on the state
+ * it read and the function re-checks that state under the row lock; the admin unlock locks the row here
+ * (findLockoutInScope with `lock`) first.
  */
 export interface AccountLockoutRow {
   tenant_id: string
@@ -51,17 +52,30 @@ export function lockoutStateFromRow(row: LockoutStateColumns | undefined | null)
   }
 }
 
-/**
- * Takes the row lock on an identifier's lockout state (creating the row if needed) and returns the state
- * as committed by whoever held the lock before: concurrent attempts on one account queue here.
- */
-export async function lockLockoutState(tx: Tx, tenantId: string, identifier: string, userId: string | null): Promise<LockoutState> {
-  const [row] = await tx<LockoutStateColumns[]>`
-    INSERT INTO account_lockouts (tenant_id, identifier, user_id)
-    VALUES (${tenantId}, ${identifier}, ${userId})
-    ON CONFLICT ON CONSTRAINT account_lockouts_pkey DO UPDATE SET user_id = EXCLUDED.user_id
-    RETURNING failed_login_attempts, window_started_at, last_failed_at, account_locked_until, lockout_count, last_locked_at`
-  return lockoutStateFromRow(row)
+/** A lockout state as the append function reads and answers it: the row's columns, instants as ISO strings. */
+export type LockoutStateJson = { [K in keyof LockoutStateColumns]: LockoutStateColumns[K] extends Date | null ? string | null : LockoutStateColumns[K] }
+
+export function lockoutStateJson(state: LockoutState): LockoutStateJson {
+  return {
+    failed_login_attempts: state.failedLoginAttempts,
+    window_started_at: state.windowStartedAt?.toISOString() ?? null,
+    last_failed_at: state.lastFailedAt?.toISOString() ?? null,
+    account_locked_until: state.accountLockedUntil?.toISOString() ?? null,
+    lockout_count: state.lockoutCount,
+    last_locked_at: state.lastLockedAt?.toISOString() ?? null,
+  }
+}
+
+export function lockoutStateFromJson(json: LockoutStateJson): LockoutState {
+  const at = (s: string | null) => (s === null ? null : new Date(s))
+  return {
+    failedLoginAttempts: json.failed_login_attempts,
+    windowStartedAt: at(json.window_started_at),
+    lastFailedAt: at(json.last_failed_at),
+    accountLockedUntil: at(json.account_locked_until),
+    lockoutCount: json.lockout_count,
+    lastLockedAt: at(json.last_locked_at),
+  }
 }
 
 /** A lockout row as seen within a scope, with the organisation of its account and the tenant's counting policy. */
@@ -87,24 +101,6 @@ export async function findLockoutInScope(db: Queryable, scope: TenantScope, iden
       ${scope.organisationId === null ? db`` : db`AND (l.user_id IS NULL OR u.organisation_id = ${scope.organisationId})`}
     ${options.lock ? db`FOR UPDATE OF l` : db``}`
   return row ?? null
-}
-
-/**
- * The statement that stores an identifier's new lockout state, as a fragment: recordEvents runs it in the
- * same statement that appends the events, so state and audit trail cannot disagree.
- */
-export function storeLockoutState(tx: Tx, tenantId: string, write: LockoutWrite, now: Date) {
-  const { state } = write
-  return tx`
-    UPDATE account_lockouts SET
-      failed_login_attempts = ${state.failedLoginAttempts},
-      window_started_at = ${state.windowStartedAt},
-      last_failed_at = ${state.lastFailedAt},
-      account_locked_until = ${state.accountLockedUntil},
-      lockout_count = ${state.lockoutCount},
-      last_locked_at = ${state.lastLockedAt},
-      updated_at = ${now}
-    WHERE tenant_id = ${tenantId} AND identifier = ${write.identifier}`
 }
 
 /**

@@ -6,6 +6,27 @@ import type { Sql } from './client.ts'
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url))
 
+/** The names of the four database roles (see the roles migration); configurable, these are the defaults. */
+export interface RoleNames {
+  owner: string
+  runtime: string
+  retention: string
+  auditor: string
+}
+
+export const DEFAULT_ROLE_NAMES: RoleNames = {
+  owner: 'authtrail_owner',
+  runtime: 'authtrail_runtime',
+  retention: 'authtrail_retention',
+  auditor: 'authtrail_auditor',
+}
+
+export interface MigrateOptions {
+  dir?: string
+  /** The roles to create (if missing) and grant after migrating; default DEFAULT_ROLE_NAMES. */
+  roles?: RoleNames
+}
+
 export interface MigrationResult {
   applied: string[]
   skipped: string[]
@@ -19,10 +40,14 @@ export class MigrationChecksumError extends Error {
 }
 
 /**
- * Applies `migrations/*.sql` in name order, each in its own transaction, recording a SHA-256 checksum.
- * A changed file that was already applied is refused. Concurrent runners serialise on an advisory lock.
+ * Applies `migrations/*.sql` in name order, recording a SHA-256 checksum, then applies the roles
+ * (authtrail_apply_roles: creates the missing ones, gives every object to the owner, grants what
+ * authtrail_role_grants lists), all in one transaction. A changed file that was already applied is
+ * refused. Concurrent runners serialise on an advisory lock. Run it as the owner role, or as a role that
+ * may create roles and act as the owner (a superuser the first time).
  */
-export async function migrate(sql: Sql, dir: string = MIGRATIONS_DIR): Promise<MigrationResult> {
+export async function migrate(sql: Sql, options: MigrateOptions | string = {}): Promise<MigrationResult> {
+  const { dir = MIGRATIONS_DIR, roles = DEFAULT_ROLE_NAMES } = typeof options === 'string' ? { dir: options } : options
   const files = (await readdir(dir)).filter((f) => f.endsWith('.sql')).sort()
   const result: MigrationResult = { applied: [], skipped: [] }
   await sql.begin(async (tx) => {
@@ -48,6 +73,7 @@ export async function migrate(sql: Sql, dir: string = MIGRATIONS_DIR): Promise<M
       await tx`INSERT INTO schema_migrations (name, checksum) VALUES (${file}, ${checksum})`
       result.applied.push(file)
     }
+    await tx`SELECT authtrail_apply_roles(${roles.owner}, ${roles.runtime}, ${roles.retention}, ${roles.auditor})`
   })
   return result
 }

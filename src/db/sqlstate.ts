@@ -23,3 +23,14 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   // 40 transaction rollback (serialisation, deadlock), 25 invalid transaction state, XX internal.
   return /^(08|53|57|58|40|25|XX)/.test(code)
 }
+
+/** True for a unique violation (23505) on one of the named constraints. */
+export function isUniqueViolation(error: unknown, constraints: readonly string[]): boolean {
+  const e = asPg(error) as PgLikeError & { constraint_name?: string }
+  return e.code === '23505' && e.constraint_name !== undefined && constraints.includes(e.constraint_name)
+}
+
+/** True when PostgreSQL refused a statement for lack of privilege (42501). */
+export function isInsufficientPrivilege(error: unknown): boolean {
+  return asPg(error).code === '42501'
+}

@@ -18,9 +18,16 @@ export interface OutboxRelayOptions {
   batchSize?: number
   /** Failed attempts at one event before it is dead-lettered. Default 10. */
   maxAttempts?: number
-  /** Polling fallback, and the retry tick for chains backing off. Default 1000 ms. */
+  /**
+   * The longest wait between two polls of an idle outbox, and the retry tick for chains backing off.
+   * Writers send no NOTIFY (it serialised their commits), so the relay polls: again after
+   * `minPollIntervalMs` while there is work, then waiting twice as long after each empty poll, up to this.
+   * Default 250 ms, which bounds the lag of the first event after a quiet spell.
+   */
   pollIntervalMs?: number
-  /** Wake on NOTIFY as well as by polling. Needs a second connection: false on embedded PGlite. Default true. */
+  /** The wait after a poll that delivered something. Default 5 ms. */
+  minPollIntervalMs?: number
+  /** Wake also on NOTIFY `authtrail_outbox` (sent by nothing on the write path; a manual wake-up). Needs a second connection: false on embedded PGlite. Default true. */
   listen?: boolean
   log?: (entry: Record<string, unknown>) => void
   backoff?: BackoffPolicy
@@ -62,7 +69,8 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const log = options.log ?? (() => {})
   const now = options.now ?? (() => new Date())
   const batchSize = options.batchSize ?? 2000
-  const pollIntervalMs = options.pollIntervalMs ?? 1_000
+  const pollIntervalMs = options.pollIntervalMs ?? 250
+  const minPollIntervalMs = Math.min(options.minPollIntervalMs ?? 5, pollIntervalMs)
   const compactIntervalMs = options.compactIntervalMs ?? 5_000
   const maxChains = options.maxChainsPerClaim ?? 32
   const policy: DeliveryPolicy = {
@@ -146,15 +154,19 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   }
 
   const runSinkLoop = async (sink: EventSink) => {
+    let wait = minPollIntervalMs
     while (running) {
+      let delivered = 0
       try {
-        await drainSink(sink)
+        delivered = await drainSink(sink)
       } catch (error) {
         const message = describeError(error)
         counters.get(sink.name)!.record({ delivered: 0, batches: 0, failures: 0, deadLettered: 0, lastError: message })
         log({ level: 'error', msg: 'outbox relay claim failed', sink: sink.name, error: message })
       }
-      await sleep(sink.name, pollIntervalMs)
+      // Adaptive back-off: poll again soon while events arrive, ever less often while none do.
+      wait = delivered > 0 ? minPollIntervalMs : Math.min(pollIntervalMs, wait * 2)
+      await sleep(sink.name, wait)
     }
   }
 

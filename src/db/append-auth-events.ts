@@ -1,0 +1,74 @@
+import type { LockoutSnapshot, UnsequencedEvent } from '../core/auth-event.ts'
+import type { LockoutState } from '../core/lockout-policy.ts'
+import { lockoutStateFromJson, lockoutStateJson, type LockoutStateJson } from './lockouts.ts'
+import type { Queryable } from './queryable.ts'
+
+/** One event as the append function takes it: its fields and its canonical JSON around the sequence number. */
+export interface AppendedEventInput extends UnsequencedEvent {
+  canonical_head: string
+  canonical_tail: string
+}
+
+/** What an attempt writes besides its events: an account's new lockout state, checked against `expected` when given. */
+export interface AppendLockout {
+  identifier: string
+  userId: string | null
+  next: LockoutState
+  /** The outbox's copy of the new state, without its chain position (the function adds it). */
+  snapshot: Omit<LockoutSnapshot, 'shard' | 'seq'>
+  /** The state the caller decided on: when the row holds another, nothing is written and the answer is `stale`. */
+  expected?: LockoutState
+}
+
+export interface AppendRequest {
+  tenantId: string
+  shard: number
+  now: Date
+  events: AppendedEventInput[]
+  lockout?: AppendLockout
+}
+
+/** The place, digests and link the database gave one event (hex). */
+export interface AppendedLink {
+  seq: number
+  prev_hash: string
+  chain_hash: string
+  sha256: string
+  sha512: string
+  sha3_256: string
+}
+
+export type AppendAnswer =
+  | { status: 'appended'; events: AppendedLink[] }
+  | { status: 'duplicate' }
+  | { status: 'stale'; lockout: LockoutState }
+
+type RawAnswer = { status: 'appended'; events: AppendedLink[] } | { status: 'duplicate' } | { status: 'stale'; lockout: LockoutStateJson }
+
+/**
+ * Calls append_auth_events(): in one round trip (and, outside a transaction, one transaction) it checks
+ * the lockout row under its lock, numbers, digests and links the events under the chain head's lock, and
+ * writes the auth_logs rows, the outbox rows, the new head and the lockout state. The only way the
+ * runtime role can write the trail.
+ */
+export async function appendAuthEvents(db: Queryable, request: AppendRequest): Promise<AppendAnswer> {
+  const { lockout } = request
+  const attempt = {
+    tenant_id: request.tenantId,
+    shard: request.shard,
+    now: request.now.toISOString(),
+    events: request.events,
+    ...(lockout && {
+      lockout: {
+        identifier: lockout.identifier,
+        user_id: lockout.userId,
+        next: lockoutStateJson(lockout.next),
+        snapshot: lockout.snapshot,
+        ...(lockout.expected && { expected: lockoutStateJson(lockout.expected) }),
+      },
+    }),
+  }
+  const [row] = await db<{ answer: RawAnswer }[]>`SELECT append_auth_events(${db.json(attempt as never)}) AS answer`
+  const answer = row!.answer
+  return answer.status === 'stale' ? { status: 'stale', lockout: lockoutStateFromJson(answer.lockout) } : answer
+}
