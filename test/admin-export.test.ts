@@ -81,8 +81,8 @@ describe('GET /v1/admin/export', () => {
     expect(lines).toHaveLength(ids.length)
     const parsed = await parseCefWithLognormalizer(lines)
     expect(parsed.map((p) => p.extensions.externalId)).toEqual(ids)
-    expect(parsed[1]!.extensions.suser).toBe(HOSTILE[1])
-    expect(parsed[4]!.extensions.suser).toBe(HOSTILE[4])
+    expect(parsed[1]!.extensions.duser).toBe(HOSTILE[1])
+    expect(parsed[4]!.extensions.duser).toBe(HOSTILE[4])
     expect(parsed[0]!.extensions.c6a2).toBe('2001:db8::5')
   })
 

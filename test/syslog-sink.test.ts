@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { OutboxPayload } from '../src/core/auth-event.ts'
-import { formatSyslog5424 } from '../src/core/cef.ts'
+import { cefReadBack, formatSyslog5424 } from '../src/core/cef.ts'
 import type { EventSink } from '../src/sinks/event-sink.ts'
 import { createSyslogSink, type SyslogSinkOptions } from '../src/sinks/syslog/index.ts'
 import { parseCefWithLognormalizer } from './support/lognormalizer.ts'
@@ -47,16 +47,19 @@ describe('syslog sink against a real rsyslog', () => {
       const e = batch[i]!.event
       expect(h).toMatchObject({ deviceVendor: 'authtrail', signatureId: e.event_type })
       expect(x.externalId).toBe(e.id)
-      expect(x.suser).toBe(e.identifier)
-      expect(x.cs5).toBe(e.device_id)
-      expect(x.reason).toBe(e.reason ?? undefined)
-      expect(x.cs2).toBe(e.organisation_id ?? undefined)
+      // Values come back as sent: control characters pictured, over-long ones cut with the marker.
+      expect(x.duser).toBe(cefReadBack(e.identifier!))
+      expect(x.cs5).toBe(cefReadBack(e.device_id!, 4000))
+      expect(x.reason).toBe(e.reason === null ? undefined : cefReadBack(e.reason))
+      expect(x.cs2).toBe(e.organisation_id === null ? undefined : cefReadBack(e.organisation_id, 4000))
+      expect(x.dvchost).toBe(header.hostname)
       expect(x.cn1).toBe(String(e.seq))
       expect(x.cs4).toBe(e.chain_hash)
+      expect(x.src).toBe(e.ip)
       if (e.ip!.includes(':')) expect(x.c6a2).toBe(e.ip)
-      else expect(x.src).toBe(e.ip)
-      // Over-long user agents arrive cut to the dictionary's 1023 characters, the rest intact.
-      expect(x.requestClientApplication).toBe([...e.user_agent!].slice(0, 1023).join(''))
+      // Over-long user agents arrive cut to the dictionary's 1023 characters, the last one the marker.
+      expect(x.requestClientApplication).toBe(cefReadBack(e.user_agent!))
+      if ([...e.user_agent!].length > 1023) expect(x.requestClientApplication).toBe(`${[...e.user_agent!].slice(0, 1022).join('')}…`)
       expect(x.rt).toBe(String(Date.parse(e.occurred_at)))
     })
   })
@@ -73,7 +76,7 @@ describe('syslog sink against a real rsyslog', () => {
     const lines = await linesOfTenant(rx, batch[0]!.event.tenant_id, batch.length)
     expect(lines).toEqual(expectedLines(batch))
     const parsed = await parseCefWithLognormalizer(lines)
-    expect(parsed.map((p) => p.extensions.suser)).toEqual(batch.map((p) => p.event.identifier))
+    expect(parsed.map((p) => p.extensions.duser)).toEqual(batch.map((p) => cefReadBack(p.event.identifier!)))
   })
 
   it('delivers over UDP, one message per datagram', async () => {
@@ -96,10 +99,12 @@ describe('syslog sink against a real rsyslog', () => {
     lines.forEach((line, i) => {
       expect(Buffer.byteLength(line)).toBeLessThanOrEqual(1200)
       const x = parsed[i]!.extensions
-      expect(x.suser).toBe(batch[i]!.event.identifier)
-      // The user agent comes last, so it is the field that gets shortened.
+      expect(x.duser).toBe(cefReadBack(batch[i]!.event.identifier!))
+      // The user agent comes last, so it is the field that gets shortened, marked; the datagram says it was cut.
       expect(x.requestClientApplication!.length).toBeGreaterThan(10)
-      expect(batch[i]!.event.user_agent!.startsWith(x.requestClientApplication!)).toBe(true)
+      expect(x.requestClientApplication!.endsWith('…')).toBe(true)
+      expect(batch[i]!.event.user_agent!.startsWith(x.requestClientApplication!.slice(0, -1))).toBe(true)
+      expect(x.msg).toBe('datagram truncated to 1200 bytes')
     })
   })
 

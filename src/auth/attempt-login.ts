@@ -24,6 +24,8 @@ export interface LoginInput {
   tenant: Tenant
   /** Already normalised. */
   identifier: string
+  /** The identifier as the client sent it, before normalisation: recorded when it differs. */
+  identifierAsTyped?: string
   password: string
   origin: RequestOrigin
   idempotencyKey: string | null
@@ -118,7 +120,8 @@ async function recordLoginAttempt(
     const risk = evaluateLoginRisk({ userExists: user !== null, lockout: state, userAgent: origin.userAgent })
     const session = decision.result === 'success' && user ? await issueSession(deps, tenant, user, attemptId, now) : null
     const about = { origin, organisationId: user?.organisationId ?? null, userId: user?.id ?? null, identifier, risk }
-    const drafts = decision.effects.map((effect) => draftOfEffect(effect, attemptId, about, session?.claims))
+    const typed = input.identifierAsTyped !== undefined && input.identifierAsTyped !== identifier ? input.identifierAsTyped : undefined
+    const drafts = decision.effects.map((effect) => draftOfEffect(effect, attemptId, about, session?.claims, typed))
     let recorded: RecordedOrStale
     try {
       recorded = await recordEventsChecked(deps.sql, tenant, drafts, { now, lockout: { identifier, userId: user?.id ?? null, state: decision.next } }, state)
@@ -172,13 +175,15 @@ function draftOfEffect(
   attemptId: string,
   about: { origin: RequestOrigin; organisationId: string | null; userId: string | null; identifier: string; risk: RiskEvaluation },
   claims: SessionClaims | undefined,
+  identifierAsTyped: string | undefined,
 ): EventDraft {
+  const typed = identifierAsTyped === undefined ? {} : { identifier_as_typed: identifierAsTyped }
   const derivedId = () => deterministicUuid(attemptId, effect.type, 'reason' in effect ? effect.reason : '')
   switch (effect.type) {
     case 'login_failed':
-      return { ...about, id: attemptId, eventType: 'login_failed', outcome: 'failure', reason: effect.reason, metadata: { failed_attempts: effect.failures, locked_until: effect.lockedUntil?.toISOString() ?? null } }
+      return { ...about, id: attemptId, eventType: 'login_failed', outcome: 'failure', reason: effect.reason, metadata: { failed_attempts: effect.failures, locked_until: effect.lockedUntil?.toISOString() ?? null, ...typed } }
     case 'login_success':
-      return { ...about, id: attemptId, eventType: 'login_success', outcome: 'success', tokenJti: claims!.jti, metadata: { token_expires_at: new Date(claims!.exp * 1000).toISOString() } }
+      return { ...about, id: attemptId, eventType: 'login_success', outcome: 'success', tokenJti: claims!.jti, metadata: { token_expires_at: new Date(claims!.exp * 1000).toISOString(), ...typed } }
     case 'account_locked':
       return {
         ...about,

@@ -13,6 +13,8 @@ import {
   truncateCefMessage,
   truncateToCodePoints,
   truncateToUtf8Bytes,
+  truncateWithMarker,
+  cefReadBack,
   utf8ByteLength,
 } from './cef.ts'
 import { EVENT_TYPES } from './event-types.ts'
@@ -89,8 +91,8 @@ describe('formatCef', () => {
       outcome: 'failure',
       reason: 'invalid_credentials',
       cat: 'authentication',
-      suser: 'alice@example.com',
-      suid: 'u-1',
+      duser: 'alice@example.com',
+      duid: 'u-1',
       src: '203.0.113.7',
       requestClientApplication: 'Mozilla/5.0',
       externalId: '0192f0c1-7d3a-7c4e-8a1b-2f3c4d5e6f70',
@@ -110,7 +112,9 @@ describe('formatCef', () => {
     // Null fields are left out with their labels: an empty value is an error for strict parsers.
     expect(ext).not.toHaveProperty('cs2')
     expect(ext).not.toHaveProperty('cs2Label')
-    expect(ext).not.toHaveProperty('flexString1')
+    expect(ext).not.toHaveProperty('suid')
+    expect(ext).not.toHaveProperty('flexString2')
+    expect(ext).not.toHaveProperty('dvchost')
   })
 
   it('escapes hostile header fields: backslash and pipe escaped, CR/LF replaced, equals literal', () => {
@@ -122,10 +126,10 @@ describe('formatCef', () => {
   it('escapes hostile extension values and they round-trip', () => {
     const hostile = 'a=b\\c|d\ne\rf \\= \\n x=y'
     const line = formatCef(payloadWith({ identifier: hostile, reason: 'end\\' }), device)
-    expect(line).toContain('suser=a\\=b\\\\c|d\\ne\\rf \\\\\\= \\\\n x\\=y ')
+    expect(line).toContain('duser=a\\=b\\\\c|d\\ne\\rf \\\\\\= \\\\n x\\=y ')
     expect(line).not.toMatch(/[\r\n]/)
     const { ext } = parseCef(line)
-    expect(ext.suser).toBe(hostile)
+    expect(ext.duser).toBe(hostile)
     expect(ext.reason).toBe('end\\')
     expect(escapeCefExtensionValue('|')).toBe('|')
   })
@@ -133,19 +137,44 @@ describe('formatCef', () => {
   it('keeps non-ASCII text intact', () => {
     const line = formatCef(payloadWith({ identifier: 'jörg😀@exämple.com', user_agent: 'Ünïcødé 🚀' }), device)
     const { ext } = parseCef(line)
-    expect(ext.suser).toBe('jörg😀@exämple.com')
+    expect(ext.duser).toBe('jörg😀@exämple.com')
     expect(ext.requestClientApplication).toBe('Ünïcødé 🚀')
   })
 
-  it('puts IPv6 into c6a2 with its label, and unwraps IPv4-mapped addresses into src', () => {
-    const v6 = parseCef(formatCef(payloadWith({ ip: '2001:DB8::1' }), device)).ext
-    expect(v6).toMatchObject({ c6a2Label: 'Source IPv6 Address', c6a2: '2001:db8::1' })
-    expect(v6).not.toHaveProperty('src')
+  it('writes IPv6 in RFC 5952 form into src and into c6a2 with its label, and unwraps IPv4-mapped addresses', () => {
+    const v6 = parseCef(formatCef(payloadWith({ ip: '2001:DB8:0:0:0:0:0:ABCD' }), device)).ext
+    expect(v6).toMatchObject({ src: '2001:db8::abcd', c6a2Label: 'Source IPv6 Address', c6a2: '2001:db8::abcd' })
     expect(parseCef(formatCef(payloadWith({ ip: '::ffff:198.51.100.2' }), device)).ext.src).toBe('198.51.100.2')
+    expect(parseCef(formatCef(payloadWith({ ip: '::ffff:198.51.100.2' }), device)).ext).not.toHaveProperty('c6a2')
+    const canonical = (ip: string) => classifySourceAddress(ip)?.value
+    // RFC 5952 §4: leading zeros dropped, the longest run of zero groups compressed (the first of equals),
+    // a single zero group not compressed, lower case.
+    expect(canonical('2001:0db8:0000:0000:0001:0000:0000:0001')).toBe('2001:db8::1:0:0:1')
+    expect(canonical('2001:db8:0:1:1:1:1:1')).toBe('2001:db8:0:1:1:1:1:1')
+    expect(canonical('2001:db8:0:0:1:0:0:0')).toBe('2001:db8:0:0:1::')
+    expect(canonical('0:0:0:0:0:ffff:c000:0280')).toBe('192.0.2.128')
+    expect(canonical('::1')).toBe('::1')
     expect(classifySourceAddress('not an ip')).toBeNull()
     expect(classifySourceAddress('1.2.3.256')).toBeNull()
     expect(classifySourceAddress('1::2::3')).toBeNull()
-    expect(classifySourceAddress('fe80::1')).toEqual({ key: 'c6a2', value: 'fe80::1' })
+    expect(classifySourceAddress('fe80::1%eth0')).toBeNull()
+    expect(classifySourceAddress('fe80::1')).toEqual({ family: 6, value: 'fe80::1' })
+  })
+
+  it('pictures control characters, leaves out blank values, and sends the typed identifier beside the normalised one', () => {
+    const payload = payloadWith({ identifier: 'admin\x1b[31m\x07', device_id: '   ', user_agent: 'tab\there\x7f', reason: '\t' })
+    payload.event.metadata = { failed_attempts: 1, locked_until: null, identifier_as_typed: ' ADMIN\x1b[31m\x07' }
+    const line = formatCef(payload, { ...device, deviceHost: 'auth-1' })
+    expect(line).not.toMatch(/[\x00-\x1f\x7f]/)
+    const { ext } = parseCef(line)
+    expect(ext.duser).toBe('admin\u241b[31m\u2407')
+    expect(ext).toMatchObject({ flexString2Label: 'identifierAsTyped', flexString2: ' ADMIN\u241b[31m\u2407', dvchost: 'auth-1' })
+    expect(ext.requestClientApplication).toBe('tab\u2409here\u2421')
+    expect(ext).not.toHaveProperty('cs5')
+    expect(ext).not.toHaveProperty('cs5Label')
+    expect(ext).not.toHaveProperty('reason')
+    expect(escapeCefHeader('a\x1bb')).toBe('a\u241bb')
+    expect(cefReadBack('x\x07')).toBe('x\u2407')
   })
 
   it('truncates over-long values to the key limit in code points, before escaping', () => {
@@ -154,10 +183,14 @@ describe('formatCef', () => {
     // 1023-char reason limit, with an escape right at the boundary: truncation precedes escaping.
     const reason = `${'r'.repeat(1022)}==`
     const { ext } = parseCef(formatCef(payloadWith({ id: longId, reason, tenant_id: 't'.repeat(5000) }), device))
-    expect(ext.externalId).toBe('😀'.repeat(40))
-    expect(ext.reason).toBe(`${'r'.repeat(1022)}=`)
+    // A cut value ends with the marker, counted in the limit.
+    expect(ext.externalId).toBe(`${'😀'.repeat(39)}…`)
+    expect(ext.reason).toBe(`${'r'.repeat(1022)}…`)
     expect(ext.cs1).toHaveLength(4000)
+    expect(ext.cs1!.endsWith('t…')).toBe(true)
     expect(truncateToCodePoints('a😀b', 2)).toBe('a😀')
+    expect(truncateWithMarker('abc', 3)).toBe('abc')
+    expect(truncateWithMarker('abcd', 3)).toBe('ab…')
   })
 
   it('labels custom fields and carries the lockout end and the actor', () => {
@@ -188,8 +221,7 @@ describe('formatCef', () => {
       cs5: 'dev-1',
       cs6Label: 'tokenJti',
       cs6: 'jti-1',
-      flexString1Label: 'actorId',
-      flexString1: 'admin-7',
+      suid: 'admin-7',
       flexDate1Label: 'lockedUntil',
       flexDate1: String(Date.parse('2026-11-23T10:15:00.000Z')),
     })
@@ -206,7 +238,8 @@ describe('formatCef', () => {
 describe('formatSyslog5424', () => {
   it('frames the CEF message with facility authpriv and MSGID = event type', () => {
     const line = formatSyslog5424(payloadWith(), device, { hostname: 'auth-1', appName: 'authtrail', procId: '77' })
-    expect(line).toBe(`<85>1 2026-11-23T10:00:00.000Z auth-1 authtrail 77 login_failed - ${formatCef(payloadWith(), device)}`)
+    // dvchost names the syslog HOSTNAME.
+    expect(line).toBe(`<85>1 2026-11-23T10:00:00.000Z auth-1 authtrail 77 login_failed - ${formatCef(payloadWith(), { ...device, deviceHost: 'auth-1' })}`)
   })
 
   it('derives PRI from the CEF severity', () => {
@@ -244,24 +277,30 @@ describe('octet counting', () => {
 })
 
 describe('truncateCefMessage', () => {
-  it('cuts to any byte budget and still parses, keeping whole keys and value prefixes', () => {
+  it('cuts to any byte budget, still parses, marks the cut value and says the datagram was cut', () => {
     const payload = payloadWith({ identifier: 'a=b\\c ö😀 x=y\n', reason: 'why = because\\', user_agent: 'UA 😀 '.repeat(20) })
     const full = formatSyslog5424(payload, device, { hostname: 'h', appName: 'a' })
     const original = parseCef(full.slice(full.indexOf('CEF:')))
     const keys = Object.keys(original.ext)
     const headerEnd = full.indexOf('|rt=') + 1
-    for (let max = utf8ByteLength(full.slice(0, headerEnd)); max <= utf8ByteLength(full) + 1; max++) {
+    for (let max = utf8ByteLength(full.slice(0, headerEnd)) + 40; max <= utf8ByteLength(full) + 1; max++) {
       const cut = truncateCefMessage(full, max)
       expect(utf8ByteLength(cut)).toBeLessThanOrEqual(max)
-      if (cut !== full) expect(cut).not.toMatch(/ $/)
+      if (cut === full) continue
       const { header, ext } = parseCef(cut.slice(cut.indexOf('CEF:')))
       expect(header).toEqual(original.header)
-      const kept = Object.keys(ext)
+      expect(ext.msg).toBe(`datagram truncated to ${max} bytes`)
+      const kept = Object.keys(ext).filter((k) => k !== 'msg')
+      expect(Object.keys(ext).at(-1)).toBe('msg')
       expect(kept).toEqual(keys.slice(0, kept.length))
       for (const k of kept) {
         expect(ext[k]).not.toBe('')
-        expect(original.ext[k]!.startsWith(ext[k]!)).toBe(true)
         if (k !== kept.at(-1)) expect(ext[k]).toBe(original.ext[k])
+      }
+      const last = kept.at(-1)
+      if (last !== undefined && ext[last] !== original.ext[last]) {
+        expect(ext[last]!.endsWith('…')).toBe(true)
+        expect(original.ext[last]!.startsWith(ext[last]!.slice(0, -1))).toBe(true)
       }
     }
     expect(truncateCefMessage(full, 100_000)).toBe(full)

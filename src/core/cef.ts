@@ -4,13 +4,17 @@ import { EVENT_CATEGORY, mapEventTypes, type EventType } from './event-types.ts'
 /**
  * CEF v0 and RFC 5424 formatting of audit events for SIEMs. Pure: no I/O, no runtime imports, so every
  * transport (and every runtime) sends the very same bytes, and a redelivered event is byte-identical.
+ * The extension keys are defined once, in CEF_FIELDS, from which both the lines and the field
+ * dictionary for SIEM operators (docs/cef.md) are produced.
  */
 
-/** The three device fields of the CEF header: who produced the event. */
+/** The device fields of the CEF header (who produced the event), and the host it runs on (`dvchost`). */
 export interface CefDevice {
   deviceVendor: string
   deviceProduct: string
   deviceVersion: string
+  /** `dvchost`: the host name the syslog header carries; left out when absent. */
+  deviceHost?: string
 }
 
 /** CEF severity (0–10) and human-readable `Name` per event type, from the event catalog (see event-catalog.ts). */
@@ -24,27 +28,9 @@ export const CEF_EVENT_NAME: Record<EventType, string> = mapEventTypes((definiti
 const HEADER_LIMIT = { deviceVendor: 63, deviceProduct: 63, deviceVersion: 31, signatureId: 1023, name: 512 } as const
 const CUSTOM_STRING_LIMIT = 4000
 const LABEL_LIMIT = 1023
-const EXTENSION_LIMIT: Record<string, number> = {
-  act: 63,
-  outcome: 63,
-  reason: 1023,
-  requestClientApplication: 1023,
-  suser: 1023,
-  suid: 1023,
-  externalId: 40,
-  cat: 1023,
-  flexString1: 1023,
-  flexString1Label: 128,
-  flexDate1Label: 128,
-  c6a2: 64,
-  c6a2Label: LABEL_LIMIT,
-  cs1: CUSTOM_STRING_LIMIT,
-  cs2: CUSTOM_STRING_LIMIT,
-  cs3: CUSTOM_STRING_LIMIT,
-  cs4: CUSTOM_STRING_LIMIT,
-  cs5: CUSTOM_STRING_LIMIT,
-  cs6: CUSTOM_STRING_LIMIT,
-}
+
+/** Appended to a value cut to its key's limit (and counted in it): a SIEM rule can tell a cut value from a whole one. */
+export const CEF_TRUNCATION_MARKER = '…'
 
 /**
  * Cuts `value` to at most `maxChars` code points. Cutting happens before escaping, so it can never land
@@ -63,46 +49,88 @@ export function truncateToCodePoints(value: string, maxChars: number): string {
   return out
 }
 
-/** Escapes a CEF header field: backslash and pipe; CR and LF are not allowed and become spaces. */
+/** Cuts `value` to `maxChars` code points with the truncation marker as its last one, when it is longer. */
+export function truncateWithMarker(value: string, maxChars: number): string {
+  const cut = truncateToCodePoints(value, maxChars)
+  if (cut === value || cut.length === value.length) return value
+  return truncateToCodePoints(cut, maxChars - 1) + CEF_TRUNCATION_MARKER
+}
+
+/**
+ * Control characters other than CR and LF have no CEF escape, and receivers rewrite them (rsyslog turns
+ * ESC into `#033` by default). They are sent as their Unicode Control Pictures instead (U+2400–U+241F,
+ * DEL as U+2421): visible, unambiguous, and left alone by every receiver. The stored event keeps the
+ * original characters.
+ */
+export function pictureControlCharacters(value: string): string {
+  if (!CONTROL.test(value)) return value
+  return value.replace(CONTROL_ALL, (c) => (c === '\x7f' ? '\u2421' : String.fromCharCode(0x2400 + c.charCodeAt(0))))
+}
+const CONTROL = /[\x00-\x09\x0b\x0c\x0e-\x1f\x7f]/
+const CONTROL_ALL = /[\x00-\x09\x0b\x0c\x0e-\x1f\x7f]/g
+
+/** Escapes a CEF header field: backslash and pipe; CR and LF are not allowed and become spaces; other controls are pictured. */
 export function escapeCefHeader(value: string): string {
+  const pictured = pictureControlCharacters(value)
   // Most values need no escaping; testing first skips the replace and its allocation.
-  if (!HEADER_SPECIAL.test(value)) return value
-  return value.replace(/[\\|\r\n]/g, (c) => (c === '\r' || c === '\n' ? ' ' : `\\${c}`))
+  if (!HEADER_SPECIAL.test(pictured)) return pictured
+  return pictured.replace(/[\\|\r\n]/g, (c) => (c === '\r' || c === '\n' ? ' ' : `\\${c}`))
 }
 const HEADER_SPECIAL = /[\\|\r\n]/
 
 const EXTENSION_ESCAPES: Record<string, string> = { '\\': '\\\\', '=': '\\=', '\n': '\\n', '\r': '\\r' }
 
-/** Escapes a CEF extension value: backslash, equals, and CR/LF as `\r`/`\n`. Pipes stay literal. */
+/** Escapes a CEF extension value: backslash, equals, CR/LF as `\r`/`\n`; other controls are pictured. Pipes stay literal. */
 export function escapeCefExtensionValue(value: string): string {
-  if (!EXTENSION_SPECIAL.test(value)) return value
-  return value.replace(/[\\=\r\n]/g, (c) => EXTENSION_ESCAPES[c]!)
+  const pictured = pictureControlCharacters(value)
+  if (!EXTENSION_SPECIAL.test(pictured)) return pictured
+  return pictured.replace(/[\\=\r\n]/g, (c) => EXTENSION_ESCAPES[c]!)
 }
 const EXTENSION_SPECIAL = /[\\=\r\n]/
+
+/**
+ * What a strict CEF parser reads back for a value we sent: the value cut to `maxChars` (with the
+ * marker) and its control characters pictured. For tests and for operators comparing a SIEM field with
+ * the stored event.
+ */
+export function cefReadBack(value: string, maxChars = 1023): string {
+  return pictureControlCharacters(truncateWithMarker(value, maxChars))
+}
 
 const IPV4 = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/
 const IPV4_MAPPED = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i
 
 /**
- * Sorts an address into the CEF key it belongs to. `src` is IPv4 in CEF 0.x, so IPv6 goes to `c6a2`,
- * the dictionary's "Source IPv6 Address". An IPv4-mapped IPv6 address (what a dual-stack socket reports)
- * is an IPv4 client and goes to `src`. Anything else is not an address and is left out rather than
- * sent to a key a strict parser would reject.
+ * Reads a client address: an IPv4 address as is, an IPv4-mapped IPv6 address (what a dual-stack socket
+ * reports) as the IPv4 client it is, an IPv6 address in its RFC 5952 form (lower case, leading zeros
+ * dropped, the longest run of zero groups as `::`). Anything else is not an address and is left out
+ * rather than sent to a key a strict parser would reject.
  */
-export function classifySourceAddress(ip: string): { key: 'src' | 'c6a2'; value: string } | null {
+export function classifySourceAddress(ip: string): { family: 4 | 6; value: string } | null {
   const mapped = IPV4_MAPPED.exec(ip)
-  if (mapped && IPV4.test(mapped[1]!)) return { key: 'src', value: mapped[1]! }
-  if (IPV4.test(ip)) return { key: 'src', value: ip }
+  if (mapped && IPV4.test(mapped[1]!)) return { family: 4, value: mapped[1]! }
+  if (IPV4.test(ip)) return { family: 4, value: ip }
   if (ip.includes(':') && /^[0-9a-fA-F:.]+$/.test(ip)) {
     try {
-      // The WHATWG URL parser is a complete IPv6 validator available in every runtime, without I/O.
-      new URL(`http://[${ip}]/`)
-      return { key: 'c6a2', value: ip.toLowerCase() }
+      // The WHATWG URL parser is a complete IPv6 validator in every runtime, and its serialisation is
+      // RFC 5952's canonical text form (it writes an embedded IPv4 part in hex, as 5952 allows).
+      const host = new URL(`http://[${ip}]/`).hostname
+      const canonical = host.slice(1, -1)
+      const remapped = IPV4_MAPPED_HEX.exec(canonical)
+      if (remapped) return { family: 4, value: hexToIpv4(remapped[1]!, remapped[2]!) }
+      return { family: 6, value: canonical }
     } catch {
       return null
     }
   }
   return null
+}
+const IPV4_MAPPED_HEX = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/
+
+function hexToIpv4(high: string, low: string): string {
+  const h = parseInt(high, 16)
+  const l = parseInt(low, 16)
+  return [h >> 8, h & 255, l >> 8, l & 255].join('.')
 }
 
 function epochMs(iso: string | null | undefined): number | null {
@@ -111,15 +139,69 @@ function epochMs(iso: string | null | undefined): number | null {
   return Number.isFinite(ms) ? ms : null
 }
 
+function integerOrNull(n: number): number | null {
+  return Number.isSafeInteger(n) ? n : null
+}
+
+/** One extension key: how it is named and read, its limit, and where its value comes from. */
+export interface CefField {
+  key: string
+  /** For the dictionary's custom keys (cs1, cn1, flexString1…): the value of their `<key>Label`. */
+  label?: string
+  /** The ArcSight dictionary's full name of the key. */
+  fullName: string
+  type: 'String' | 'Long' | 'IP Address' | 'IPv6 address' | 'Time Stamp'
+  /** Maximum length in characters (strings only). */
+  limit?: number
+  meaning: string
+  value: (payload: OutboxPayload, device: CefDevice) => string | number | null | undefined
+}
+
+const typedIdentifier = (payload: OutboxPayload): string | null => {
+  const typed = (payload.event.metadata as Record<string, unknown>)['identifier_as_typed']
+  return typeof typed === 'string' ? typed : null
+}
+const address = (payload: OutboxPayload) => (payload.event.ip ? classifySourceAddress(payload.event.ip) : null)
+
 /**
- * Formats one outbox payload as a CEF v0 message (no syslog header).
- *
- * Extension keys: `rt` (occurred_at, epoch ms), `act` (event type), `outcome`, `cat` (event category),
- * `externalId` (event id), `suid` (user id), `src` or `c6a2` (client address), `cs1`–`cs6` (tenant,
- * organisation, channel, chain hash, device id, token jti), `cn1` (sequence), `cn2` (shard), `cn3`
- * (risk score, rounded), `flexDate1` (locked until, from the lockout snapshot), `reason`, `suser`
- * (identifier), `flexString1` (actor id), `requestClientApplication` (user agent).
- * Null or empty values are left out: strict parsers reject an empty value.
+ * The extension keys, in the order they are written. Short, essential fields come first: a message cut
+ * to fit a datagram loses the long, free-text ones at the end.
+ */
+export const CEF_FIELDS: readonly CefField[] = [
+  { key: 'rt', fullName: 'deviceReceiptTime', type: 'Time Stamp', meaning: 'When the event occurred (`occurred_at`), milliseconds since the epoch', value: (p) => epochMs(p.event.occurred_at) },
+  { key: 'act', fullName: 'deviceAction', type: 'String', limit: 63, meaning: 'The event type (as the header\'s Device Event Class ID)', value: (p) => p.event.event_type },
+  { key: 'outcome', fullName: 'eventOutcome', type: 'String', limit: 63, meaning: '`success` or `failure`', value: (p) => p.event.outcome },
+  { key: 'cat', fullName: 'deviceEventCategory', type: 'String', limit: 1023, meaning: 'The event type\'s category: `authentication`, `account_state`, `registration` or `administration`', value: (p) => EVENT_CATEGORY[p.event.event_type] },
+  { key: 'externalId', fullName: 'externalId', type: 'String', limit: 40, meaning: 'The event id (a UUID): the same on every redelivery, so duplicates are recognisable', value: (p) => p.event.id },
+  { key: 'dvchost', fullName: 'deviceHostName', type: 'String', limit: 100, meaning: 'The host that produced the event: the syslog HOSTNAME (`SYSLOG_HOSTNAME`)', value: (_, d) => d.deviceHost },
+  { key: 'duid', fullName: 'destinationUserId', type: 'String', limit: 1023, meaning: 'The id of the account the event is about, when it exists', value: (p) => p.event.user_id },
+  { key: 'src', fullName: 'sourceAddress', type: 'IP Address', meaning: 'The client address: IPv4, or IPv6 in RFC 5952 form (an IPv4-mapped address as IPv4)', value: (p) => address(p)?.value },
+  { key: 'c6a2', label: 'Source IPv6 Address', fullName: 'deviceCustomIPv6Address2', type: 'IPv6 address', meaning: 'An IPv6 client address again (RFC 5952), for receivers that take only IPv4 in `src`', value: (p) => (address(p)?.family === 6 ? address(p)!.value : null) },
+  { key: 'cs1', label: 'tenant', fullName: 'deviceCustomString1', type: 'String', limit: CUSTOM_STRING_LIMIT, meaning: 'The tenant id', value: (p) => p.event.tenant_id },
+  { key: 'cs3', label: 'channel', fullName: 'deviceCustomString3', type: 'String', limit: CUSTOM_STRING_LIMIT, meaning: 'Where the event came from: `web`, `mobile`, `admin` or `system`', value: (p) => p.event.channel },
+  { key: 'cn1', label: 'sequence', fullName: 'deviceCustomNumber1', type: 'Long', meaning: 'The event\'s position in its hash chain', value: (p) => integerOrNull(p.event.seq) },
+  { key: 'cn2', label: 'shard', fullName: 'deviceCustomNumber2', type: 'Long', meaning: 'The hash chain (shard) of the tenant the event belongs to', value: (p) => integerOrNull(p.event.shard) },
+  { key: 'cn3', label: 'riskScore', fullName: 'deviceCustomNumber3', type: 'Long', meaning: 'The attempt\'s risk score, 0–100, rounded', value: (p) => integerOrNull(Math.round(p.event.risk?.score ?? Number.NaN)) },
+  { key: 'flexDate1', label: 'lockedUntil', fullName: 'flexDate1', type: 'Time Stamp', meaning: 'When the account\'s lockout ends (from the lockout state after the event), milliseconds since the epoch', value: (p) => epochMs(p.lockout?.account_locked_until) },
+  { key: 'cs4', label: 'chainHash', fullName: 'deviceCustomString4', type: 'String', limit: CUSTOM_STRING_LIMIT, meaning: 'The event\'s chain hash (hex): an anchor of the tamper-evident trail', value: (p) => p.event.chain_hash },
+  { key: 'reason', fullName: 'Reason', type: 'String', limit: 1023, meaning: 'Why the event has its outcome, e.g. `invalid_credentials`, `too_many_failures`', value: (p) => p.event.reason },
+  { key: 'duser', fullName: 'destinationUserName', type: 'String', limit: 1023, meaning: 'The account the attempt targeted: the identifier as normalised (NFKC, trimmed, lower case)', value: (p) => p.event.identifier },
+  { key: 'flexString2', label: 'identifierAsTyped', fullName: 'flexString2', type: 'String', limit: 1023, meaning: 'The identifier exactly as typed, present only when it differs from `duser`', value: typedIdentifier },
+  { key: 'suid', fullName: 'sourceUserId', type: 'String', limit: 1023, meaning: 'The administrator who acted (administrative events)', value: (p) => p.event.actor_id },
+  { key: 'cs2', label: 'organisation', fullName: 'deviceCustomString2', type: 'String', limit: CUSTOM_STRING_LIMIT, meaning: 'The organisation id within the tenant', value: (p) => p.event.organisation_id },
+  { key: 'cs5', label: 'deviceId', fullName: 'deviceCustomString5', type: 'String', limit: CUSTOM_STRING_LIMIT, meaning: 'The device id a mobile client sent', value: (p) => p.event.device_id },
+  { key: 'cs6', label: 'tokenJti', fullName: 'deviceCustomString6', type: 'String', limit: CUSTOM_STRING_LIMIT, meaning: 'The id (jti) of the session token a successful login issued', value: (p) => p.event.token_jti },
+  { key: 'requestClientApplication', fullName: 'requestClientApplication', type: 'String', limit: 1023, meaning: 'The client\'s User-Agent', value: (p) => p.event.user_agent },
+]
+
+/** The key a cut datagram ends with, saying so (see truncateCefMessage). */
+export const CEF_DATAGRAM_TRUNCATED_KEY = 'msg'
+
+/**
+ * Formats one outbox payload as a CEF v0 message (no syslog header), writing the keys of CEF_FIELDS
+ * that have a value. Values are cut to their key's limit (ending in the truncation marker), control
+ * characters pictured, then escaped. Absent, empty and blank (whitespace-only) values are left out with
+ * their labels: strict parsers reject an empty value, and a blank one says nothing.
  *
  * @example
  * formatCef(payload, { deviceVendor: 'authtrail', deviceProduct: 'authtrail', deviceVersion: '0.1.0' })
@@ -138,54 +220,24 @@ export function formatCef(payload: OutboxPayload, device: CefDevice): string {
   ].join('|')
 
   const ext: string[] = []
-  // Short, essential fields first: a message cut to fit a datagram loses the long, free-text ones.
-  pushField(ext, 'rt', epochMs(e.occurred_at))
-  pushField(ext, 'act', e.event_type)
-  pushField(ext, 'outcome', e.outcome)
-  pushField(ext, 'cat', EVENT_CATEGORY[e.event_type])
-  pushField(ext, 'externalId', e.id)
-  pushField(ext, 'suid', e.user_id)
-  const address = e.ip ? classifySourceAddress(e.ip) : null
-  if (address?.key === 'src') pushField(ext, 'src', address.value)
-  if (address?.key === 'c6a2') pushLabelled(ext, 'c6a2', 'Source IPv6 Address', address.value)
-  pushLabelled(ext, 'cs1', 'tenant', e.tenant_id)
-  pushLabelled(ext, 'cs3', 'channel', e.channel)
-  pushLabelled(ext, 'cn1', 'sequence', integerOrNull(e.seq))
-  pushLabelled(ext, 'cn2', 'shard', integerOrNull(e.shard))
-  pushLabelled(ext, 'cn3', 'riskScore', integerOrNull(Math.round(e.risk?.score ?? Number.NaN)))
-  pushLabelled(ext, 'flexDate1', 'lockedUntil', epochMs(payload.lockout?.account_locked_until))
-  pushLabelled(ext, 'cs4', 'chainHash', e.chain_hash)
-  pushField(ext, 'reason', e.reason)
-  pushField(ext, 'suser', e.identifier)
-  pushLabelled(ext, 'cs2', 'organisation', e.organisation_id)
-  pushLabelled(ext, 'flexString1', 'actorId', e.actor_id)
-  pushLabelled(ext, 'cs5', 'deviceId', e.device_id)
-  pushLabelled(ext, 'cs6', 'tokenJti', e.token_jti)
-  pushField(ext, 'requestClientApplication', e.user_agent)
-
+  for (const field of CEF_FIELDS) {
+    const value = field.value(payload, device)
+    if (value === null || value === undefined) continue
+    if (typeof value === 'number') {
+      if (!Number.isFinite(value)) continue
+      if (field.label !== undefined) ext.push(`${field.key}Label=${escapeCefExtensionValue(truncateWithMarker(field.label, LABEL_LIMIT))}`)
+      ext.push(`${field.key}=${value}`)
+      continue
+    }
+    if (value.trim() === '') continue
+    if (field.label !== undefined) ext.push(`${field.key}Label=${escapeCefExtensionValue(truncateWithMarker(field.label, LABEL_LIMIT))}`)
+    ext.push(`${field.key}=${escapeCefExtensionValue(truncateWithMarker(value, field.limit ?? 1023))}`)
+  }
   return `${header}|${ext.join(' ')}`
 }
 
-/** Appends `key=value`, cut to the key's limit and escaped; null and empty values are left out. */
-function pushField(ext: string[], key: string, value: string | number | null | undefined): void {
-  if (value === null || value === undefined || value === '') return
-  if (typeof value === 'number') ext.push(`${key}=${value}`)
-  else ext.push(`${key}=${escapeCefExtensionValue(truncateToCodePoints(value, EXTENSION_LIMIT[key] ?? 1023))}`)
-}
-
-/** Appends a custom field preceded by its label, or neither when the value is absent. */
-function pushLabelled(ext: string[], key: string, label: string, value: string | number | null | undefined): void {
-  if (value === null || value === undefined || value === '') return
-  pushField(ext, `${key}Label`, label)
-  pushField(ext, key, value)
-}
-
 function headerField(value: string, limit: number): string {
-  return escapeCefHeader(truncateToCodePoints(value, limit))
-}
-
-function integerOrNull(n: number): number | null {
-  return Number.isSafeInteger(n) ? n : null
+  return escapeCefHeader(truncateWithMarker(value, limit))
 }
 
 /** The CEF severity (0–10) of an event type. */
@@ -245,13 +297,16 @@ export function formatSyslog5424(payload: OutboxPayload, device: CefDevice, head
  * const lines = batch.map(format)
  */
 export function createSyslog5424Formatter(device: CefDevice, header: SyslogHeader): (payload: OutboxPayload) => string {
-  const origin = `${headerToken(header.hostname, 255)} ${headerToken(header.appName, 48)} ${headerToken(header.procId, 128)}`
+  const hostname = headerToken(header.hostname, 255)
+  const origin = `${hostname} ${headerToken(header.appName, 48)} ${headerToken(header.procId, 128)}`
+  // dvchost names the same host as the syslog HOSTNAME, unless the caller says otherwise.
+  const cefDevice = device.deviceHost === undefined && hostname !== '-' ? { ...device, deviceHost: hostname } : device
   return (payload) => {
     const e = payload.event
     const pri = SYSLOG_FACILITY_AUTHPRIV * 8 + syslogSeverityForCef(cefSeverity(e.event_type))
     const ms = epochMs(e.occurred_at)
     const timestamp = ms === null ? '-' : new Date(ms).toISOString()
-    return `<${pri}>1 ${timestamp} ${origin} ${headerToken(e.event_type, 32)} - ${formatCef(payload, device)}`
+    return `<${pri}>1 ${timestamp} ${origin} ${headerToken(e.event_type, 32)} - ${formatCef(payload, cefDevice)}`
   }
 }
 
@@ -311,15 +366,32 @@ export function truncateToUtf8Bytes(message: string, maxBytes: number): string {
 
 /**
  * Cuts a syslog message carrying CEF to at most `maxBytes` UTF-8 bytes (a UDP datagram) so that it
- * still parses: on a code point boundary, never inside an escape, and never ending in a partial key or
- * an empty value; the last field kept may have a shortened value. The fields that did not fit are lost;
- * the short, essential ones come first in `formatCef` for that reason.
+ * still parses and says it was cut: on a code point boundary, never inside an escape, never ending in a
+ * partial key or an empty value. A shortened last value ends in the truncation marker, and the message
+ * ends with `msg=datagram truncated to N bytes`. The fields that did not fit are lost; the short,
+ * essential ones come first in `formatCef` for that reason.
  */
 export function truncateCefMessage(message: string, maxBytes: number): string {
-  const cut = truncateToUtf8Bytes(message, maxBytes)
-  if (cut === message) return message
+  if (utf8ByteLength(message) <= maxBytes) return message
   const extensionStart = cefExtensionStart(message)
-  if (extensionStart < 0 || cut.length <= extensionStart) return cut
+  if (extensionStart < 0) return truncateToUtf8Bytes(message, maxBytes)
+  const notice = `${CEF_DATAGRAM_TRUNCATED_KEY}=datagram truncated to ${maxBytes} bytes`
+  // Room for the notice, its separating space and a marker on the last value.
+  const budget = maxBytes - utf8ByteLength(notice) - 1 - utf8ByteLength(CEF_TRUNCATION_MARKER)
+  const kept = cutCefFields(message, extensionStart, budget)
+  if (kept === null) return truncateToUtf8Bytes(message, maxBytes)
+  if (kept.length <= extensionStart) return `${message.slice(0, extensionStart)}${notice}`
+  return `${kept} ${notice}`
+}
+
+/**
+ * The longest prefix of `message` within `budget` bytes that ends with a whole field or a field whose
+ * value is cut (then ending in the marker); null when not even the header fits.
+ */
+function cutCefFields(message: string, extensionStart: number, budget: number): string | null {
+  if (budget < utf8ByteLength(message.slice(0, extensionStart))) return null
+  const cut = truncateToUtf8Bytes(message, budget)
+  if (cut.length <= extensionStart) return cut.slice(0, extensionStart)
   // Field boundaries come from the whole message: each unescaped `=` ends a key, which starts after the
   // last space before it. Collected up to the first `=` beyond the cut, which bounds the last field kept.
   const separators: number[] = []
@@ -338,7 +410,9 @@ export function truncateCefMessage(message: string, maxBytes: number): string {
     const fieldEnd = k + 1 < separators.length ? keyStart(separators[k + 1]!) - 1 : message.length
     // Trailing spaces go: parsers trim them, so keeping them would not keep the value.
     const value = cut.slice(eq + 1, Math.min(cut.length, fieldEnd)).replace(/ +$/, '')
-    if (value !== '') return cut.slice(0, eq + 1) + value
+    if (value === '') continue
+    const whole = cut.length >= fieldEnd
+    return cut.slice(0, eq + 1) + value + (whole ? '' : CEF_TRUNCATION_MARKER)
   }
   return cut.slice(0, extensionStart)
 }

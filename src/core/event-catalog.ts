@@ -26,6 +26,12 @@ const refusedRequest = z.strictObject({
   attempted_tenant: z.string().optional(),
 })
 
+/**
+ * The identifier exactly as the client typed it, kept only when it differs from the normalised
+ * `identifier` (NFKC, trimmed, lower case): what an analyst needs to see `ADMIN` tried beside `admin`.
+ */
+const identifierAsTyped = z.string().optional()
+
 /** Reasons an attempt is refused before any credential check; such attempts never count towards a lockout. */
 const REFUSAL_REASONS = ['invalid_request', 'unknown_tenant'] as const
 
@@ -52,7 +58,7 @@ export const EVENT_CATALOG = {
     reason: z.enum(['invalid_credentials', 'account_locked', ...REFUSAL_REASONS]),
     metadata: z.union([
       // A credential check: the failures counted in the window, and the lock it ended in, if any.
-      z.strictObject({ failed_attempts: count, locked_until: instant.nullable() }),
+      z.strictObject({ failed_attempts: count, locked_until: instant.nullable(), identifier_as_typed: identifierAsTyped }),
       refusedRequest,
     ]),
   },
@@ -68,7 +74,7 @@ export const EVENT_CATALOG = {
     cef: { name: 'Login succeeded', severity: 2 },
     outcome: success,
     reason: z.null(),
-    metadata: z.strictObject({ token_expires_at: instant }),
+    metadata: z.strictObject({ token_expires_at: instant, identifier_as_typed: identifierAsTyped }),
   },
   lockout_reset: {
     category: 'account_state',

@@ -63,7 +63,7 @@ function workAroundFirstKeyBug(cef: string): string {
  *
  * @example
  * const [parsed] = await parseCefWithLognormalizer([line])
- * parsed.extensions.suser // 'alice@example.com'
+ * parsed.extensions.duser // 'alice@example.com'
  */
 export async function parseCefWithLognormalizer(lines: readonly string[]): Promise<ParsedCef[]> {
   if (lines.length === 0) return []

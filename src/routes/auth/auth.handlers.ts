@@ -154,6 +154,7 @@ export function createAuthRoutes(deps: AuthRouteDeps): OpenAPIHono<AppEnv> {
     const result = await attemptLogin(deps, {
       tenant: attempt.tenant,
       identifier: normalizeIdentifier(attempt.body.identifier),
+      identifierAsTyped: attempt.body.identifier,
       password: attempt.body.password,
       origin: deps.origin(c, channel, deviceId),
       idempotencyKey: attempt.idempotencyKey,
