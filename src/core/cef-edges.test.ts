@@ -45,14 +45,14 @@ describe('CEF extension values', () => {
       device,
     )
     expect(cef).not.toMatch(/=( |$)/)
-    for (const key of ['suser', 'requestClientApplication', 'reason', 'suid', 'cs2', 'cs2Label', 'cs3', 'cs3Label', 'cs5', 'cs5Label', 'cs6', 'cs6Label', 'flexString1', 'flexString1Label']) {
+    for (const key of ['duser', 'requestClientApplication', 'reason', 'duid', 'suid', 'cs2', 'cs2Label', 'cs3', 'cs3Label', 'cs5', 'cs5Label', 'cs6', 'cs6Label', 'flexString2', 'flexString2Label']) {
       expect(extensionKeys(cef)).not.toContain(key)
     }
   })
 
   it('emits every present value with its label', () => {
     const keys = extensionKeys(formatCef(payload(), device))
-    for (const key of ['suser', 'requestClientApplication', 'reason', 'suid', 'cs2', 'cs2Label', 'cs3', 'cs3Label', 'cs5', 'cs5Label', 'cs6', 'cs6Label', 'flexString1', 'flexString1Label', 'src']) {
+    for (const key of ['duser', 'requestClientApplication', 'reason', 'duid', 'suid', 'cs2', 'cs2Label', 'cs3', 'cs3Label', 'cs5', 'cs5Label', 'cs6', 'cs6Label', 'src']) {
       expect(keys).toContain(key)
     }
   })
@@ -68,7 +68,7 @@ describe('CEF extension values', () => {
 describe('classifySourceAddress', () => {
   it('sends every well-formed IPv4 address to src', () => {
     for (const ip of ['8.8.8.8', '0.0.0.0', '255.255.255.255', '249.250.199.100', '10.0.9.99', '1.22.123.200']) {
-      expect(classifySourceAddress(ip), ip).toEqual({ key: 'src', value: ip })
+      expect(classifySourceAddress(ip), ip).toEqual({ family: 4, value: ip })
     }
   })
 
@@ -79,14 +79,14 @@ describe('classifySourceAddress', () => {
   })
 
   it('unwraps IPv4-mapped addresses in any case, and only valid ones', () => {
-    expect(classifySourceAddress('::FFFF:8.8.8.8')).toEqual({ key: 'src', value: '8.8.8.8' })
+    expect(classifySourceAddress('::FFFF:8.8.8.8')).toEqual({ family: 4, value: '8.8.8.8' })
     expect(classifySourceAddress('::ffff:999.1.1.1')).toBeNull()
     expect(classifySourceAddress('x::ffff:8.8.8.8')).toBeNull()
   })
 
-  it('sends IPv6 to c6a2 in lower case and refuses malformed IPv6 and anything else', () => {
-    expect(classifySourceAddress('2001:DB8::1')).toEqual({ key: 'c6a2', value: '2001:db8::1' })
-    expect(classifySourceAddress('::1')).toEqual({ key: 'c6a2', value: '::1' })
+  it('reads IPv6 in RFC 5952 form and refuses malformed IPv6 and anything else', () => {
+    expect(classifySourceAddress('2001:DB8::1')).toEqual({ family: 6, value: '2001:db8::1' })
+    expect(classifySourceAddress('::1')).toEqual({ family: 6, value: '::1' })
     for (const ip of ['2001:db8:::1', '1:2:3:4:5:6:7:8:9', 'fe80::1%eth0', 'localhost', '', 'g::1']) {
       expect(classifySourceAddress(ip), ip).toBeNull()
     }
@@ -147,26 +147,42 @@ describe('utf8ByteLength at every encoding boundary', () => {
 })
 
 describe('truncateCefMessage', () => {
-  it('keeps every whole field that fits the budget, up to and including the last one', () => {
+  const notice = (max: number) => `msg=datagram truncated to ${max} bytes`
+  // The budget for fields is what remains after the notice, its space and a marker (3 bytes).
+  const maxFor = (fieldBudget: number) => {
+    let max = fieldBudget
+    while (max - utf8ByteLength(notice(max)) - 1 - 3 < fieldBudget) max++
+    return max
+  }
+
+  it('keeps every whole field that fits the budget, up to and including the last one, then says it cut', () => {
     const full = formatSyslog5424(payload(), device, { hostname: 'h', appName: 'a' })
     // All values here are ASCII without escapes, so each " key=" marks the end of the previous field.
     const fieldEnds = [...full.matchAll(/ [A-Za-z0-9]+=/g)].map((m) => m.index!).filter((i) => i > full.indexOf('|rt='))
     expect(fieldEnds.length).toBeGreaterThan(10)
     for (const end of fieldEnds) {
-      expect(truncateCefMessage(full, end)).toBe(full.slice(0, end))
+      const max = maxFor(end)
+      // A budget that holds the notice may hold the whole message: then nothing is cut.
+      if (max + 1 >= utf8ByteLength(full)) continue
+      expect(truncateCefMessage(full, max)).toBe(`${full.slice(0, end)} ${notice(max)}`)
       // One byte more is only a space, which a parser would trim: nothing more can be kept.
-      expect(truncateCefMessage(full, end + 1)).toBe(full.slice(0, end))
+      expect(truncateCefMessage(full, max + 1)).toBe(`${full.slice(0, end)} ${notice(max + 1)}`)
     }
     expect(truncateCefMessage(full, utf8ByteLength(full))).toBe(full)
-    expect(truncateCefMessage(full, utf8ByteLength(full) - 1)).toBe(full.slice(0, -1))
+    // The last value cut short ends in the marker.
+    const max = utf8ByteLength(full) - 1
+    const cut = truncateCefMessage(full, max)
+    expect(cut.endsWith(`… ${notice(max)}`)).toBe(true)
+    expect(utf8ByteLength(cut)).toBeLessThanOrEqual(max)
   })
 
-  it('keeps the start of the first field when only it fits, and only the header when no value fits', () => {
+  it('keeps the start of the first field when only it fits, and only the header and the notice when no value fits', () => {
     const full = formatSyslog5424(payload(), device, { hostname: 'h', appName: 'a' })
     const extensionStart = full.indexOf('|rt=') + 1
-    expect(truncateCefMessage(full, extensionStart + 'rt=1'.length)).toBe(full.slice(0, extensionStart) + 'rt=1')
-    expect(truncateCefMessage(full, extensionStart + 'rt='.length)).toBe(full.slice(0, extensionStart))
-    expect(truncateCefMessage(full, extensionStart)).toBe(full.slice(0, extensionStart))
+    const one = maxFor(extensionStart + 'rt=1'.length)
+    expect(truncateCefMessage(full, one)).toBe(`${full.slice(0, extensionStart)}rt=1… ${notice(one)}`)
+    const none = maxFor(extensionStart + 'rt='.length)
+    expect(truncateCefMessage(full, none)).toBe(full.slice(0, extensionStart) + notice(none))
   })
 
   it('cuts a message without a complete CEF header by bytes alone', () => {
