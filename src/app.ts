@@ -41,6 +41,8 @@ export interface AppDeps {
   sinks?: readonly EventSink[]
   /** HMAC key of retention checkpoints (CHECKPOINT_HMAC_KEY); null leaves them unsigned but attested. */
   checkpointKey?: Uint8Array | null
+  /** The retention role's connection (RETENTION_DATABASE_URL): the API's purge runs on it when given. */
+  retentionSql?: Sql
   /** Prometheus metrics; GET /metrics is served only when given. */
   metrics?: ServiceMetrics
   /** Device fields of CEF lines (exports). */
@@ -98,7 +100,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.use('/v1/*', limitBody())
   app.route('/v1/audit', createAuditRoutes({ sql, tokens, checkpointKey }))
   app.route('/v1/investigation', createInvestigationRoutes({ sql, tokens, clock }))
-  app.route('/v1/admin', createAdminRoutes({ sql, tokens, clock, origin, sinks: deps.sinks ?? [], checkpointKey, cefDevice: deps.cefDevice }))
+  app.route('/v1/admin', createAdminRoutes({ sql, retentionSql: deps.retentionSql, tokens, clock, origin, sinks: deps.sinks ?? [], checkpointKey, cefDevice: deps.cefDevice }))
   app.route('/v1/monitoring', createMonitoringRoutes({ sql, tokens, clock, sinks: deps.sinks ?? [], log, closing: deps.closing }))
   if (deps.metrics) app.route('/', createMetricsRoutes(deps.metrics))
   app.route('/console', createConsoleRoutes())

@@ -12,6 +12,7 @@ import { createDocumentStoreSink } from '../src/sinks/docstore/docstore-sink.ts'
 import { createMemoryDocumentStore } from '../src/sinks/docstore/memory-store.ts'
 import { useTestDatabase } from './support/database.ts'
 import { recordTestEvents } from './support/test-events.ts'
+import { spawnService } from './support/spawn-service.ts'
 import { bearerFor, createTestApp, postJson, postWith, seedTenant, type SeededTenant, type TestApp } from './support/test-app.ts'
 
 const DAY = 86_400_000
@@ -179,6 +180,34 @@ describe('the retention and auditor roles', () => {
     await expect(auditor`SELECT append_auth_events('{}')`).rejects.toMatchObject(REFUSED)
     await expect(auditor`SELECT count(*) FROM users`).rejects.toMatchObject(REFUSED)
     await expect(auditor`SELECT count(*) FROM auth_logs`).resolves.toHaveLength(1)
+  })
+})
+
+describe('start-up in production', () => {
+  const production = (url: string) => ({
+    AUTHTRAIL_ENV: 'production',
+    DATABASE_URL: url,
+    JWT_SECRET: 'roles-test-secret-roles-test-secret-0123456789',
+    CHECKPOINT_HMAC_KEY: 'roles-test-checkpoint-key-roles-test-0123456',
+    RELAY_ENABLED: 'false',
+    HOST: '127.0.0.1',
+    PORT: '0',
+  })
+  const as = (role: string) => Object.assign(new URL(db.url), { username: role }).toString()
+
+  it('refuses a superuser and the owner of the audit tables with exit 78, naming the problem', { timeout: 120_000 }, async () => {
+    const superuser = spawnService('node', production(db.url))
+    expect(await superuser.exited).toBe(78)
+    expect(superuser.stderr()).toMatch(/refusing to start in production:\n.*"postgres", a superuser/)
+    const owner = spawnService('node', production(as(DEFAULT_ROLE_NAMES.owner)))
+    expect(await owner.exited).toBe(78)
+    expect(owner.stderr()).toMatch(/"authtrail_owner", which owns the audit tables/)
+  })
+
+  it('starts as the runtime role', { timeout: 120_000 }, async () => {
+    const service = spawnService('node', production(as(DEFAULT_ROLE_NAMES.runtime)))
+    await service.waitForOutput('authtrail listening on', 90_000)
+    expect(await service.stop()).toBe(0)
   })
 })
 

@@ -1,3 +1,5 @@
+import { DEFAULT_ROLE_NAMES } from '../../src/db/migrate.ts'
+
 /**
  * The environment the benchmarks start production processes with (the service, the relay command):
  * AUTHTRAIL_ENV=production and the secrets production insists on, as throwaway values. With
@@ -5,9 +7,11 @@
  * (summarise with `tsx bench/summarise-cpu-profile.ts`).
  */
 export function productionEnv(databaseUrl: string, extra: Record<string, string> = {}): Record<string, string> {
+  // Production refuses the superuser the benchmarks set up with: their processes connect as the runtime role.
+  const runtimeUrl = Object.assign(new URL(databaseUrl), { username: DEFAULT_ROLE_NAMES.runtime }).toString()
   return {
     AUTHTRAIL_ENV: 'production',
-    DATABASE_URL: databaseUrl,
+    DATABASE_URL: runtimeUrl,
     JWT_SECRET: 'bench-jwt-secret-bench-jwt-secret-0123456789',
     CHECKPOINT_HMAC_KEY: 'bench-checkpoint-key-bench-checkpoint-key-0123',
     // NODE_OPTIONS refuses --cpu-prof: a preload takes the profile instead.

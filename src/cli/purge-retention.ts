@@ -17,5 +17,6 @@ await runCommand(async () => {
   if ((tenants.length === 0) === !values.all || Number.isNaN(before.getTime())) throw new ConfigError(USAGE)
   const env = loadCommandEnv('to purge')
   const checkpointKey = checkpointKeyFromEnvironment(process.env)
-  return withSql(env.DATABASE_URL, (sql) => runPurgeRetention(sql, { tenants, all: values.all ?? false, before, checkpointKey }, (line) => console.log(line)))
+  // The retention role's connection: the only role that may execute the purge.
+  return withSql(env.RETENTION_DATABASE_URL ?? env.DATABASE_URL, (sql) => runPurgeRetention(sql, { tenants, all: values.all ?? false, before, checkpointKey }, (line) => console.log(line)))
 })

@@ -2,7 +2,7 @@
 // SYSLOG_URL and MONGO_URL. Any number may run against one database; they share the work.
 import { ConfigError } from '../config/env.ts'
 import { createSql } from '../db/client.ts'
-import { migrate } from '../db/migrate.ts'
+import { prepareDatabase } from '../db/prepare-database.ts'
 import { createLogger } from '../http/logger.ts'
 import { createConfiguredSinks } from '../outbox/create-configured-sinks.ts'
 import { createOutboxRelay } from '../outbox/create-outbox-relay.ts'
@@ -19,7 +19,7 @@ await runCommand(async () => {
 
   const log = createLogger('authtrail-relay')
   const sql = createSql(env.DATABASE_URL, { max: sinks.length + 2 })
-  await migrate(sql)
+  await prepareDatabase(sql, env)
   const relay = createOutboxRelay({
     sql,
     sinks,

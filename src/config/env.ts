@@ -3,6 +3,8 @@ import { z } from 'zod'
 /** The development-only signing key. Outside development the service refuses to start with it. */
 export const DEVELOPMENT_JWT_SECRET = 'authtrail-development-secret-do-not-use-in-production!'
 
+const PG_ROLE_NAME = /^[a-z_][a-z0-9_]{0,62}$/
+
 const boolFromString = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')
 
 export const envSchema = z
@@ -12,6 +14,14 @@ export const envSchema = z
     HOST: z.string().min(1).default('127.0.0.1'),
     DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
     DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+    /** `authtrail migrate` connects with this (the owner role); DATABASE_URL is the runtime role's. */
+    MIGRATION_DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+    /** The retention role's connection: the purge command, and the API's purge when set. */
+    RETENTION_DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+    DATABASE_OWNER_ROLE: z.string().regex(PG_ROLE_NAME, 'must be a PostgreSQL role name').default('authtrail_owner'),
+    DATABASE_RUNTIME_ROLE: z.string().regex(PG_ROLE_NAME, 'must be a PostgreSQL role name').default('authtrail_runtime'),
+    DATABASE_RETENTION_ROLE: z.string().regex(PG_ROLE_NAME, 'must be a PostgreSQL role name').default('authtrail_retention'),
+    DATABASE_AUDITOR_ROLE: z.string().regex(PG_ROLE_NAME, 'must be a PostgreSQL role name').default('authtrail_auditor'),
     DATA_DIR: z.string().min(1).default('.data'),
     JWT_SECRET: z.string().min(32, 'must be at least 32 characters').default(DEVELOPMENT_JWT_SECRET),
     JWT_ISSUER: z.string().min(1).default('authtrail'),

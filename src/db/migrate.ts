@@ -2,6 +2,7 @@ import { readdir, readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { bytesToHex } from '@noble/hashes/utils.js'
+import type { Env } from '../config/env.ts'
 import type { Sql } from './client.ts'
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url))
@@ -19,6 +20,11 @@ export const DEFAULT_ROLE_NAMES: RoleNames = {
   runtime: 'authtrail_runtime',
   retention: 'authtrail_retention',
   auditor: 'authtrail_auditor',
+}
+
+/** The role names the configuration gives (DATABASE_*_ROLE). */
+export function roleNamesOf(env: Pick<Env, 'DATABASE_OWNER_ROLE' | 'DATABASE_RUNTIME_ROLE' | 'DATABASE_RETENTION_ROLE' | 'DATABASE_AUDITOR_ROLE'>): RoleNames {
+  return { owner: env.DATABASE_OWNER_ROLE, runtime: env.DATABASE_RUNTIME_ROLE, retention: env.DATABASE_RETENTION_ROLE, auditor: env.DATABASE_AUDITOR_ROLE }
 }
 
 export interface MigrateOptions {

@@ -7,7 +7,7 @@ import { createTokenService } from '../auth/tokens.ts'
 import type { Env } from '../config/env.ts'
 import { createSql, type Sql } from '../db/client.ts'
 import { startEmbeddedPostgres } from '../db/embedded-postgres.ts'
-import { migrate } from '../db/migrate.ts'
+import { prepareDatabase } from '../db/prepare-database.ts'
 import { DEMO, seedDemo } from '../db/seed-demo.ts'
 import type { AppEnv, ClientAddressResolver } from '../http/app-env.ts'
 import { createLogger } from '../http/logger.ts'
@@ -53,7 +53,8 @@ export async function bootServices(env: Env, resolveAddress: ClientAddressResolv
   const embeddedDataDir = env.DATABASE_URL === undefined ? `${env.DATA_DIR}/pglite` : null
   const embedded = embeddedDataDir ? await startEmbeddedPostgres(embeddedDataDir) : null
   const sql = createSql(env.DATABASE_URL ?? embedded!.url, { max: embedded ? 1 : env.DATABASE_POOL_SIZE })
-  await migrate(sql)
+  await prepareDatabase(sql, env)
+  const retentionSql = env.RETENTION_DATABASE_URL ? createSql(env.RETENTION_DATABASE_URL, { max: 1 }) : undefined
   if (env.AUTHTRAIL_ENV === 'development') await seedDemo(sql, hasher)
   const dummyHash = await hasher.hash(crypto.randomUUID())
 
@@ -89,6 +90,7 @@ export async function bootServices(env: Env, resolveAddress: ClientAddressResolv
     checkpointKey: env.CHECKPOINT_HMAC_KEY ? checkpointKeyFromSecret(env.CHECKPOINT_HMAC_KEY) : null,
     cefDevice: { deviceVendor: 'authtrail', deviceProduct: 'authtrail', deviceVersion: SERVICE_VERSION },
     closing: closing.signal,
+    retentionSql,
     ...extraDeps,
   })
   await relay?.start()
@@ -106,6 +108,7 @@ export async function bootServices(env: Env, resolveAddress: ClientAddressResolv
       await relay?.stop()
       await Promise.allSettled(sinks.map((s) => s.close()))
       await sql.end({ timeout: 5 })
+      await retentionSql?.end({ timeout: 5 })
       await embedded?.stop()
     },
   }

@@ -6,6 +6,8 @@ import { purgeExpiredEvents } from '../../admin/purge-expired-events.ts'
 import { unlockAccount } from '../../admin/unlock-account.ts'
 import type { CefDevice } from '../../core/cef.ts'
 import { normalizeIdentifier } from '../../core/identifier.ts'
+import type { Sql } from '../../db/client.ts'
+import { isInsufficientPrivilege } from '../../db/sqlstate.ts'
 import { findTenantById, type Tenant } from '../../db/tenants.ts'
 import { ApiError } from '../../errors/codes.ts'
 import type { AppContext, AppEnv } from '../../http/app-env.ts'
@@ -22,6 +24,8 @@ export interface AdminRouteDeps extends OutboxRouteDeps {
   checkpointKey: Uint8Array | null
   /** Device fields of exported CEF lines. */
   cefDevice?: CefDevice
+  /** The retention role's connection; without it the purge runs on `sql`, which the runtime role may not. */
+  retentionSql?: Sql
 }
 
 /** The administrator behind a request, as its audit event records them. */
@@ -86,11 +90,17 @@ export function createAdminRoutes(deps: AdminRouteDeps): OpenAPIHono<AppEnv> {
 
   app.openapi(retentionPurgeRoute, async (c) => {
     const tenant = await callerTenant(c, deps)
-    const result = await purgeExpiredEvents(
-      { sql: deps.sql, clock: deps.clock, checkpointKey: deps.checkpointKey },
-      { tenant, before: deps.clock(), actor: actorOf(c, deps) },
-    )
-    return c.json(result, 200)
+    try {
+      const result = await purgeExpiredEvents(
+        { sql: deps.retentionSql ?? deps.sql, clock: deps.clock, checkpointKey: deps.checkpointKey },
+        { tenant, before: deps.clock(), actor: actorOf(c, deps) },
+      )
+      return c.json(result, 200)
+    } catch (error) {
+      // Only the retention role may purge: a service without its connection is not allowed to.
+      if (isInsufficientPrivilege(error)) throw ApiError.from('forbidden', 'retention runs as the retention role: configure RETENTION_DATABASE_URL or run purge-retention')
+      throw error
+    }
   })
   app.route('/outbox', createOutboxRoutes(deps))
   return app
