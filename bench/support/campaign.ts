@@ -5,7 +5,8 @@ import { createTokenService } from '../../src/auth/tokens.ts'
 import { createSql, type Sql } from '../../src/db/client.ts'
 import { createOrganisation, createTenant, type Tenant } from '../../src/db/tenants.ts'
 import { BENCH_PHC, createBenchOnlyHasher } from './bench-only-hasher.ts'
-import { captureStatements, toPgbenchScript, type PgbenchScript } from './capture-statements.ts'
+import { canonicalEventBytes } from '../../src/core/canonical-json.ts'
+import { hexDigests, nobleDigester } from '../../src/core/digests.ts'
 import { runPgbench } from './pgbench.ts'
 import { startCpuMeter } from './cpu-meter.ts'
 import { runClosedLoop, type ClosedLoopResult } from './stats.ts'
@@ -63,12 +64,19 @@ export function campaignInput(campaign: Campaign, account: number): LoginInput {
 }
 
 /**
- * Drives `attemptLogin` (find the account, verify the password, one transaction: lock the lockout row,
- * decide, save the lockout state, append to the chain, write auth_logs and outbox) from `clients` async
+ * Drives `attempt` (by default `attemptLogin`: find the account, verify the password, decide, and one call
+ * of the append function) from `clients` async
  * loops over a pool of exactly `clients` connections. An answer other than invalid credentials counts
  * as an error.
  */
-export async function runServiceCampaign(url: string, campaign: Campaign, clients: number, durationMs: number, warmupMs: number): Promise<CampaignRun> {
+export async function runServiceCampaign(
+  url: string,
+  campaign: Campaign,
+  clients: number,
+  durationMs: number,
+  warmupMs: number,
+  attempt: (deps: LoginDeps, input: LoginInput) => Promise<{ kind: string }> = attemptLogin,
+): Promise<CampaignRun> {
   const sql = createSql(url, { max: clients })
   const deps = campaignDeps(sql)
   let meter: ReturnType<typeof startCpuMeter> | null = null
@@ -77,7 +85,7 @@ export async function runServiceCampaign(url: string, campaign: Campaign, client
       clients,
       durationMs,
       async () => {
-        const result = await attemptLogin(deps, campaignInput(campaign, Math.floor(Math.random() * campaign.accounts)))
+        const result = await attempt(deps, campaignInput(campaign, Math.floor(Math.random() * campaign.accounts)))
         if (result.kind !== 'invalid_credentials') throw new Error(`unexpected login result ${result.kind}`)
       },
       { warmupMs, onMeasureStart: () => (meter = startCpuMeter(databaseOf(url), { self: true })) },
@@ -105,59 +113,59 @@ async function perAttempt(meter: ReturnType<typeof startCpuMeter> | null, ops: n
 export const PG_UUIDV7_EXPRESSION =
   "(lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0') || '7' || substr(md5(random()::text), 1, 19))::uuid"
 
-export interface CampaignPgbench extends PgbenchScript {
+export interface CampaignPgbench {
   file: string
+  defines: Record<string, string>
   statements: string[]
 }
 
 /**
- * Captures the statements one real attempt sends (through `attemptLogin` and the client's debug hook)
- * and writes them as a pgbench script: the same texts in the same order, with the account, its shard,
- * the ids read back (`\gset`, as the service reads them) and fresh event ids bound per transaction.
- * Everything else is sent as the captured value.
+ * The minimal per-attempt transaction as a pgbench script (issue 15's baseline): the lockout upsert, one
+ * chain-head update, the auth_logs insert and the outbox insert, and no NOTIFY. The account is drawn
+ * uniformly per transaction, its shard is account mod shards; the row values (a real event's fields,
+ * digests and outbox payload, computed once) are constants of the same sizes as the service's.
  */
-export async function writeCampaignPgbenchScript(url: string, campaign: Campaign, dir: string, label: string): Promise<CampaignPgbench> {
-  const { result, statements } = await captureStatements(url, (sql) => attemptLogin(campaignDeps(sql), campaignInput(campaign, 0)))
-  if (result.kind !== 'invalid_credentials') throw new Error(`capture attempt answered ${result.kind}`)
-  // The script follows whatever the write path sends; these are the invariants the bindings below rely on.
-  const shape = statements.map((s) => s.text.trim().split(/\s+/).slice(0, 3).join(' ').toLowerCase())
-  const count = (prefix: string) => shape.filter((x) => x.startsWith(prefix)).length
-  if (shape[0] !== 'select u.id as' || shape[1] !== 'begin' || shape.at(-1) !== 'commit' || count('update chain_heads set') !== 1 || count('with logs as') !== 1) {
-    throw new Error(`the write path's statements changed shape; update the benchmark's bindings:\n${shape.join('\n')}`)
+export async function writeCampaignPgbenchScript(_url: string, campaign: Campaign, dir: string, label: string): Promise<CampaignPgbench> {
+  const now = new Date()
+  const event = {
+    id: crypto.randomUUID(), tenant_id: campaign.tenant.id, organisation_id: campaign.organisationId, shard: 0, seq: 1,
+    event_type: 'login_failed' as const, channel: 'web' as const, user_id: crypto.randomUUID(), identifier: String(ACCOUNT_BASE),
+    ip: CAMPAIGN_ORIGIN.ip, user_agent: CAMPAIGN_ORIGIN.userAgent, device_id: null, occurred_at: now.toISOString(),
+    outcome: 'failure' as const, reason: 'invalid_credentials', risk: { score: 0, signals: [] }, metadata: { failed_attempts: 1, locked_until: null },
+    token_jti: null, actor_id: null, expires_at: new Date(now.getTime() + 365 * 86_400_000).toISOString(),
   }
-
-  const generated = toPgbenchScript(
-    statements,
-    (column) => {
-      switch (column) {
-        case 'tenant_id':
-          return { kind: 'variable', name: 'tenant' }
-        case 'identifier':
-          return { kind: 'variable', name: 'acct' }
-        case 'shard':
-          return { kind: 'variable', name: 'shard' }
-        case 'seq':
-          return { kind: 'variable', name: 'seq' }
-        case 'user_id':
-        case 'organisation_id':
-          return { kind: 'variable', name: column }
-        case 'id':
-        case 'event_id':
-          return { kind: 'expression', sql: PG_UUIDV7_EXPRESSION }
-        default:
-          return undefined
-      }
-    },
-    (text) => /FROM \(SELECT 1\) AS one/.test(text) || /^\s*UPDATE chain_heads SET seq/.test(text),
-  )
-  const header = [
-    `-- Generated by bench/support/campaign.ts from the statements attemptLogin sent (captured with the client's debug hook).`,
+  const digests = nobleDigester.digestBytes(canonicalEventBytes(event))
+  const hex = (b: Uint8Array) => `\\x${Buffer.from(b).toString('hex')}`
+  const chain = nobleDigester.sha256(digests.sha256)
+  const payload = { event: { ...event, digests: hexDigests(digests), prev_hash: Buffer.from(chain).toString('hex'), chain_hash: Buffer.from(chain).toString('hex') }, lockout: null }
+  const defines = {
+    tenant: campaign.tenant.id,
+    ua: CAMPAIGN_ORIGIN.userAgent,
+    risk: JSON.stringify(event.risk),
+    metadata: JSON.stringify(event.metadata),
+    d256: hex(digests.sha256),
+    d512: hex(digests.sha512),
+    d3: hex(digests.sha3_256),
+    link: hex(chain),
+    payload: JSON.stringify(payload),
+  }
+  const statements = [
+    'BEGIN',
+    `INSERT INTO account_lockouts (tenant_id, identifier) VALUES (:tenant, :acct) ON CONFLICT ON CONSTRAINT account_lockouts_pkey DO UPDATE SET failed_login_attempts = account_lockouts.failed_login_attempts + 1, last_failed_at = now(), updated_at = now()`,
+    `UPDATE chain_heads SET seq = seq + 1, head_hash = :link WHERE tenant_id = :tenant AND shard = :shard RETURNING seq \\gset`,
+    `INSERT INTO auth_logs (id, tenant_id, shard, seq, event_type, channel, identifier, ip, user_agent, occurred_at, outcome, reason, risk, metadata, expires_at, digest_sha256, digest_sha512, digest_sha3_256, prev_hash, chain_hash) VALUES (${PG_UUIDV7_EXPRESSION}, :tenant, :shard, :seq, 'login_failed', 'web', :acct, '${CAMPAIGN_ORIGIN.ip}', :ua, now(), 'failure', 'invalid_credentials', :risk, :metadata, now() + interval '365 days', :d256, :d512, :d3, :link, :link)`,
+    `INSERT INTO outbox (event_id, tenant_id, shard, seq, payload) VALUES (${PG_UUIDV7_EXPRESSION}, :tenant, :shard, :seq, :payload)`,
+    'COMMIT',
+  ]
+  const script = [
+    `-- Generated by bench/support/campaign.ts: the minimal statements of one attempt, without NOTIFY.`,
     `\\set acct random(${ACCOUNT_BASE}, ${ACCOUNT_BASE + campaign.accounts - 1})`,
     `\\set shard :acct % ${campaign.tenant.chainShards}`,
+    ...statements.map((st) => (st.endsWith('gset') ? st : `${st};`)),
   ]
   const file = join(dir, `${label}.pgbench.sql`)
-  writeFileSync(file, `${header.join('\n')}\n${generated.script}`)
-  return { ...generated, defines: { ...generated.defines, tenant: campaign.tenant.id }, file, statements: statements.map((s) => s.text.trim()) }
+  writeFileSync(file, `${script.join('\n')}\n`)
+  return { file, defines, statements }
 }
 
 export async function runPgbenchCampaign(url: string, script: CampaignPgbench, clients: number, seconds: number): Promise<CampaignRun> {
