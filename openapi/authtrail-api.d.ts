@@ -13,7 +13,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Log in from the web (session also set as an HttpOnly cookie) */
+        /** Log in from the web (the session is also set as HttpOnly SameSite=Strict cookies) */
         post: {
             parameters: {
                 query?: never;
@@ -50,6 +50,15 @@ export interface paths {
                 };
                 /** @description Wrong identifier or password (identical for unknown identifiers) */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The request comes from an origin the tenant does not allow; the attempt is audited */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -138,6 +147,15 @@ export interface paths {
                 };
                 /** @description Wrong identifier or password (identical for unknown identifiers) */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The request comes from an origin the tenant does not allow; the attempt is audited */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -244,6 +262,279 @@ export interface paths {
                 };
                 /** @description The registration could not be recorded */
                 503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Rotate the refresh token and get a new access token (reuse of a rotated token revokes the session) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description The csrf_token of the login; required when the session cookie is the credential */
+                    "x-csrf-token"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["RefreshRequest"];
+                };
+            };
+            responses: {
+                /** @description A new access token and a new refresh token (the presented one is spent) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Session"];
+                    };
+                };
+                /** @description Invalid request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The refresh token is invalid, expired, revoked, reused or presented from another device */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or wrong CSRF token (cookie), or an origin the tenant does not allow */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The refresh could not be recorded; nothing was written */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Log out of this session or of every session of the user */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description The csrf_token of the login; required when the session cookie is the credential */
+                    "x-csrf-token"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": components["schemas"]["LogoutRequest"];
+                };
+            };
+            responses: {
+                /** @description Logged out; the cookies are cleared */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["LogoutResult"];
+                    };
+                };
+                /** @description No valid session */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or wrong CSRF token (cookie), or an origin the tenant does not allow */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Who am I: the user, tenant, organisation, role and expiry of the presented token */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The current session */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["CurrentSession"];
+                    };
+                };
+                /** @description No valid session */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description An origin the tenant does not allow */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/sessions/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Revoke every session of a user of the administrator's tenant (admin) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description The csrf_token of the login; required when the session cookie is the credential */
+                    "x-csrf-token"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["RevokeSessionsRequest"];
+                };
+            };
+            responses: {
+                /** @description Revoked; their access tokens are refused from the next request */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["LogoutResult"];
+                    };
+                };
+                /** @description Invalid request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No valid session */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not an administrator, missing CSRF token, or an origin the tenant does not allow */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No such user in the tenant */
+                404: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1219,6 +1510,42 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/.well-known/jwks.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The public keys access tokens are signed with (RFC 7517) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The key set (empty when the service runs with HS256 in development) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["JsonWebKeySet"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1227,10 +1554,19 @@ export interface components {
             /** @enum {string} */
             token_type: "Bearer";
             access_token: string;
+            /** @description Seconds until the access token expires */
             expires_in: number;
+            /** @description Opaque; spent by its first use (POST /v1/auth/refresh returns the next one) */
+            refresh_token: string;
+            /** @description Seconds until the session ends, refreshes notwithstanding */
+            refresh_expires_in: number;
+            /** Format: uuid */
+            session_id: string;
+            /** @description Web only: send it as X-CSRF-Token when the session cookie is the credential */
+            csrf_token?: string;
             /**
              * Format: uuid
-             * @description The audit event of this login
+             * @description The audit event of this login or refresh
              */
             event_id: string;
         };
@@ -1300,6 +1636,54 @@ export interface components {
              */
             password: string;
         };
+        RefreshRequest: {
+            /** @description The session's current refresh token; a same-site web app may omit it and send the refresh cookie (with X-CSRF-Token) instead */
+            refresh_token?: string;
+            /**
+             * @description Required for a mobile session: the device it was opened on
+             * @example ios-6F2C9A
+             */
+            device_id?: string;
+        };
+        LogoutResult: {
+            sessions_revoked: number;
+            /** Format: uuid */
+            event_id: string;
+        };
+        LogoutRequest: {
+            /**
+             * @description `session`: this session; `all`: every session of the user
+             * @default session
+             * @enum {string}
+             */
+            scope: "session" | "all";
+        };
+        CurrentSession: {
+            /** Format: uuid */
+            user_id: string;
+            identifier: string;
+            /** Format: uuid */
+            tenant_id: string;
+            /** @description The tenant slug */
+            tenant: string;
+            /** Format: uuid */
+            organisation_id: string;
+            /** @enum {string} */
+            role: "user" | "admin" | "auditor";
+            /** Format: uuid */
+            session_id: string;
+            /** @enum {string} */
+            channel: "web" | "mobile";
+            device_id: string | null;
+            /** @description When the access token expires */
+            expires_at: string;
+            /** @description When the session ends, refreshes notwithstanding */
+            session_expires_at: string;
+        };
+        RevokeSessionsRequest: {
+            /** Format: uuid */
+            user_id: string;
+        };
         ChainVerification: {
             ok: boolean;
             verified_events: number;
@@ -1342,7 +1726,7 @@ export interface components {
             shard: number;
             seq: number;
             /** @enum {string} */
-            event_type: "login_failed" | "account_locked" | "login_success" | "lockout_reset" | "registration_succeeded" | "registration_failed" | "audit_exported" | "retention_purged" | "dead_letters_redriven";
+            event_type: "login_failed" | "account_locked" | "login_success" | "lockout_reset" | "registration_succeeded" | "registration_failed" | "audit_exported" | "retention_purged" | "dead_letters_redriven" | "token_refreshed" | "refresh_reuse_detected" | "logout" | "session_revoked";
             /** @enum {string} */
             channel: "web" | "mobile" | "admin" | "system";
             user_id: string | null;
@@ -1576,7 +1960,7 @@ export interface components {
             shard: number;
             seq: number;
             /** @enum {string} */
-            event_type: "login_failed" | "account_locked" | "login_success" | "lockout_reset" | "registration_succeeded" | "registration_failed" | "audit_exported" | "retention_purged" | "dead_letters_redriven";
+            event_type: "login_failed" | "account_locked" | "login_success" | "lockout_reset" | "registration_succeeded" | "registration_failed" | "audit_exported" | "retention_purged" | "dead_letters_redriven" | "token_refreshed" | "refresh_reuse_detected" | "logout" | "session_revoked";
             occurred_at: string;
             attempts: number;
             last_error: string;
@@ -1675,6 +2059,20 @@ export interface components {
                 /** @description Events in the tenant's chains (the sum of their heads) */
                 events: number;
             };
+        };
+        JsonWebKeySet: {
+            keys: {
+                /** @enum {string} */
+                kty: "OKP";
+                /** @enum {string} */
+                crv: "Ed25519";
+                x: string;
+                kid: string;
+                /** @enum {string} */
+                alg: "EdDSA";
+                /** @enum {string} */
+                use: "sig";
+            }[];
         };
     };
     responses: never;

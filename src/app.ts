@@ -1,8 +1,11 @@
 import { OpenAPIHono } from '@hono/zod-openapi'
 import { Scalar } from '@scalar/hono-api-reference'
+import type { MiddlewareHandler } from 'hono'
+import { cors } from 'hono/cors'
 import { requestId } from 'hono/request-id'
 import { secureHeaders } from 'hono/secure-headers'
 import type { PasswordHasher } from './auth/password-hasher.ts'
+import { createSessionCheck } from './auth/check-session.ts'
 import type { TokenService } from './auth/tokens.ts'
 import type { CefDevice } from './core/cef.ts'
 import type { Sql } from './db/client.ts'
@@ -14,7 +17,8 @@ import { problemResponse, toApiError } from './http/problem-response.ts'
 import type { ServiceMetrics } from './metrics/service-metrics.ts'
 import { createAdminRoutes } from './routes/admin/admin.handlers.ts'
 import { createAuditRoutes } from './routes/audit/verify.handlers.ts'
-import { createAuthRoutes } from './routes/auth/auth.handlers.ts'
+import { isOriginAllowedByAnyTenant } from './db/sessions.ts'
+import { createAuthRoutes, createJwksRoutes, sessionCookieNames } from './routes/auth/auth.handlers.ts'
 import { createInvestigationRoutes } from './routes/investigation/investigation.handlers.ts'
 import { createMetricsRoutes } from './routes/metrics/metrics.handlers.ts'
 import { createConsoleRoutes } from './routes/console/console.handlers.ts'
@@ -33,6 +37,8 @@ export interface AppDeps {
   resolveAddress: ClientAddressResolver
   config: {
     tokenTtlSeconds: number
+    /** Absolute lifetime of a session (REFRESH_TTL_SECONDS); 30 days when not given. */
+    refreshTtlSeconds?: number
     trustProxy: boolean
     secureCookies: boolean
   }
@@ -78,6 +84,12 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.use('*', requestId())
   app.use('*', secureHeaders())
   if (deps.metrics) app.use('*', deps.metrics.middleware)
+  app.use('*', allowTenantOrigins(sql))
+  const guard = { check: createSessionCheck(sql, clock), cookieName: sessionCookieNames(deps.config.secureCookies).access, trustProxy: deps.config.trustProxy }
+  app.use('*', async (c, next) => {
+    c.set('sessionGuard', guard)
+    await next()
+  })
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
 
   // Authentication first: it reads and limits its bodies itself, so that every refused attempt (an
@@ -91,6 +103,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
       clock,
       dummyHash: deps.dummyHash,
       tokenTtlSeconds: deps.config.tokenTtlSeconds,
+      refreshTtlSeconds: deps.config.refreshTtlSeconds ?? 2_592_000,
+      trustProxy: deps.config.trustProxy,
       secureCookies: deps.config.secureCookies,
       origin,
       log,
@@ -104,6 +118,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.route('/v1/monitoring', createMonitoringRoutes({ sql, tokens, clock, sinks: deps.sinks ?? [], log, closing: deps.closing }))
   if (deps.metrics) app.route('/', createMetricsRoutes(deps.metrics))
   app.route('/console', createConsoleRoutes())
+  app.route('/', createJwksRoutes(tokens))
 
   app.get('/healthz', async (c) => {
     await sql`SELECT 1`
@@ -122,4 +137,23 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     return problemResponse(c, apiError)
   })
   return app
+}
+
+/**
+ * CORS for browser apps on other origins: an origin is allowed when a tenant lists it (exact match of
+ * `scheme://host[:port]`); each request is then checked against its own tenant's list (login, refresh,
+ * and every token-authenticated route). Credentials (cookies) only on /v1/auth/, where they are used.
+ */
+function allowTenantOrigins(sql: AppDeps['sql']) {
+  const options = {
+    origin: async (origin: string) => (origin && (await isOriginAllowedByAnyTenant(sql, origin)) ? origin : null),
+    allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    allowHeaders: ['authorization', 'content-type', 'idempotency-key', 'x-csrf-token'],
+    exposeHeaders: ['retry-after', 'www-authenticate', 'content-disposition'],
+    maxAge: 600,
+  }
+  const withCredentials = cors({ ...options, credentials: true })
+  const withoutCredentials = cors(options)
+  const middleware: MiddlewareHandler = (c, next) => (c.req.path.startsWith('/v1/auth/') ? withCredentials : withoutCredentials)(c, next)
+  return middleware
 }

@@ -1,8 +1,20 @@
 import { describe, expect, it } from 'vitest'
 import { ConfigError, DEVELOPMENT_JWT_SECRET, loadEnv } from '../src/config/env.ts'
 import { createArgon2Hasher } from '../src/auth/argon2-hasher.ts'
+import { TEST_JWT_SIGNING_KEY } from './support/test-app.ts'
 
 describe('configuration', () => {
+  it('signs with EdDSA by default; HS256 only in development; the signing key must be a complete Ed25519 JWK', () => {
+    expect(loadEnv({}).JWT_ALGORITHM).toBe('EdDSA')
+    expect(loadEnv({ JWT_ALGORITHM: 'HS256' }).JWT_ALGORITHM).toBe('HS256')
+    expect(() => loadEnv({ AUTHTRAIL_ENV: 'test', DATABASE_URL: 'postgres://h/db', JWT_ALGORITHM: 'HS256' })).toThrow(/JWT_ALGORITHM: HS256 is a development option only/)
+    expect(loadEnv({ AUTHTRAIL_ENV: 'test', DATABASE_URL: 'postgres://h/db', JWT_SIGNING_KEY: TEST_JWT_SIGNING_KEY }).JWT_SIGNING_KEY).toMatchObject({ kid: 'test-2026-12', crv: 'Ed25519' })
+    expect(() => loadEnv({ JWT_SIGNING_KEY: '{"kty":"OKP"' })).toThrow(/JWT_SIGNING_KEY: must be JSON/)
+    const { d: _d, ...publicOnly } = JSON.parse(TEST_JWT_SIGNING_KEY)
+    expect(() => loadEnv({ JWT_SIGNING_KEY: JSON.stringify(publicOnly) })).toThrow(/JWT_SIGNING_KEY\.d/)
+    expect(loadEnv({ JWT_VERIFY_KEYS: JSON.stringify([publicOnly]) }).JWT_VERIFY_KEYS).toHaveLength(1)
+  })
+
   it('development needs nothing', () => {
     const env = loadEnv({})
     expect(env).toMatchObject({ AUTHTRAIL_ENV: 'development', PORT: 3000, JWT_SECRET: DEVELOPMENT_JWT_SECRET })
@@ -14,11 +26,11 @@ describe('configuration', () => {
     try {
       loadEnv({ AUTHTRAIL_ENV: 'production' })
     } catch (e) {
-      expect((e as Error).message).toMatch(/JWT_SECRET: must be set outside development/)
+      expect((e as Error).message).toMatch(/JWT_SIGNING_KEY: must be set in production/)
       expect((e as Error).message).toMatch(/DATABASE_URL: must be set outside development/)
     }
-    expect(() => loadEnv({ AUTHTRAIL_ENV: 'production', DATABASE_URL: 'postgres://h/db', JWT_SECRET: 'k'.repeat(40) })).toThrow(/CHECKPOINT_HMAC_KEY: must be set in production/)
-    expect(() => loadEnv({ AUTHTRAIL_ENV: 'production', DATABASE_URL: 'postgres://h/db', JWT_SECRET: 'k'.repeat(40), CHECKPOINT_HMAC_KEY: 'c'.repeat(40) })).not.toThrow()
+    expect(() => loadEnv({ AUTHTRAIL_ENV: 'production', DATABASE_URL: 'postgres://h/db', JWT_SIGNING_KEY: TEST_JWT_SIGNING_KEY })).toThrow(/CHECKPOINT_HMAC_KEY: must be set in production/)
+    expect(() => loadEnv({ AUTHTRAIL_ENV: 'production', DATABASE_URL: 'postgres://h/db', JWT_SIGNING_KEY: TEST_JWT_SIGNING_KEY, CHECKPOINT_HMAC_KEY: 'c'.repeat(40) })).not.toThrow()
   })
 
   it('names malformed values', () => {

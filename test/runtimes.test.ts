@@ -3,7 +3,7 @@ import { createTestDatabase, type TestDatabase } from './support/database.ts'
 import { startRsyslog, type RsyslogReceiver } from './support/rsyslog.ts'
 import { expectRightAndWrongLogin } from './support/runtime-login.ts'
 import { freePort, spawnService, type RunningService, type Runtime } from './support/spawn-service.ts'
-import { seedTenant, TEST_JWT_SECRET, type SeededTenant } from './support/test-app.ts'
+import { seedTenant, TEST_JWT_SIGNING_KEY, type SeededTenant } from './support/test-app.ts'
 
 // The real entrypoints, started by their package.json commands as child processes on Node, Bun, Deno and
 // Deno without native code (no --allow-ffi: argon2id in WebAssembly, as on Deno Deploy), against one test
@@ -32,7 +32,7 @@ const baseEnv = () => ({
   AUTHTRAIL_ENV: 'test',
   DATABASE_URL: db.url,
   DATABASE_POOL_SIZE: '2',
-  JWT_SECRET: TEST_JWT_SECRET,
+  JWT_SIGNING_KEY: TEST_JWT_SIGNING_KEY,
   HOST: '127.0.0.1',
   // A syslog sink makes the entrypoint resolve the host name at start-up (the RFC 5424 HOSTNAME field):
   // on Deno that needs --allow-sys=hostname, which `npm run start:deno` once lacked.
@@ -76,14 +76,14 @@ describe.each(RUNTIMES)('the %s entrypoint', (runtime) => {
     target.events = await expectRightAndWrongLogin({ sql: db.sql, baseUrl: target.baseUrl, seeded: target.seeded, identifier: IDENTIFIER, label: runtime })
   })
 
-  it('refuses to start in production without JWT_SECRET, naming the variable', async () => {
+  it('refuses to start in production without JWT_SIGNING_KEY, naming the variable', async () => {
     const service = spawnService(runtime, { AUTHTRAIL_ENV: 'production', DATABASE_URL: db.url, PORT: '0' })
     expect(await service.exited).toBe(78)
-    expect(service.stderr()).toMatch(/JWT_SECRET: must be set outside development/)
+    expect(service.stderr()).toMatch(/JWT_SIGNING_KEY: must be set in production/)
   })
 
   it('refuses to start with a malformed DATABASE_URL, naming the variable', async () => {
-    const service = spawnService(runtime, { AUTHTRAIL_ENV: 'test', DATABASE_URL: 'mysql://127.0.0.1/authtrail', JWT_SECRET: TEST_JWT_SECRET, PORT: '0' })
+    const service = spawnService(runtime, { AUTHTRAIL_ENV: 'test', DATABASE_URL: 'mysql://127.0.0.1/authtrail', JWT_SIGNING_KEY: TEST_JWT_SIGNING_KEY, PORT: '0' })
     expect(await service.exited).toBe(78)
     expect(service.stderr()).toMatch(/DATABASE_URL: must be a postgres:\/\/ URL/)
   })

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestDatabase, type TestDatabase } from './support/database.ts'
 import { expectRightAndWrongLogin } from './support/runtime-login.ts'
-import { seedTenant, TEST_JWT_SECRET, type SeededTenant } from './support/test-app.ts'
+import { seedTenant, TEST_JWT_SIGNING_KEY, type SeededTenant } from './support/test-app.ts'
 import { startWorker, type RunningWorker } from './support/workerd.ts'
 
 // The login API on Cloudflare's workerd: the worker bundle that `npm run build:worker` builds, run by
@@ -21,7 +21,7 @@ beforeAll(async () => {
   db = await createTestDatabase('workerd', { max: 3 })
   seeded = await seedTenant(db.sql, { slug: 'rt-workerd', chainShards: 1, users: [{ identifier: IDENTIFIER }] })
   // The application name tells the worker's connections apart from this file's own pool.
-  worker = await startWorker({ AUTHTRAIL_ENV: 'test', DATABASE_URL: `${db.url}?application_name=${WORKER_APP}`, JWT_SECRET: TEST_JWT_SECRET })
+  worker = await startWorker({ AUTHTRAIL_ENV: 'test', DATABASE_URL: `${db.url}?application_name=${WORKER_APP}`, JWT_SIGNING_KEY: TEST_JWT_SIGNING_KEY })
 }, START_TIMEOUT_MS)
 
 afterAll(async () => {
@@ -98,7 +98,7 @@ describe('the workerd entrypoint', () => {
 describe('a worker with invalid bindings', () => {
   it('answers 503 problem+json and logs the variable, never the cause to the client', async () => {
     // Valid for a server, not for a worker: workerd loads no native module.
-    const broken = await startWorker({ AUTHTRAIL_ENV: 'test', DATABASE_URL: db.url, JWT_SECRET: TEST_JWT_SECRET, PASSWORD_HASHER: 'native' })
+    const broken = await startWorker({ AUTHTRAIL_ENV: 'test', DATABASE_URL: db.url, JWT_SIGNING_KEY: TEST_JWT_SIGNING_KEY, PASSWORD_HASHER: 'native' })
     const written = async () => (await db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM auth_logs`)[0]!.n
     const before = await written()
     try {
@@ -127,7 +127,7 @@ describe('a worker whose database is a Hyperdrive binding', () => {
     // Hyperdrive's configuration needs a password; the test cluster trusts loopback and ignores it.
     const origin = new URL(db.url)
     origin.password = 'unused-by-trust-auth'
-    const hyperdrive = await startWorker({ AUTHTRAIL_ENV: 'test', JWT_SECRET: TEST_JWT_SECRET }, { hyperdrives: { HYPERDRIVE: origin.href } })
+    const hyperdrive = await startWorker({ AUTHTRAIL_ENV: 'test', JWT_SIGNING_KEY: TEST_JWT_SIGNING_KEY }, { hyperdrives: { HYPERDRIVE: origin.href } })
     try {
       const res = await fetch(`${hyperdrive.baseUrl}/v1/auth/login`, {
         method: 'POST',

@@ -12,7 +12,8 @@ export function productionEnv(databaseUrl: string, extra: Record<string, string>
   return {
     AUTHTRAIL_ENV: 'production',
     DATABASE_URL: runtimeUrl,
-    JWT_SECRET: 'bench-jwt-secret-bench-jwt-secret-0123456789',
+    // A throwaway Ed25519 key, for benchmarks only.
+    JWT_SIGNING_KEY: JSON.stringify({ kty: 'OKP', crv: 'Ed25519', x: 'g1M1w1JQy1wHFDbOwTpPqyFl-AN4LqJnrzj3rFhGS6w', d: 'QTG0khk51iH_p4FbLHbVopYEwiY6vBYe1qDr82K7LJw', kid: 'bench-2026-12', alg: 'EdDSA' }),
     CHECKPOINT_HMAC_KEY: 'bench-checkpoint-key-bench-checkpoint-key-0123',
     // NODE_OPTIONS refuses --cpu-prof: a preload takes the profile instead.
     ...(process.env.BENCH_PROFILE_DIR && {

@@ -118,7 +118,7 @@ async function recordLoginAttempt(
     }
 
     const risk = evaluateLoginRisk({ userExists: user !== null, lockout: state, userAgent: origin.userAgent })
-    const session = decision.result === 'success' && user ? await issueSession(deps, tenant, user, attemptId, now) : null
+    const session = decision.result === 'success' && user ? await issueSession(deps, tenant, user, attemptId, now, origin.deviceId) : null
     const about = { origin, organisationId: user?.organisationId ?? null, userId: user?.id ?? null, identifier, risk }
     const typed = input.identifierAsTyped !== undefined && input.identifierAsTyped !== identifier ? input.identifierAsTyped : undefined
     const drafts = decision.effects.map((effect) => draftOfEffect(effect, attemptId, about, session?.claims, typed))
@@ -150,6 +150,7 @@ async function issueSession(
   user: NonNullable<LoginAccount['user']>,
   eventId: string,
   now: Date,
+  deviceId: string | null,
 ): Promise<{ token: string; claims: SessionClaims }> {
   const iat = Math.floor(now.getTime() / 1000)
   // The jti is derived from the event id: a replayed request re-issues the very same token.
@@ -159,6 +160,9 @@ async function issueSession(
     org: user.organisationId,
     role: user.role,
     jti: deterministicUuid('jti', eventId),
+    // The session (stored by openSession once the login is recorded) is derived from the event too.
+    sid: deterministicUuid('sid', eventId),
+    ...(deviceId ? { did: deviceId } : {}),
     iat,
     exp: iat + deps.tokenTtlSeconds,
   }
@@ -227,7 +231,7 @@ async function replayRecordedAttempt(deps: LoginDeps, input: LoginInput, account
   if (!prior) return { kind: 'not_recorded' }
   if (prior.event_type === 'login_success' && account.user) {
     if (!(await deps.hasher.verify(account.user.passwordHash, input.password))) return { kind: 'not_replayable' }
-    const session = await issueSession(deps, input.tenant, account.user, attemptId, prior.occurred_at)
+    const session = await issueSession(deps, input.tenant, account.user, attemptId, prior.occurred_at, input.origin.deviceId)
     return { kind: 'replayed', result: { kind: 'success', ...session, eventId: attemptId, replayed: true } }
   }
   const lockedUntil = 'locked_until' in prior.metadata && prior.metadata.locked_until ? new Date(prior.metadata.locked_until) : null

@@ -1,8 +1,12 @@
-import { sign, verify } from 'hono/jwt'
+import { sign, verify, verifyWithJwks } from 'hono/jwt'
 import type { Role } from '../core/tenancy.ts'
 
-/** The only algorithm accepted (RFC 7519, RFC 8725 §3.1: pin it, never read it from the token). */
-export const JWT_ALGORITHM = 'HS256' as const
+/**
+ * The algorithm access tokens are signed with: EdDSA (Ed25519) by default, so that any service can check a
+ * token with the public keys of the JWKS and none holds a signing secret; HS256 only as an explicit
+ * development option. Either way the algorithm is pinned: never read from the token (RFC 8725 §3.1).
+ */
+export type JwtAlgorithm = 'EdDSA' | 'HS256'
 
 export interface SessionClaims {
   sub: string
@@ -10,26 +14,96 @@ export interface SessionClaims {
   org: string
   role: Role
   jti: string
+  /** The session (refresh-token family) the token belongs to: checked per request, revoked as a whole. */
+  sid: string
+  /** The mobile device the session is bound to, when it has one. */
+  did?: string
+  /** SHA-256 (base64url) of the session's CSRF token: required beside a session cookie on unsafe methods. */
+  csrf?: string
   iat: number
   exp: number
   iss: string
 }
 
-export interface TokenService {
-  readonly issuer: string
-  issue(claims: Omit<SessionClaims, 'iss'>): Promise<string>
-  /** Throws on a bad signature, a different algorithm, an expired token or a wrong issuer. */
-  verify(token: string): Promise<SessionClaims>
+/** A public Ed25519 key as the JWKS publishes it. */
+export interface PublicJwk {
+  kty: 'OKP'
+  crv: 'Ed25519'
+  x: string
+  kid: string
+  alg: 'EdDSA'
+  use: 'sig'
 }
 
-/** Signs and verifies session JWTs with `hono/jwt`, algorithm pinned to HS256. */
-export function createTokenService(secret: string, issuer: string): TokenService {
+/** An Ed25519 private key (JWK with `d`) and its key id. */
+export interface PrivateJwk extends Omit<PublicJwk, 'use'> {
+  d: string
+  use?: 'sig'
+}
+
+/**
+ * The keys of EdDSA signing: one signs; the others (keys being introduced, or retired but still within an
+ * access token's lifetime) only verify. Rotation without downtime: publish the next key as a verifying
+ * key on every instance, then make it the signing key, then drop the old one after one token lifetime.
+ */
+export interface EdDsaKeys {
+  signing: PrivateJwk
+  verifying?: readonly PublicJwk[]
+}
+
+export interface TokenService {
+  readonly issuer: string
+  readonly algorithm: JwtAlgorithm
+  issue(claims: Omit<SessionClaims, 'iss'>): Promise<string>
+  /** Throws on a bad signature, a different algorithm, an unknown key id, an expired token or a wrong issuer. */
+  verify(token: string): Promise<SessionClaims>
+  /** The public keys tokens may be signed with (RFC 7517); empty under HS256, whose key is secret. */
+  jwks(): { keys: PublicJwk[] }
+}
+
+/** The public half of an Ed25519 private JWK. */
+export function publicJwkOf(key: PrivateJwk | PublicJwk): PublicJwk {
+  return { kty: 'OKP', crv: 'Ed25519', x: key.x, kid: key.kid, alg: 'EdDSA', use: 'sig' }
+}
+
+/**
+ * Signs and verifies access tokens with `hono/jwt`. Given Ed25519 keys, EdDSA with the key id in the
+ * header, checked against the known keys only; given a string, HS256 with that secret (development).
+ *
+ * @example
+ * const tokens = createTokenService({ signing: await generateSigningKey('2026-12') }, 'authtrail')
+ */
+export function createTokenService(keys: EdDsaKeys | string, issuer: string): TokenService {
+  if (typeof keys === 'string') {
+    const secret = keys
+    return {
+      issuer,
+      algorithm: 'HS256',
+      issue: (claims) => sign({ ...claims, iss: issuer }, secret, 'HS256'),
+      verify: async (token) => (await verify(token, secret, { alg: 'HS256', iss: issuer })) as unknown as SessionClaims,
+      jwks: () => ({ keys: [] }),
+    }
+  }
+  const signing = { ...keys.signing, alg: 'EdDSA' as const }
+  const published = [publicJwkOf(signing), ...(keys.verifying ?? []).filter((k) => k.kid !== signing.kid).map(publicJwkOf)]
   return {
     issuer,
-    issue: (claims) => sign({ ...claims, iss: issuer }, secret, JWT_ALGORITHM),
-    verify: async (token) => {
-      const payload = await verify(token, secret, { alg: JWT_ALGORITHM, iss: issuer })
-      return payload as unknown as SessionClaims
-    },
+    algorithm: 'EdDSA',
+    issue: (claims) => sign({ ...claims, iss: issuer }, signing),
+    verify: async (token) =>
+      (await verifyWithJwks(token, { keys: published, allowedAlgorithms: ['EdDSA'], verification: { iss: issuer } })) as unknown as SessionClaims,
+    jwks: () => ({ keys: published }),
   }
+}
+
+/**
+ * A new Ed25519 signing key as a private JWK (WebCrypto: every runtime has it).
+ *
+ * @example
+ * const key = await generateSigningKey(`authtrail-${new Date().toISOString().slice(0, 10)}`)
+ */
+export async function generateSigningKey(kid: string): Promise<PrivateJwk> {
+  const pair = (await crypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify'])) as CryptoKeyPair
+  const jwk = await crypto.subtle.exportKey('jwk', pair.privateKey)
+  return { kty: 'OKP', crv: 'Ed25519', x: jwk.x!, d: jwk.d!, kid, alg: 'EdDSA' }
 }

@@ -5,6 +5,24 @@ export const DEVELOPMENT_JWT_SECRET = 'authtrail-development-secret-do-not-use-i
 
 const PG_ROLE_NAME = /^[a-z_][a-z0-9_]{0,62}$/
 
+/** A JSON value in a variable, parsed; the schema that follows names the variable when it is not valid. */
+const json = <T extends z.ZodType>(schema: T) =>
+  z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be JSON' })
+        return z.NEVER
+      }
+    })
+    .pipe(schema)
+
+const base64url = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be 32 bytes in base64url')
+const publicJwk = z.object({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), x: base64url, kid: z.string().min(1).max(128), alg: z.literal('EdDSA').default('EdDSA'), use: z.literal('sig').default('sig') })
+const privateJwk = publicJwk.omit({ use: true }).extend({ d: base64url })
+
 const boolFromString = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')
 
 export const envSchema = z
@@ -25,7 +43,15 @@ export const envSchema = z
     DATA_DIR: z.string().min(1).default('.data'),
     JWT_SECRET: z.string().min(32, 'must be at least 32 characters').default(DEVELOPMENT_JWT_SECRET),
     JWT_ISSUER: z.string().min(1).default('authtrail'),
-    JWT_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(3600),
+    /** EdDSA (Ed25519, default) or HS256 (development only, with JWT_SECRET). */
+    JWT_ALGORITHM: z.enum(['EdDSA', 'HS256']).default('EdDSA'),
+    /** The Ed25519 private JWK access tokens are signed with (with its `kid`); required in production. */
+    JWT_SIGNING_KEY: json(privateJwk).optional(),
+    /** Public JWKs also accepted and published (the next key before it signs, the previous one after). */
+    JWT_VERIFY_KEYS: json(z.array(publicJwk).max(10)).default([]),
+    JWT_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(900),
+    /** Absolute lifetime of a session (refresh-token family); each refresh rotates the token, never extends this. */
+    REFRESH_TTL_SECONDS: z.coerce.number().int().min(300).max(31_536_000).default(2_592_000),
     TRUST_PROXY: boolFromString.default(false),
     MONGO_URL: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// URL').optional(),
     MONGO_DB: z.string().min(1).default('authtrail'),
@@ -47,8 +73,11 @@ export const envSchema = z
     PASSWORD_HASHER: z.enum(['auto', 'native', 'wasm']).default('auto'),
   })
   .superRefine((env, ctx) => {
-    if (env.AUTHTRAIL_ENV !== 'development' && env.JWT_SECRET === DEVELOPMENT_JWT_SECRET) {
-      ctx.addIssue({ code: 'custom', path: ['JWT_SECRET'], message: 'must be set outside development (the default key is for development only)' })
+    if (env.JWT_ALGORITHM === 'HS256' && env.AUTHTRAIL_ENV !== 'development') {
+      ctx.addIssue({ code: 'custom', path: ['JWT_ALGORITHM'], message: 'HS256 is a development option only (use EdDSA with JWT_SIGNING_KEY)' })
+    }
+    if (env.JWT_ALGORITHM === 'EdDSA' && env.AUTHTRAIL_ENV === 'production' && env.JWT_SIGNING_KEY === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['JWT_SIGNING_KEY'], message: 'must be set in production (an Ed25519 private JWK with its kid; `npm run -s jwt-key` makes one)' })
     }
     if (env.RELAY_BACKOFF_MAX_MS < env.RELAY_BACKOFF_BASE_MS) {
       ctx.addIssue({ code: 'custom', path: ['RELAY_BACKOFF_MAX_MS'], message: 'must be at least RELAY_BACKOFF_BASE_MS' })

@@ -138,4 +138,34 @@ export const EVENT_CATALOG = {
       failed_event_ids: z.array(z.string()),
     }),
   },
+  token_refreshed: {
+    category: 'authentication',
+    cef: { name: 'Session refreshed', severity: 2 },
+    outcome: success,
+    reason: z.null(),
+    // The refresh token itself is never recorded, not even hashed.
+    metadata: z.strictObject({ session_id: z.string(), token_expires_at: instant, session_expires_at: instant }),
+  },
+  refresh_reuse_detected: {
+    category: 'authentication',
+    cef: { name: 'Refresh token reuse detected', severity: 8 },
+    outcome: failure,
+    // A rotated token presented again, or a device-bound token presented from another device: the family is revoked.
+    reason: z.enum(['refresh_token_reused', 'device_mismatch']),
+    metadata: z.strictObject({ session_id: z.string(), rotated_at: instant.nullable() }),
+  },
+  logout: {
+    category: 'authentication',
+    cef: { name: 'Logged out', severity: 2 },
+    outcome: success,
+    reason: z.null(),
+    metadata: z.strictObject({ scope: z.enum(['session', 'all']), session_id: z.string(), sessions_revoked: count }),
+  },
+  session_revoked: {
+    category: 'administration',
+    cef: { name: 'Sessions revoked', severity: 5 },
+    outcome: success,
+    reason: z.literal('admin_revoked'),
+    metadata: z.strictObject({ sessions_revoked: count }),
+  },
 } as const satisfies Record<string, EventDefinition>

@@ -1,11 +1,20 @@
 import type { Context } from 'hono'
 import type { SessionClaims } from '../auth/tokens.ts'
+import type { SessionCheck } from '../auth/check-session.ts'
+
+/** What createApp gives every request: the per-request session check and the name of the session cookie. */
+export interface SessionGuard {
+  check: SessionCheck
+  cookieName: string
+  trustProxy: boolean
+}
 
 /** Per-request values shared by middleware and handlers. */
 export interface AppEnv {
   Variables: {
     requestId: string
     session: SessionClaims
+    sessionGuard: SessionGuard
   }
 }
 

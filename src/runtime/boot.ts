@@ -3,7 +3,7 @@ import type { OpenAPIHono } from '@hono/zod-openapi'
 import { createApp, type AppDeps } from '../app.ts'
 import { checkpointKeyFromSecret } from '../audit/chain-checkpoints.ts'
 import { selectPasswordHasher, type PasswordHasherKind, type PasswordHasherLoaders } from '../auth/select-password-hasher.ts'
-import { createTokenService } from '../auth/tokens.ts'
+import { tokenServiceFromEnv } from '../auth/token-keys.ts'
 import type { Env } from '../config/env.ts'
 import { createSql, type Sql } from '../db/client.ts'
 import { startEmbeddedPostgres } from '../db/embedded-postgres.ts'
@@ -79,11 +79,11 @@ export async function bootServices(env: Env, resolveAddress: ClientAddressResolv
   const app = createApp({
     sql,
     hasher,
-    tokens: createTokenService(env.JWT_SECRET, env.JWT_ISSUER),
+    tokens: await tokenServiceFromEnv(env),
     clock: () => new Date(),
     dummyHash,
     resolveAddress,
-    config: { tokenTtlSeconds: env.JWT_TTL_SECONDS, trustProxy: env.TRUST_PROXY, secureCookies: env.AUTHTRAIL_ENV !== 'development' },
+    config: { tokenTtlSeconds: env.JWT_TTL_SECONDS, refreshTtlSeconds: env.REFRESH_TTL_SECONDS, trustProxy: env.TRUST_PROXY, secureCookies: env.AUTHTRAIL_ENV !== 'development' },
     log,
     sinks,
     metrics,

@@ -4,7 +4,7 @@ import type { OpenAPIHono } from '@hono/zod-openapi'
 import type { Context, ExecutionContext } from 'hono'
 import { createApp } from '../app.ts'
 import { checkpointKeyFromSecret } from '../audit/chain-checkpoints.ts'
-import { createTokenService } from '../auth/tokens.ts'
+import { tokenServiceFromEnv } from '../auth/token-keys.ts'
 import { createWasmArgon2Hasher } from '../auth/wasm-argon2-hasher.ts'
 import { ConfigError, loadEnv, type Env } from '../config/env.ts'
 import { createSql } from '../db/client.ts'
@@ -65,6 +65,7 @@ function loadWorkerEnv(bindings: Bindings): Env & { DATABASE_URL: string } {
   const env = loadEnv(hyperdrive === undefined ? strings : { ...strings, DATABASE_URL: hyperdrive })
   const problems: string[] = []
   if (env.DATABASE_URL === undefined) problems.push('  DATABASE_URL: required on Workers, or a Hyperdrive binding named HYPERDRIVE (the embedded database needs a file system)')
+  if (env.JWT_ALGORITHM === 'EdDSA' && env.JWT_SIGNING_KEY === undefined) problems.push('  JWT_SIGNING_KEY: required on Workers (each isolate would make a key of its own)')
   if (env.PASSWORD_HASHER === 'native') problems.push('  PASSWORD_HASHER: native argon2id cannot be loaded on Workers; use wasm or auto')
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`)
   return env as Env & { DATABASE_URL: string }
@@ -79,12 +80,12 @@ async function prepareIsolate(bindings: Bindings): Promise<Isolate> {
   const app = createApp({
     sql: scoped.sql,
     hasher,
-    tokens: createTokenService(env.JWT_SECRET, env.JWT_ISSUER),
+    tokens: await tokenServiceFromEnv(env),
     clock: () => new Date(),
     // One argon2id hash per isolate, on its first request (a Worker may not compute before it is asked).
     dummyHash: await hasher.hash(crypto.randomUUID()),
     resolveAddress: cloudflarePeerAddress,
-    config: { tokenTtlSeconds: env.JWT_TTL_SECONDS, trustProxy: env.TRUST_PROXY, secureCookies: env.AUTHTRAIL_ENV !== 'development' },
+    config: { tokenTtlSeconds: env.JWT_TTL_SECONDS, refreshTtlSeconds: env.REFRESH_TTL_SECONDS, trustProxy: env.TRUST_PROXY, secureCookies: env.AUTHTRAIL_ENV !== 'development' },
     log,
     sinks: [],
     checkpointKey: env.CHECKPOINT_HMAC_KEY ? checkpointKeyFromSecret(env.CHECKPOINT_HMAC_KEY) : null,

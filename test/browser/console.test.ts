@@ -6,7 +6,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { useTestDatabase } from '../support/database.ts'
 import { freePort, REPO_ROOT, spawnService, type RunningService } from '../support/spawn-service.ts'
-import { seedTenant, TEST_JWT_SECRET, type SeededTenant } from '../support/test-app.ts'
+import { seedTenant, TEST_JWT_SIGNING_KEY, type SeededTenant } from '../support/test-app.ts'
 import { BOTNET, CAMPAIGN_POLICY, DISTRIBUTED_TARGET, GUESSED_ACCOUNT, GUESSER, login, replayCampaign, SPRAYERS } from './console-campaign.ts'
 
 /**
@@ -50,7 +50,7 @@ beforeAll(async () => {
   service = spawnService('node', {
     AUTHTRAIL_ENV: 'test',
     DATABASE_URL: db.url,
-    JWT_SECRET: TEST_JWT_SECRET,
+    JWT_SIGNING_KEY: TEST_JWT_SIGNING_KEY,
     HOST: '127.0.0.1',
     PORT: String(port),
     TRUST_PROXY: 'true',

@@ -2,7 +2,7 @@ import { expect } from 'vitest'
 import { createTokenService } from '../../src/auth/tokens.ts'
 import type { Sql } from '../../src/db/client.ts'
 import type { SeededTenant } from './test-app.ts'
-import { TEST_JWT_SECRET } from './test-app.ts'
+import { testTokenService } from './test-app.ts'
 
 // The check every runtime passes (Node, Bun, Deno, Deno without native code, workerd): a right-password web
 // login and a wrong-password mobile login over real HTTP, then exactly the rows each must have written.
@@ -69,7 +69,7 @@ export async function expectRightAndWrongLogin(target: RuntimeLoginTarget): Prom
   expect(ok.status).toBe(200)
   const success = (await ok.json()) as { access_token: string; event_id: string }
   expect(ok.headers.get('set-cookie')).toMatch(/^authtrail_session=.+HttpOnly/)
-  const claims = await createTokenService(TEST_JWT_SECRET, 'authtrail').verify(success.access_token)
+  const claims = await testTokenService().verify(success.access_token)
   expect(claims).toMatchObject({ sub: user.id, tid: tenant.id })
 
   let state = await tenantState(sql, tenant.id)

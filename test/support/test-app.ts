@@ -1,7 +1,8 @@
 import { createApp, type AppDeps } from '../../src/app.ts'
 import { createArgon2Hasher } from '../../src/auth/argon2-hasher.ts'
 import type { PasswordHasher } from '../../src/auth/password-hasher.ts'
-import { createTokenService, type TokenService } from '../../src/auth/tokens.ts'
+import { createTokenService, type PrivateJwk, type SessionClaims, type TokenService } from '../../src/auth/tokens.ts'
+import { insertSession } from '../../src/db/sessions.ts'
 import type { Role } from '../../src/core/tenancy.ts'
 import type { Sql } from '../../src/db/client.ts'
 import { createOrganisation, createTenant, createUser, type NewTenant, type Tenant } from '../../src/db/tenants.ts'
@@ -12,6 +13,42 @@ import { lateBound } from './late-bound.ts'
 
 export const TEST_JWT_SECRET = 'test-secret-test-secret-test-secret-0123456789'
 
+/** The Ed25519 key tests sign access tokens with (a throwaway, for tests only); JWT_SIGNING_KEY of spawned services. */
+export const TEST_SIGNING_KEY: PrivateJwk = {
+  kty: 'OKP',
+  crv: 'Ed25519',
+  x: 'k7moLInXxk3DxKXFVLp4bO5qYfhJzFrNd2xJkjM0wUQ',
+  d: '_PmzWz6QuXnmv5W1IhlGzcwSRRv7oj_hzBnT8RqDj7Q',
+  kid: 'test-2026-12',
+  alg: 'EdDSA',
+}
+export const TEST_JWT_SIGNING_KEY = JSON.stringify(TEST_SIGNING_KEY)
+
+/** The token service of the tests, as a service configured with TEST_JWT_SIGNING_KEY has it. */
+export const testTokenService = (): TokenService => createTokenService({ signing: TEST_SIGNING_KEY }, 'authtrail')
+
+/**
+ * The test app's tokens: `issue` also stores the session the token names (every access token is checked
+ * against its session per request), so a test can mint a token for any user as a login would.
+ */
+export interface TestTokens extends Omit<TokenService, 'issue'> {
+  issue(claims: Omit<SessionClaims, 'iss' | 'sid'> & { sid?: string }): Promise<string>
+}
+
+function withStoredSessions(sql: Sql, tokens: TokenService): TestTokens {
+  return {
+    ...tokens,
+    issuer: tokens.issuer,
+    algorithm: tokens.algorithm,
+    issue: async (claims) => {
+      const sid = claims.sid ?? uuidv7()
+      const iat = new Date(claims.iat * 1000)
+      await insertSession(sql, { id: sid, tenantId: claims.tid, userId: claims.sub, channel: 'web', deviceId: null, csrfHash: null, createdAt: iat, expiresAt: new Date((claims.exp + 86_400) * 1000) })
+      return tokens.issue({ ...claims, sid })
+    },
+  }
+}
+
 /** One argon2id hasher at OWASP parameters for every test: the real thing, about 7 ms per verification. */
 export const TEST_HASHER: PasswordHasher = createArgon2Hasher()
 const hasher = TEST_HASHER
@@ -20,7 +57,7 @@ let dummyHash: Promise<string> | null = null
 export interface TestApp {
   app: ReturnType<typeof createApp>
   deps: AppDeps
-  tokens: TokenService
+  tokens: TestTokens
   hasher: PasswordHasher
   /** Lets a test move time forward (lockout expiry) without waiting. */
   clock: { now: Date | null; advance(ms: number): void }
@@ -36,7 +73,7 @@ export async function createTestApp(sql: Sql, overrides: Partial<AppDeps> = {}):
       this.now = new Date((this.now ?? new Date()).getTime() + ms)
     },
   }
-  const tokens = createTokenService(TEST_JWT_SECRET, 'authtrail')
+  const tokens = testTokenService()
   const logs: Record<string, unknown>[] = []
   const deps: AppDeps = {
     sql,
@@ -49,7 +86,7 @@ export async function createTestApp(sql: Sql, overrides: Partial<AppDeps> = {}):
     log: (entry) => logs.push(entry),
     ...overrides,
   }
-  return { app: createApp(deps), deps, tokens, hasher, clock, logs }
+  return { app: createApp(deps), deps, tokens: withStoredSessions(sql, deps.tokens), hasher, clock, logs }
 }
 
 /**
@@ -100,7 +137,7 @@ export function useSeededTenant(db: TestDatabase, options: Parameters<typeof see
 }
 
 /** A bearer token for a seeded user, as the login would issue it. */
-export async function bearerFor(tokens: TokenService, seeded: SeededTenant, identifier: string): Promise<string> {
+export async function bearerFor(tokens: TestTokens, seeded: SeededTenant, identifier: string): Promise<string> {
   const user = seeded.users[identifier]!
   const iat = Math.floor(Date.now() / 1000)
   const token = await tokens.issue({ sub: user.id, tid: seeded.tenant.id, org: seeded.organisationId, role: user.role, jti: uuidv7(), iat, exp: iat + 600 })

@@ -1,6 +1,12 @@
 import type { OpenAPIHono, RouteConfig } from '@hono/zod-openapi'
 import type { z } from 'zod'
-import { setCookie } from 'hono/cookie'
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
+import { logOut, revokeUserSessions } from '../../auth/end-sessions.ts'
+import { openSession } from '../../auth/open-session.ts'
+import { refreshSession } from '../../auth/refresh-session.ts'
+import type { SessionClaims, TokenService } from '../../auth/tokens.ts'
+import { isOriginAllowedForTenant } from '../../db/sessions.ts'
+import { crossOriginOf, requireRole } from '../../http/require-role.ts'
 import { recordRejectedAttempt, type RejectedAttempt } from '../../audit/record-rejected-attempt.ts'
 import { attemptLogin, type LoginDeps, type LoginResult } from '../../auth/attempt-login.ts'
 import { registerUser } from '../../auth/register-user.ts'
@@ -18,16 +24,28 @@ import type { ServiceMetrics } from '../../metrics/service-metrics.ts'
 import { createRouter } from '../create-router.ts'
 import { IdempotencyKeyHeader } from '../schemas.ts'
 import { MobileLoginBody, mobileLoginRoute, RegisterBody, registerRoute, WebLoginBody, webLoginRoute } from './login.routes.ts'
+import { currentSessionRoute, jwksRoute, logoutRoute, refreshRoute, revokeSessionsRoute } from './session.routes.ts'
 
 export interface AuthRouteDeps extends LoginDeps {
   origin: OriginReader
-  /** Secure cookies everywhere but plain-HTTP development. */
+  /** Secure `__Host-` cookies everywhere but plain-HTTP development. */
   secureCookies: boolean
+  /** Absolute lifetime of a session (REFRESH_TTL_SECONDS). */
+  refreshTtlSeconds: number
+  /** Whether X-Forwarded-Host/Proto tell the service's own origin (TRUST_PROXY). */
+  trustProxy: boolean
   log: (entry: Record<string, unknown>) => void
   metrics?: Pick<ServiceMetrics, 'recordLockout'>
 }
 
-export const SESSION_COOKIE = 'authtrail_session'
+/**
+ * The session cookies of a same-site web app: the access token and the refresh token, HttpOnly and
+ * SameSite=Strict, `__Host-` prefixed (Secure, Path=/, no Domain) wherever cookies are secure.
+ */
+export function sessionCookieNames(secure: boolean): { access: string; refresh: string } {
+  const prefix = secure ? '__Host-' : ''
+  return { access: `${prefix}authtrail_session`, refresh: `${prefix}authtrail_refresh` }
+}
 
 /** What kind of attempt a route receives, as a refused one is recorded. */
 interface AttemptKind {
@@ -119,23 +137,64 @@ export function createAuthRoutes(deps: AuthRouteDeps): OpenAPIHono<AppEnv> {
       const error = ApiError.from('unknown_tenant', 'no such tenant', [{ field: 'tenant', detail: 'unknown tenant' }])
       return refuseAttempt(c, kind, error, lenientFields(request.raw))
     }
+    const crossOrigin = crossOriginOf(c, deps.trustProxy)
+    if (crossOrigin !== null && !(await isOriginAllowedForTenant(deps.sql, tenant.id, crossOrigin))) {
+      return refuseAttempt(c, kind, ApiError.from('origin_not_allowed', `${crossOrigin} is not an allowed origin of this tenant`), lenientFields(request.raw))
+    }
     return accept({ body: request.body, tenant, idempotencyKey: request.headers['idempotency-key'] ?? null })
   }
 
+  const cookies = sessionCookieNames(deps.secureCookies)
+
+  /** The answer carrying a session: its tokens in the body and, for the web, in the session cookies too. */
+  function sessionResponse(
+    c: AppContext,
+    setCookies: boolean,
+    session: { accessToken: string; claims: SessionClaims; refreshToken: string; sessionExpiresAt: Date; csrfToken: string | null; eventId: string },
+  ): Response {
+    const now = Math.floor(deps.clock().getTime() / 1000)
+    const expiresIn = Math.max(0, session.claims.exp - now)
+    const refreshExpiresIn = Math.max(0, Math.floor(session.sessionExpiresAt.getTime() / 1000) - now)
+    if (setCookies) {
+      const options = { httpOnly: true, secure: deps.secureCookies, sameSite: 'Strict', path: '/', ...(deps.secureCookies ? { prefix: 'host' as const } : {}) } as const
+      const unprefixed = (name: string) => name.replace(/^__Host-/, '')
+      setCookie(c, unprefixed(cookies.access), session.accessToken, { ...options, maxAge: expiresIn })
+      setCookie(c, unprefixed(cookies.refresh), session.refreshToken, { ...options, maxAge: refreshExpiresIn })
+    }
+    c.header('Cache-Control', 'no-store')
+    return c.json(
+      {
+        token_type: 'Bearer' as const,
+        access_token: session.accessToken,
+        expires_in: expiresIn,
+        refresh_token: session.refreshToken,
+        refresh_expires_in: refreshExpiresIn,
+        session_id: session.claims.sid,
+        ...(session.csrfToken ? { csrf_token: session.csrfToken } : {}),
+        event_id: session.eventId,
+      },
+      200,
+    )
+  }
+
   /** Translates a login result to HTTP. Unknown identifier and wrong password produce the same bytes. */
-  function loginResponse(c: AppContext, result: LoginResult, channel: Channel): Response {
+  async function loginResponse(c: AppContext, result: LoginResult, channel: Channel, deviceId: string | null): Promise<Response> {
     if (result.kind === 'invalid_credentials') return problemResponse(c, ApiError.from('invalid_credentials'), { event_id: result.eventId })
     if (result.kind === 'locked') {
       if (result.newLockout) deps.metrics?.recordLockout(channel)
       const error = new ApiError('account_locked', 'too many failed attempts; try again later', undefined, { 'Retry-After': String(result.retryAfterSeconds) })
       return problemResponse(c, error, { event_id: result.eventId })
     }
-    const expiresIn = result.claims.exp - Math.floor(deps.clock().getTime() / 1000)
-    if (channel === 'web') {
-      setCookie(c, SESSION_COOKIE, result.token, { httpOnly: true, secure: deps.secureCookies, sameSite: 'Strict', path: '/', maxAge: Math.max(0, expiresIn) })
-    }
-    c.header('Cache-Control', 'no-store')
-    return c.json({ token_type: 'Bearer' as const, access_token: result.token, expires_in: expiresIn, event_id: result.eventId }, 200)
+    const web = channel === 'web'
+    const opened = await openSession(deps.sql, { claims: result.claims, channel: web ? 'web' : 'mobile', deviceId, now: deps.clock(), ttlSeconds: deps.refreshTtlSeconds })
+    return sessionResponse(c, web, {
+      accessToken: result.token,
+      claims: result.claims,
+      refreshToken: opened.refreshToken,
+      sessionExpiresAt: opened.expiresAt,
+      csrfToken: opened.csrfToken,
+      eventId: result.eventId,
+    })
   }
 
   /** Serves an attempt route; any other method is refused (404) and, being an attempt on the route, recorded too. */
@@ -159,7 +218,7 @@ export function createAuthRoutes(deps: AuthRouteDeps): OpenAPIHono<AppEnv> {
       origin: deps.origin(c, channel, deviceId),
       idempotencyKey: attempt.idempotencyKey,
     })
-    return loginResponse(c, result, channel)
+    return loginResponse(c, result, channel, deviceId)
   }
   const web: AttemptKind = { eventType: 'login_failed', channel: 'web' }
   const mobile: AttemptKind = { eventType: 'login_failed', channel: 'mobile' }
@@ -187,5 +246,90 @@ export function createAuthRoutes(deps: AuthRouteDeps): OpenAPIHono<AppEnv> {
       return c.json({ status: 'accepted' as const, event_id: result.eventId }, 202)
     }),
   )
+
+  app.openapi(refreshRoute, async (c) => {
+    const body = c.req.valid('json')
+    const fromCookie = body.refresh_token === undefined
+    const refreshToken = body.refresh_token ?? getCookie(c, cookies.refresh)
+    if (!refreshToken) throw ApiError.from('invalid_refresh_token', 'no refresh token in the body or the refresh cookie')
+    const { ip, userAgent } = deps.origin(c, 'web')
+    const result = await refreshSession(deps, {
+      refreshToken,
+      deviceId: body.device_id ?? null,
+      origin: { ip, userAgent },
+      crossOrigin: crossOriginOf(c, deps.trustProxy),
+      ...(fromCookie ? { csrfToken: c.req.valid('header')['x-csrf-token'] ?? null } : {}),
+    })
+    switch (result.kind) {
+      case 'invalid':
+        throw ApiError.from('invalid_refresh_token')
+      case 'reuse_detected':
+        // A problem naming its audit event, as a refused login's does.
+        return problemResponse(c, ApiError.from('invalid_refresh_token', 'the refresh token was used already or from another device; the session is revoked'), { event_id: result.eventId }) as never
+      case 'csrf_failed':
+        throw ApiError.from('csrf_failed')
+      case 'origin_not_allowed':
+        throw ApiError.from('origin_not_allowed')
+      case 'refreshed':
+        // Cookies are renewed where they carried the refresh token; an app that sent it in the body keeps tokens itself.
+        return sessionResponse(c, fromCookie, { ...result, csrfToken: null }) as never
+    }
+  })
+
+  const anyRole = requireRole(deps.tokens, ['user', 'admin', 'auditor'])
+  app.use(logoutRoute.path, anyRole)
+  app.openapi(logoutRoute, async (c) => {
+    const session = c.get('session')
+    const body = c.req.header('content-length') === '0' || !c.req.header('content-type') ? { scope: 'session' as const } : c.req.valid('json')
+    const channel = session.did ? 'mobile' : 'web'
+    const result = await logOut(deps, { claims: session, scope: body.scope ?? 'session', origin: deps.origin(c, channel, session.did ?? null) })
+    deleteCookie(c, cookies.access, { path: '/', secure: deps.secureCookies })
+    deleteCookie(c, cookies.refresh, { path: '/', secure: deps.secureCookies })
+    return c.json({ sessions_revoked: result.sessionsRevoked, event_id: result.eventId }, 200)
+  })
+
+  app.use(currentSessionRoute.path, anyRole)
+  app.openapi(currentSessionRoute, async (c) => {
+    const s = c.get('session')
+    const [row] = await deps.sql<{ identifier: string; slug: string; channel: 'web' | 'mobile'; device_id: string | null; expires_at: Date }[]>`
+      SELECT u.identifier, t.slug, s.channel, s.device_id, s.expires_at
+      FROM auth_sessions s JOIN users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id JOIN tenants t ON t.id = s.tenant_id
+      WHERE s.tenant_id = ${s.tid} AND s.id = ${s.sid}`
+    if (!row) throw ApiError.from('unauthorized', 'the session does not exist')
+    c.header('Cache-Control', 'no-store')
+    return c.json(
+      {
+        user_id: s.sub,
+        identifier: row.identifier,
+        tenant_id: s.tid,
+        tenant: row.slug,
+        organisation_id: s.org,
+        role: s.role,
+        session_id: s.sid,
+        channel: row.channel,
+        device_id: row.device_id,
+        expires_at: new Date(s.exp * 1000).toISOString(),
+        session_expires_at: row.expires_at.toISOString(),
+      },
+      200,
+    )
+  })
+
+  app.use(revokeSessionsRoute.path, requireRole(deps.tokens, ['admin']))
+  app.openapi(revokeSessionsRoute, async (c) => {
+    const result = await revokeUserSessions(deps, { actor: c.get('session'), userId: c.req.valid('json').user_id, origin: deps.origin(c, 'admin') })
+    if (!result) throw ApiError.from('not_found', 'no such user in this tenant')
+    return c.json({ sessions_revoked: result.sessionsRevoked, event_id: result.eventId }, 200)
+  })
+  return app
+}
+
+/** GET /.well-known/jwks.json: the public keys of the access tokens, for any service that checks them. Mounted at /. */
+export function createJwksRoutes(tokens: TokenService): OpenAPIHono<AppEnv> {
+  const app = createRouter()
+  app.openapi(jwksRoute, (c) => {
+    c.header('Cache-Control', 'public, max-age=300')
+    return c.json(tokens.jwks(), 200)
+  })
   return app
 }

@@ -19,20 +19,25 @@ export const SessionSchema = z
   .object({
     token_type: z.literal('Bearer'),
     access_token: z.string(),
-    expires_in: z.number().int(),
-    event_id: z.string().uuid().openapi({ description: 'The audit event of this login' }),
+    expires_in: z.number().int().openapi({ description: 'Seconds until the access token expires' }),
+    refresh_token: z.string().openapi({ description: 'Opaque; spent by its first use (POST /v1/auth/refresh returns the next one)' }),
+    refresh_expires_in: z.number().int().openapi({ description: 'Seconds until the session ends, refreshes notwithstanding' }),
+    session_id: z.string().uuid(),
+    csrf_token: z.string().optional().openapi({ description: 'Web only: send it as X-CSRF-Token when the session cookie is the credential' }),
+    event_id: z.string().uuid().openapi({ description: 'The audit event of this login or refresh' }),
   })
   .openapi('Session')
 
 const failures = {
   400: problem('Invalid request (the problem names the fields); the attempt is audited'),
   401: problem('Wrong identifier or password (identical for unknown identifiers)'),
+  403: problem('The request comes from an origin the tenant does not allow; the attempt is audited'),
   413: problem('Body too large'),
   423: problem('Account temporarily locked; see Retry-After'),
   503: problem('The attempt could not be recorded; nothing was written'),
 }
 
-export const webLoginRoute = route('post', '/auth/login', 'Log in from the web (session also set as an HttpOnly cookie)', {
+export const webLoginRoute = route('post', '/auth/login', 'Log in from the web (the session is also set as HttpOnly SameSite=Strict cookies)', {
   request: { headers: IdempotencyKeyHeader, body: { required: true, content: { 'application/json': { schema: WebLoginBody } } } },
   responses: { 200: { description: 'Logged in', content: { 'application/json': { schema: SessionSchema } } }, ...failures },
 })

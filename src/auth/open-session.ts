@@ -1,0 +1,45 @@
+import type { Sql } from '../db/client.ts'
+import { insertRefreshToken, insertSession, type SessionChannel } from '../db/sessions.ts'
+import { randomSecret, secretDigest } from './session-secrets.ts'
+import type { SessionClaims } from './tokens.ts'
+
+export interface OpenedSession {
+  /** Opaque; stored only as its SHA-256. */
+  refreshToken: string
+  /** Web sessions only: what a cookie-authenticated request must send as X-CSRF-Token. */
+  csrfToken: string | null
+  expiresAt: Date
+}
+
+/**
+ * Stores the session a successful login's access token names (`sid`) and issues its first refresh token,
+ * in one transaction. A replayed login (same Idempotency-Key) finds its session and gets a fresh refresh
+ * token that rotates the first one, so the answer the client lost can no longer be used alone.
+ *
+ * @example
+ * const opened = await openSession(sql, { claims, channel: 'mobile', deviceId: 'ios-6F2C9A', now, ttlSeconds: 2_592_000 })
+ */
+export async function openSession(
+  sql: Sql,
+  input: { claims: SessionClaims; channel: SessionChannel; deviceId: string | null; now: Date; ttlSeconds: number },
+): Promise<OpenedSession> {
+  const { claims, now } = input
+  const refreshToken = randomSecret()
+  const csrfToken = input.channel === 'web' ? randomSecret() : null
+  // The session begins with the login, so a replay computes the same expiry.
+  const expiresAt = new Date(claims.iat * 1000 + input.ttlSeconds * 1000)
+  await sql.begin(async (tx) => {
+    await insertSession(tx, {
+      id: claims.sid,
+      tenantId: claims.tid,
+      userId: claims.sub,
+      channel: input.channel,
+      deviceId: input.deviceId,
+      csrfHash: csrfToken ? secretDigest(csrfToken) : null,
+      createdAt: new Date(claims.iat * 1000),
+      expiresAt,
+    })
+    await insertRefreshToken(tx, claims.tid, claims.sid, secretDigest(refreshToken), now)
+  })
+  return { refreshToken, csrfToken, expiresAt }
+}
