@@ -131,7 +131,7 @@ describe('GET /v1/investigation/events', () => {
 
   it("keeps another organisation's account events out, and shows events that belong to no organisation", async () => {
     const other = await createOrganisation(db.sql, acme.tenant.id, 'subsidiary')
-    const { id: bobId } = await createUser(db.sql, { tenantId: acme.tenant.id, organisationId: other.id, identifier: 'bob@sub.test', passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$x$y' })
+    const { id: bobId } = await createUser(db.sql, { tenantId: acme.tenant.id, organisationId: other.id, identifier: 'bob@sub.test', passwordHash: '$argon2id$v=19$m=19456,t=2,p=1$x$y', role: 'admin' })
     await recordTestEvents(db.sql, acme.tenant, [{ at: new Date(T0), identifier: 'bob@sub.test', userId: bobId, organisationId: other.id, ip: '10.9.9.9' }])
     expect(await allPages('identifier=bob@sub.test')).toHaveLength(0)
     expect(await allPages('ip=10.9.9.9')).toHaveLength(0)
