@@ -68,7 +68,7 @@ export async function expectRightAndWrongLogin(target: RuntimeLoginTarget): Prom
   const ok = await post(target, '/v1/auth/login', { tenant: tenant.slug, identifier, password: user.password })
   expect(ok.status).toBe(200)
   const success = (await ok.json()) as { access_token: string; event_id: string }
-  expect(ok.headers.get('set-cookie')).toMatch(/^authtrail_session=.+HttpOnly/)
+  expect(ok.headers.get('set-cookie')).toMatch(/^__Host-authtrail_session=.+; HttpOnly; Secure; SameSite=Strict$/)
   const claims = await testTokenService().verify(success.access_token)
   expect(claims).toMatchObject({ sub: user.id, tid: tenant.id })
 
