@@ -36,3 +36,9 @@ CREATE INDEX refresh_tokens_session ON refresh_tokens (session_id);
 ALTER TABLE tenants ADD COLUMN allowed_origins text[] NOT NULL DEFAULT '{}'
   CONSTRAINT tenants_allowed_origins_count CHECK (cardinality(allowed_origins) <= 50);
 CREATE INDEX tenants_allowed_origins ON tenants USING gin (allowed_origins);
+
+-- The service opens, rotates and revokes sessions; nothing deletes them but the owner.
+INSERT INTO authtrail_role_grants (role_kind, object_kind, object_name, privileges) VALUES
+  ('runtime', 'table', 'auth_sessions', 'SELECT, INSERT, UPDATE'),
+  ('runtime', 'table', 'refresh_tokens', 'SELECT, INSERT, UPDATE')
+ON CONFLICT ON CONSTRAINT authtrail_role_grants_pkey DO NOTHING;
