@@ -13,7 +13,7 @@ import { createMemoryDocumentStore } from '../src/sinks/docstore/memory-store.ts
 import { useTestDatabase } from './support/database.ts'
 import { recordTestEvents } from './support/test-events.ts'
 import { spawnService } from './support/spawn-service.ts'
-import { bearerFor, createTestApp, postJson, postWith, seedTenant, type SeededTenant, type TestApp } from './support/test-app.ts'
+import { bearerFor, createTestApp, postJson, postWith, seedTenant, type SeededTenant, TEST_JWT_SIGNING_KEY, type TestApp } from './support/test-app.ts'
 
 const DAY = 86_400_000
 const db = useTestDatabase('roles')
@@ -187,7 +187,7 @@ describe('start-up in production', () => {
   const production = (url: string) => ({
     AUTHTRAIL_ENV: 'production',
     DATABASE_URL: url,
-    JWT_SECRET: 'roles-test-secret-roles-test-secret-0123456789',
+    JWT_SIGNING_KEY: TEST_JWT_SIGNING_KEY,
     CHECKPOINT_HMAC_KEY: 'roles-test-checkpoint-key-roles-test-0123456',
     RELAY_ENABLED: 'false',
     HOST: '127.0.0.1',
