@@ -7,6 +7,7 @@ import { TENANT_SHARD, type ChainOwner } from '../core/tenancy.ts'
 import { wellFormed, wellFormedJson, wellFormedOrNull } from '../core/well-formed.ts'
 import type { LockoutState } from '../core/lockout-policy.ts'
 import { appendAuthEvents, type AppendAnswer, type AppendedEventInput } from '../db/append-auth-events.ts'
+import type { DefenceWrite, StaleDefence } from '../db/ip-throttles.ts'
 import { lockoutSnapshot, type LockoutWrite } from '../db/lockouts.ts'
 import type { Queryable } from '../db/queryable.ts'
 import { isUniqueViolation } from '../db/sqlstate.ts'
@@ -47,6 +48,8 @@ export interface RecordOptions {
   now: Date
   /** The account's new lockout state: stored in the same call as the events. */
   lockout?: LockoutWrite
+  /** A login attempt's address state (throttle, account_ip lockout, known network), checked and stored in the same call. */
+  defence?: DefenceWrite
   /** The chain, when it is not the drafts' own: a re-drive is recorded in the chain whose dead letters it re-delivered. */
   shard?: number
 }
@@ -82,12 +85,16 @@ const DAY_MS = 86_400_000
  */
 export async function recordEvents(db: Queryable, tenant: ChainOwner, drafts: readonly EventDraft[], options: RecordOptions): Promise<ChainedEvent[]> {
   const recorded = await recordEventsChecked(db, tenant, drafts, options)
-  if (recorded.kind === 'stale') throw new Error('lockout state reported stale although none was expected')
+  if (recorded.kind !== 'recorded') throw new Error('lockout state reported stale although none was expected')
   return recorded.events
 }
 
 /** Recorded, or nothing written because the lockout row no longer held the state the caller decided on. */
-export type RecordedOrStale = { kind: 'recorded'; events: ChainedEvent[] } | { kind: 'stale'; lockout: LockoutState }
+export type RecordedOrStale =
+  | { kind: 'recorded'; events: ChainedEvent[] }
+  | { kind: 'stale'; lockout: LockoutState }
+  /** The address state (RecordOptions.defence) was not what the caller decided on: these are the states found. */
+  | { kind: 'stale_defence'; defence: StaleDefence }
 
 /**
  * recordEvents for a caller that decided on a lockout state it read without a lock (the login): the
@@ -176,6 +183,7 @@ async function appendEvents(
       ...(lockout && {
         lockout: { identifier: lockout.identifier, userId: lockout.userId, next: lockout.state, snapshot: lockoutSnapshot(chain.tenantId, lockout), expected },
       }),
+      ...(options.defence && { defence: options.defence }),
     })
   } catch (error) {
     // Two tries of one request at once: the second finds the first's id when it inserts.
@@ -184,6 +192,7 @@ async function appendEvents(
   }
   if (answer.status === 'duplicate') throw new DuplicateEventError(events.map((e) => e.id))
   if (answer.status === 'stale') return { kind: 'stale', lockout: answer.lockout }
+  if (answer.status === 'stale_defence') return { kind: 'stale_defence', defence: answer.defence }
   const chained = events.map((event, i): ChainedEvent => {
     const link = answer.events[i]!
     return {

@@ -1,11 +1,16 @@
 import type { AuthEventOf, RiskEvaluation } from '../core/auth-event.ts'
+import type { LockoutMode } from '../core/defence-policy.ts'
 import { deterministicUuid, uuidv7 } from '../core/ids.ts'
-import { decideLogin, isLocked, type LockoutEffect } from '../core/lockout-policy.ts'
+import { admissibleVerifications, decideThrottle, isAllowListed, networkOf, spendFailure, type NetworkKey } from '../core/ip-throttle.ts'
+import { decideLogin, isLocked, type LockoutEffect, type LockoutState } from '../core/lockout-policy.ts'
 import type { AlreadyRecorded } from '../audit/record-in-transaction.ts'
 import { DuplicateEventError, recordEventsChecked, type EventDraft, type RecordedOrStale, type RequestOrigin } from '../audit/record-events.ts'
+import { readAccountNetwork } from '../db/account-networks.ts'
 import type { Sql } from '../db/client.ts'
+import { readThrottleSnapshot, type ThrottleSnapshot } from '../db/ip-throttles.ts'
 import type { Tenant } from '../db/tenants.ts'
 import { findLoginAccount, type LoginAccount } from './find-login-account.ts'
+import { createHashAdmission, type AdmissionTicket, type HashAdmission } from './hash-admission.ts'
 import { evaluateLoginRisk } from './login-risk.ts'
 import type { PasswordHasher } from './password-hasher.ts'
 import type { SessionClaims, TokenService } from './tokens.ts'
@@ -18,7 +23,11 @@ export interface LoginDeps {
   /** A real argon2id hash of a random secret: unknown identifiers are verified against it. */
   dummyHash: string
   tokenTtlSeconds: number
+  /** Bounds verifications in flight per address (default: one per process). */
+  admission?: HashAdmission
 }
+
+const processAdmission = createHashAdmission()
 
 export interface LoginInput {
   tenant: Tenant
@@ -36,22 +45,65 @@ export type LoginResult =
   | { kind: 'invalid_credentials'; eventId: string; replayed: boolean }
   /** `newLockout`: this attempt triggered the lockout (it wrote account_locked). */
   | { kind: 'locked'; retryAfterSeconds: number; eventId: string; replayed: boolean; newLockout: boolean }
+  /** The address spent its failure budget; `newEpisode`: this attempt recorded ip_throttled. */
+  | { kind: 'throttled'; retryAfterSeconds: number; eventId: string; replayed: boolean; newEpisode: boolean }
+
+/**
+ * Where an attempt comes from, as the tenant's defence policy sees it: the network it is counted in,
+ * whether that network is allow-listed (never throttled), and which lockout state binds it: the
+ * account's own, or (lockout mode account_ip, from a known or allow-listed network) the account's
+ * state from that network alone.
+ */
+interface AttemptAddress {
+  network: NetworkKey
+  allowListed: boolean
+  lockoutScope: 'account' | 'network'
+  lockoutMode: LockoutMode
+}
+
+/** What the attempt decides on, read without a lock (the append function re-checks each). */
+interface AttemptSnapshots {
+  lockout: LockoutState
+  /** Null for an allow-listed network. */
+  throttle: ThrottleSnapshot | null
+}
 
 /**
  * One login attempt, in explicit steps:
  * 1. A retry (same Idempotency-Key) of an attempt already recorded gets that attempt's answer and writes
  *    nothing (replayRecordedAttempt).
  * 2. The password is verified outside any transaction (argon2id takes milliseconds and must not hold a
- *    lock); a locked account is answered without hashing, so an attack on it costs only the audit.
- * 3. The pure policy decides on the lockout state read in step 1, and one call to the database's append
- *    function re-checks that state under the row lock and records the events, the new lockout state and
- *    the outbox rows together (recordLoginAttempt), or answers with the newer state to decide on again.
- *    If the lock had expired meanwhile, the password is verified after all and the attempt decided again.
+ *    lock); a locked account or a throttled address is answered without hashing, so an attack on it
+ *    costs only the audit. While an address's budget is nearly spent, no more of its attempts are
+ *    verified at once than the budget has left (HashAdmission).
+ * 3. The pure throttle and lockout policy decide on the states read in step 1, and one call to the
+ *    database's append function re-checks those states under their row locks and records the events, the
+ *    new states and the outbox rows together (recordLoginAttempt), or answers with the newer states to
+ *    decide on again. If the lock or throttle had ended meanwhile, the password is verified after all and
+ *    the attempt decided again.
  * 4. If a concurrent retry with the same key was recorded first, the answer is that attempt's (step 1).
  */
 export async function attemptLogin(deps: LoginDeps, input: LoginInput): Promise<LoginResult> {
   const { tenant, identifier, origin } = input
-  const account = await findLoginAccount(deps.sql, tenant.id, identifier)
+  const policy = tenant.defencePolicy
+  const admission = deps.admission ?? processAdmission
+  const network = networkOf(origin.ip)
+  const allowListed = isAllowListed(origin.ip, policy.allowList)
+  const windowStart = () => new Date(deps.clock().getTime() - policy.ipWindowSeconds * 1000)
+  const knownSince = new Date(deps.clock().getTime() - policy.knownAddressDays * 86_400_000)
+  const observedAt = admission.observe()
+  const [account, throttle, accountNetwork] = await Promise.all([
+    findLoginAccount(deps.sql, tenant.id, identifier),
+    allowListed ? null : readThrottleSnapshot(deps.sql, tenant.id, network, identifier, windowStart()),
+    policy.lockoutMode === 'account_ip' ? readAccountNetwork(deps.sql, tenant.id, identifier, network, knownSince) : null,
+  ])
+  const address: AttemptAddress = {
+    network,
+    allowListed,
+    lockoutScope: accountNetwork && (allowListed || accountNetwork.known) ? 'network' : 'account',
+    lockoutMode: policy.lockoutMode,
+  }
+  const snapshots: AttemptSnapshots = { lockout: address.lockoutScope === 'network' ? accountNetwork!.lockout : account.lockout, throttle }
   const keyedId = input.idempotencyKey ? deterministicUuid('login', tenant.id, origin.channel, identifier, input.idempotencyKey) : null
 
   let attemptId = keyedId ?? uuidv7(deps.clock().getTime())
@@ -66,15 +118,32 @@ export async function attemptLogin(deps: LoginDeps, input: LoginInput): Promise<
     }
   }
 
-  passwordValid ??= isLocked(account.lockout, deps.clock()) ? null : await verifyPassword(deps, account, input.password)
-  const recorded = await recordLoginAttempt(deps, input, account, attemptId, passwordValid)
-  if (recorded.kind !== 'already_recorded') return recorded
+  let ticket: AdmissionTicket | null = null
+  try {
+    if (passwordValid === null && !isLocked(snapshots.lockout, deps.clock())) {
+      if (throttle === null) {
+        passwordValid = await verifyPassword(deps, account, input.password)
+      } else {
+        const remainingNow = (snapshot: ThrottleSnapshot) => admissibleVerifications(snapshot.state, policy, deps.clock())
+        ticket = await admission.admit(`${tenant.id} ${network}`, remainingNow(throttle), observedAt, async () => {
+          snapshots.throttle = await readThrottleSnapshot(deps.sql, tenant.id, network, identifier, windowStart())
+          return remainingNow(snapshots.throttle)
+        })
+        // No ticket: the address's budget is spent as far as the snapshot shows; the append function decides.
+        if (ticket) passwordValid = await verifyPassword(deps, account, input.password)
+      }
+    }
+    const recorded = await recordLoginAttempt(deps, input, account, address, snapshots, attemptId, passwordValid)
+    if (recorded.kind !== 'already_recorded') return recorded
+  } finally {
+    ticket?.release()
+  }
 
   // Only a keyed id can have been recorded already: answer as that attempt was answered.
   const replay = await replayRecordedAttempt(deps, input, account, attemptId)
   if (replay.kind === 'replayed') return replay.result
   if (replay.kind === 'not_recorded') throw new Error(`login attempt ${attemptId} conflicted with an event that cannot be found`)
-  const fresh = await recordLoginAttempt(deps, input, account, uuidv7(deps.clock().getTime()), false)
+  const fresh = await recordLoginAttempt(deps, input, account, address, snapshots, uuidv7(deps.clock().getTime()), false)
   if (fresh.kind === 'already_recorded') throw new Error('a fresh attempt id was recorded already')
   return fresh
 }
@@ -87,51 +156,124 @@ async function verifyPassword(deps: LoginDeps, account: LoginAccount, password: 
   return deps.hasher.verify(account.user.passwordHash, password)
 }
 
-/** Stale snapshots in a row after which an attempt gives up (each one means another attempt on the account committed). */
-const MAX_STALE_SNAPSHOTS = 100
+/**
+ * Stale snapshots in a row after which an attempt gives up. Each one means another attempt on the account
+ * or from the address committed; from one address only failures change the state (a throttled attempt
+ * does not, but for the one that begins an episode), so a burst is bounded by the address's budget.
+ */
+const MAX_STALE_SNAPSHOTS = 1000
 
 /**
- * Records the attempt in one round trip. The pure policy decides on the lockout state the account was read
- * with; the append function re-checks that state under the row lock and, when another attempt changed it
- * meanwhile, writes nothing and answers with the state it found, on which the policy decides again. When
- * the password was skipped because the account looked locked (`passwordValid` null) and the lock turns
- * out to have expired, the password is verified (outside any transaction) and the attempt decided again.
- * An attempt id recorded already (a concurrent retry) answers `already_recorded`.
+ * Records the attempt in one round trip. The pure throttle decides on the address's state, then the pure
+ * policy on the lockout state, both as the attempt read them; the append function re-checks each under its
+ * row lock and, when another attempt changed one meanwhile, writes nothing and answers with the states it
+ * found, on which the attempt is decided again. A throttled attempt is recorded without touching any
+ * lockout (it checked nothing). When the password was skipped because the account looked locked or the
+ * address throttled (`passwordValid` null) and neither turns out to be so, the password is verified
+ * (outside any transaction) and the attempt decided again. An attempt id recorded already (a concurrent
+ * retry) answers `already_recorded`.
  */
 async function recordLoginAttempt(
   deps: LoginDeps,
   input: LoginInput,
   account: LoginAccount,
+  address: AttemptAddress,
+  snapshots: AttemptSnapshots,
   attemptId: string,
   passwordValid: boolean | null,
 ): Promise<LoginResult | AlreadyRecorded> {
   const { tenant, identifier, origin } = input
+  const policy = tenant.defencePolicy
   const user = account.user
-  let state = account.lockout
+  const byNetwork = address.lockoutScope === 'network'
+  let { lockout: state, throttle } = snapshots
   let valid = passwordValid
+  let throttleReread = false
   for (let stale = 0; ; ) {
     const now = deps.clock()
+    const since = new Date(now.getTime() - policy.ipWindowSeconds * 1000)
+    const about = { origin, organisationId: user?.organisationId ?? null, userId: user?.id ?? null, identifier }
+    const typed = input.identifierAsTyped !== undefined && input.identifierAsTyped !== identifier ? input.identifierAsTyped : undefined
+    const record = async (
+      drafts: EventDraft[],
+      write: { lockout: boolean; next: LockoutState; succeeded: boolean; throttle?: { next: ReturnType<typeof spendFailure>; failed: boolean } },
+    ) => {
+      try {
+        return await recordEventsChecked(
+          deps.sql,
+          tenant,
+          drafts,
+          {
+            now,
+            ...(write.lockout && !byNetwork && { lockout: { identifier, userId: user?.id ?? null, state: write.next } }),
+            defence: {
+              network: address.network,
+              identifier,
+              rememberNetwork: write.succeeded,
+              ...(throttle && write.throttle && { throttle: { expected: throttle, since, ...write.throttle } }),
+              ...(write.lockout && byNetwork && { networkLockout: { expected: state, next: write.next } }),
+            },
+          },
+          write.lockout && !byNetwork ? state : undefined,
+        )
+      } catch (error) {
+        if (error instanceof DuplicateEventError) return { kind: 'already_recorded' } as const
+        throw error
+      }
+    }
+    const retry = (recorded: Exclude<RecordedOrStale, { kind: 'recorded' }>) => {
+      if (++stale > MAX_STALE_SNAPSHOTS) throw new Error(`login attempt ${attemptId}: its states changed under it ${MAX_STALE_SNAPSHOTS} times`)
+      if (recorded.kind === 'stale') state = recorded.lockout
+      else {
+        throttle = recorded.defence.throttle ?? throttle
+        state = recorded.defence.networkLockout ?? state
+      }
+    }
+
+    let allowed = null
+    if (throttle) {
+      const failedAccounts = throttle.otherFailedAccounts + 1
+      const decision = decideThrottle(throttle.state, policy, failedAccounts, now)
+      if (decision.throttled) {
+        const risk = evaluateLoginRisk({ userExists: user !== null, lockout: account.lockout, userAgent: origin.userAgent })
+        const drafts = throttledDrafts(attemptId, { ...about, risk }, address.network, decision, policy, failedAccounts, typed)
+        const recorded = await record(drafts, { lockout: false, next: state, succeeded: false, throttle: { next: decision.next, failed: false } })
+        if (recorded.kind === 'already_recorded') return recorded
+        if (recorded.kind !== 'recorded') {
+          retry(recorded)
+          continue
+        }
+        return { kind: 'throttled', retryAfterSeconds: decision.retryAfterSeconds, eventId: attemptId, replayed: false, newEpisode: decision.startsEpisode }
+      }
+      allowed = decision.next
+    }
+
     const decision = decideLogin(state, tenant.lockoutPolicy, valid, now)
     if (decision.result === 'verify_required') {
+      // Skipped because the address looked throttled: look again before hashing after all.
+      if (throttle && !throttleReread) {
+        throttle = await readThrottleSnapshot(deps.sql, tenant.id, address.network, identifier, since)
+        throttleReread = true
+        continue
+      }
       valid = await verifyPassword(deps, account, input.password)
       continue
     }
 
     const risk = evaluateLoginRisk({ userExists: user !== null, lockout: state, userAgent: origin.userAgent })
     const session = decision.result === 'success' && user ? await issueSession(deps, tenant, user, attemptId, now, origin.deviceId) : null
-    const about = { origin, organisationId: user?.organisationId ?? null, userId: user?.id ?? null, identifier, risk }
-    const typed = input.identifierAsTyped !== undefined && input.identifierAsTyped !== identifier ? input.identifierAsTyped : undefined
-    const drafts = decision.effects.map((effect) => draftOfEffect(effect, attemptId, about, session?.claims, typed))
-    let recorded: RecordedOrStale
-    try {
-      recorded = await recordEventsChecked(deps.sql, tenant, drafts, { now, lockout: { identifier, userId: user?.id ?? null, state: decision.next } }, state)
-    } catch (error) {
-      if (error instanceof DuplicateEventError) return { kind: 'already_recorded' }
-      throw error
-    }
-    if (recorded.kind === 'stale') {
-      if (++stale > MAX_STALE_SNAPSHOTS) throw new Error(`login attempt ${attemptId}: the lockout state changed under it ${MAX_STALE_SNAPSHOTS} times`)
-      state = recorded.lockout
+    const lockout = { mode: address.lockoutMode, network: byNetwork ? address.network : null }
+    const drafts = decision.effects.map((effect) => draftOfEffect(effect, attemptId, { ...about, risk }, lockout, session?.claims, typed))
+    const failed = decision.result !== 'success'
+    const recorded = await record(drafts, {
+      lockout: true,
+      next: decision.next,
+      succeeded: decision.result === 'success' && user !== null,
+      ...(allowed && { throttle: { next: failed ? spendFailure(allowed, policy, now) : allowed, failed } }),
+    })
+    if (recorded.kind === 'already_recorded') return recorded
+    if (recorded.kind !== 'recorded') {
+      retry(recorded)
       continue
     }
 
@@ -142,6 +284,43 @@ async function recordLoginAttempt(
     }
     return { kind: 'invalid_credentials', eventId: attemptId, replayed: false }
   }
+}
+
+/** A throttled attempt's events: its own login_failed and, when it begins the episode, ip_throttled. */
+function throttledDrafts(
+  attemptId: string,
+  about: { origin: RequestOrigin; organisationId: string | null; userId: string | null; identifier: string; risk: RiskEvaluation },
+  network: NetworkKey,
+  decision: Extract<ReturnType<typeof decideThrottle>, { throttled: true }>,
+  policy: Tenant['defencePolicy'],
+  failedAccounts: number,
+  identifierAsTyped: string | undefined,
+): EventDraft[] {
+  const throttledUntil = decision.throttledUntil.toISOString()
+  const typed = identifierAsTyped === undefined ? {} : { identifier_as_typed: identifierAsTyped }
+  const drafts: EventDraft[] = [
+    { ...about, id: attemptId, eventType: 'login_failed', outcome: 'failure', reason: 'ip_throttled', metadata: { network, throttled_until: throttledUntil, ...typed } },
+  ]
+  if (decision.startsEpisode) {
+    drafts.push({
+      ...about,
+      // The address's event, in the chain of the attempt that began the episode; it concerns no account.
+      userId: null,
+      organisationId: null,
+      id: deterministicUuid(attemptId, 'ip_throttled', decision.reason),
+      eventType: 'ip_throttled',
+      outcome: 'failure',
+      reason: decision.reason,
+      metadata: {
+        network,
+        throttled_until: throttledUntil,
+        failure_budget: decision.reason === 'spraying' ? policy.sprayFailureBudget : policy.ipFailureBudget,
+        window_seconds: policy.ipWindowSeconds,
+        failed_accounts: failedAccounts,
+      },
+    })
+  }
+  return drafts
 }
 
 async function issueSession(
@@ -178,6 +357,7 @@ function draftOfEffect(
   effect: LockoutEffect,
   attemptId: string,
   about: { origin: RequestOrigin; organisationId: string | null; userId: string | null; identifier: string; risk: RiskEvaluation },
+  lockout: { mode: LockoutMode; network: NetworkKey | null },
   claims: SessionClaims | undefined,
   identifierAsTyped: string | undefined,
 ): EventDraft {
@@ -200,6 +380,8 @@ function draftOfEffect(
           locked_until: effect.lockedUntil.toISOString(),
           lockout_count: effect.lockoutCount,
           lock_duration_seconds: effect.durationSeconds,
+          lockout_mode: lockout.mode,
+          ...(lockout.network === null ? {} : { network: lockout.network }),
         },
       }
     case 'lockout_reset':
@@ -234,8 +416,15 @@ async function replayRecordedAttempt(deps: LoginDeps, input: LoginInput, account
     const session = await issueSession(deps, input.tenant, account.user, attemptId, prior.occurred_at, input.origin.deviceId)
     return { kind: 'replayed', result: { kind: 'success', ...session, eventId: attemptId, replayed: true } }
   }
-  const lockedUntil = 'locked_until' in prior.metadata && prior.metadata.locked_until ? new Date(prior.metadata.locked_until) : null
   const now = deps.clock()
+  if ('throttled_until' in prior.metadata) {
+    const throttledUntil = new Date(prior.metadata.throttled_until)
+    if (throttledUntil > now) {
+      const retryAfterSeconds = Math.max(1, Math.ceil((throttledUntil.getTime() - now.getTime()) / 1000))
+      return { kind: 'replayed', result: { kind: 'throttled', retryAfterSeconds, eventId: attemptId, replayed: true, newEpisode: false } }
+    }
+  }
+  const lockedUntil = 'locked_until' in prior.metadata && prior.metadata.locked_until ? new Date(prior.metadata.locked_until) : null
   if (lockedUntil && lockedUntil > now) {
     const retryAfterSeconds = Math.max(1, Math.ceil((lockedUntil.getTime() - now.getTime()) / 1000))
     return { kind: 'replayed', result: { kind: 'locked', retryAfterSeconds, eventId: attemptId, replayed: true, newLockout: false } }

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { LOCKOUT_MODES } from './defence-policy.ts'
 
 /**
  * The closed set of audit event types, each defined once: what it records (its category), how a SIEM
@@ -35,6 +36,11 @@ const identifierAsTyped = z.string().optional()
 /** Reasons an attempt is refused before any credential check; such attempts never count towards a lockout. */
 const REFUSAL_REASONS = ['invalid_request', 'unknown_tenant'] as const
 
+/** The network an address is counted in (IPv4 address or IPv6 /64, in CIDR notation), or `unknown`. */
+const network = z.string()
+/** How the lock binds (see defence-policy.ts); absent on events recorded before lockout modes. */
+const lockoutMode = z.enum(LOCKOUT_MODES).optional()
+
 /** Facts about one event type that do not depend on the event. */
 export interface EventDefinition {
   /** Whether it records an authentication attempt, an account-state change, a registration or an admin action. */
@@ -55,10 +61,12 @@ export const EVENT_CATALOG = {
     category: 'authentication',
     cef: { name: 'Login failed', severity: 5 },
     outcome: failure,
-    reason: z.enum(['invalid_credentials', 'account_locked', ...REFUSAL_REASONS]),
+    reason: z.enum(['invalid_credentials', 'account_locked', 'ip_throttled', ...REFUSAL_REASONS]),
     metadata: z.union([
       // A credential check: the failures counted in the window, and the lock it ended in, if any.
       z.strictObject({ failed_attempts: count, locked_until: instant.nullable(), identifier_as_typed: identifierAsTyped }),
+      // Refused unchecked because the address spent its failure budget: until when.
+      z.strictObject({ network, throttled_until: instant, identifier_as_typed: identifierAsTyped }),
       refusedRequest,
     ]),
   },
@@ -67,7 +75,15 @@ export const EVENT_CATALOG = {
     cef: { name: 'Account locked', severity: 8 },
     outcome: failure,
     reason: z.literal('too_many_failures'),
-    metadata: z.strictObject({ failed_attempts: count, locked_until: instant, lockout_count: count, lock_duration_seconds: count }),
+    metadata: z.strictObject({
+      failed_attempts: count,
+      locked_until: instant,
+      lockout_count: count,
+      lock_duration_seconds: count,
+      lockout_mode: lockoutMode,
+      // In account_ip mode, the lock of one known or allow-listed network only.
+      network: network.optional(),
+    }),
   },
   login_success: {
     category: 'authentication',
@@ -167,5 +183,20 @@ export const EVENT_CATALOG = {
     outcome: success,
     reason: z.literal('admin_revoked'),
     metadata: z.strictObject({ sessions_revoked: count }),
+  },
+  ip_throttled: {
+    category: 'authentication',
+    cef: { name: 'Address throttled', severity: 7 },
+    outcome: failure,
+    reason: z.enum(['failure_budget', 'spraying']),
+    metadata: z.strictObject({
+      network,
+      throttled_until: instant,
+      /** The budget that refused: failures per window. */
+      failure_budget: count,
+      window_seconds: count,
+      /** Distinct accounts the network failed against in the window, this attempt's included. */
+      failed_accounts: count,
+    }),
   },
 } as const satisfies Record<string, EventDefinition>

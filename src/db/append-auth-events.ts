@@ -1,5 +1,6 @@
 import type { LockoutSnapshot, UnsequencedEvent } from '../core/auth-event.ts'
 import type { LockoutState } from '../core/lockout-policy.ts'
+import { defenceWriteJson, staleDefenceFromJson, type DefenceWrite, type StaleDefence, type StaleDefenceJson } from './ip-throttles.ts'
 import { lockoutStateFromJson, lockoutStateJson, type LockoutStateJson } from './lockouts.ts'
 import type { Queryable } from './queryable.ts'
 
@@ -26,6 +27,8 @@ export interface AppendRequest {
   now: Date
   events: AppendedEventInput[]
   lockout?: AppendLockout
+  /** A login attempt's address state: appended through append_login_attempt(), which composes with append_auth_events(). */
+  defence?: DefenceWrite
 }
 
 /** The place, digests and link the database gave one event (hex). */
@@ -42,8 +45,13 @@ export type AppendAnswer =
   | { status: 'appended'; events: AppendedLink[] }
   | { status: 'duplicate' }
   | { status: 'stale'; lockout: LockoutState }
+  | { status: 'stale_defence'; defence: StaleDefence }
 
-type RawAnswer = { status: 'appended'; events: AppendedLink[] } | { status: 'duplicate' } | { status: 'stale'; lockout: LockoutStateJson }
+type RawAnswer =
+  | { status: 'appended'; events: AppendedLink[] }
+  | { status: 'duplicate' }
+  | { status: 'stale'; lockout: LockoutStateJson }
+  | ({ status: 'stale_defence' } & StaleDefenceJson)
 
 /**
  * Calls append_auth_events(): in one round trip (and, outside a transaction, one transaction) it checks
@@ -68,7 +76,11 @@ export async function appendAuthEvents(db: Queryable, request: AppendRequest): P
       },
     }),
   }
-  const [row] = await db<{ answer: RawAnswer }[]>`SELECT append_auth_events(${db.json(attempt as never)}) AS answer`
+  const [row] = request.defence
+    ? await db<{ answer: RawAnswer }[]>`SELECT append_login_attempt(${db.json({ ...attempt, defence: defenceWriteJson(request.defence) } as never)}) AS answer`
+    : await db<{ answer: RawAnswer }[]>`SELECT append_auth_events(${db.json(attempt as never)}) AS answer`
   const answer = row!.answer
-  return answer.status === 'stale' ? { status: 'stale', lockout: lockoutStateFromJson(answer.lockout) } : answer
+  if (answer.status === 'stale') return { status: 'stale', lockout: lockoutStateFromJson(answer.lockout) }
+  if (answer.status === 'stale_defence') return { status: 'stale_defence', defence: staleDefenceFromJson(answer) }
+  return answer
 }

@@ -1,3 +1,5 @@
+import type { z } from 'zod'
+import { DefencePolicySettings, defencePolicyOf, type DefencePolicy } from '../core/defence-policy.ts'
 import { uuidv7 } from '../core/ids.ts'
 import type { LockoutPolicy } from '../core/lockout-policy.ts'
 import type { ChainOwner } from '../core/tenancy.ts'
@@ -10,6 +12,9 @@ export interface Tenant extends ChainOwner {
   name: string
   canDownload: boolean
   lockoutPolicy: LockoutPolicy
+  /** Per-address budgets, allow-list and lockout mode, validated (see core/defence-policy.ts). */
+  defencePolicy: DefencePolicy
+  defenceSettings: DefencePolicySettings
 }
 
 export interface TenantRow {
@@ -24,9 +29,12 @@ export interface TenantRow {
   lockout_base_seconds: number
   lockout_multiplier: number
   lockout_max_seconds: number
+  defence_policy: unknown
 }
 
 export function tenantFromRow(row: TenantRow): Tenant {
+  // A stored policy that does not validate throws: a login is never decided on a policy no one wrote.
+  const defenceSettings = DefencePolicySettings.parse(row.defence_policy ?? {})
   return {
     id: row.id,
     slug: row.slug,
@@ -41,6 +49,8 @@ export function tenantFromRow(row: TenantRow): Tenant {
       multiplier: row.lockout_multiplier,
       maxLockSeconds: row.lockout_max_seconds,
     },
+    defencePolicy: defencePolicyOf(defenceSettings),
+    defenceSettings,
   }
 }
 
@@ -61,19 +71,34 @@ export interface NewTenant {
   canDownload?: boolean
   chainShards?: number
   lockoutPolicy?: Partial<LockoutPolicy>
+  /** Fields left out take their defaults. */
+  defencePolicy?: z.input<typeof DefencePolicySettings>
 }
 
 /** Creates a tenant; its chain heads are created by the database (see the migration). */
 export async function createTenant(sql: Sql, input: NewTenant): Promise<Tenant> {
   const p = input.lockoutPolicy ?? {}
+  const defence = DefencePolicySettings.parse(input.defencePolicy ?? {})
   const [row] = await sql<TenantRow[]>`
     INSERT INTO tenants (id, slug, name, retention_days, can_download, chain_shards,
-      lockout_max_failures, lockout_window_seconds, lockout_base_seconds, lockout_multiplier, lockout_max_seconds)
+      lockout_max_failures, lockout_window_seconds, lockout_base_seconds, lockout_multiplier, lockout_max_seconds, defence_policy)
     VALUES (${uuidv7()}, ${input.slug}, ${input.name ?? input.slug}, ${input.retentionDays ?? 365},
       ${input.canDownload ?? false}, ${input.chainShards ?? 16},
-      ${p.maxFailures ?? 5}, ${p.windowSeconds ?? 900}, ${p.baseLockSeconds ?? 300}, ${p.multiplier ?? 2}, ${p.maxLockSeconds ?? 86_400})
+      ${p.maxFailures ?? 5}, ${p.windowSeconds ?? 900}, ${p.baseLockSeconds ?? 300}, ${p.multiplier ?? 2}, ${p.maxLockSeconds ?? 86_400},
+      ${sql.json(defence)})
     RETURNING *`
   return tenantFromRow(row!)
+}
+
+/**
+ * Replaces a tenant's defence policy (validated; fields left out take their defaults) and returns the
+ * tenant as it now is, or null when there is no such tenant.
+ */
+export async function updateDefencePolicy(sql: Queryable, tenantId: string, settings: z.input<typeof DefencePolicySettings>): Promise<Tenant | null> {
+  const defence = DefencePolicySettings.parse(settings)
+  const [row] = await sql<TenantRow[]>`
+    UPDATE tenants SET defence_policy = ${sql.json(defence)} WHERE id = ${tenantId} RETURNING *`
+  return row ? tenantFromRow(row) : null
 }
 
 export async function createOrganisation(sql: Sql, tenantId: string, name: string): Promise<{ id: string; name: string }> {

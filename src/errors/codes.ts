@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   payload_too_large: { status: 413, title: 'The request body is too large' },
   unsupported_media_type: { status: 415, title: 'The request body must be application/json' },
   account_locked: { status: 423, title: 'The account is temporarily locked' },
+  ip_throttled: { status: 429, title: 'Too many failed attempts from this address' },
   service_unavailable: { status: 503, title: 'The service cannot record this request right now' },
   internal_error: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: number; title: string }>

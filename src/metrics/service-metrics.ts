@@ -3,10 +3,11 @@ import { matchedRoutes } from 'hono/route'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { Channel } from '../core/event-types.ts'
 import type { Sql } from '../db/client.ts'
+import { countThrottledNetworks } from '../db/ip-throttles.ts'
 import { countLockedAccounts } from '../db/lockouts.ts'
 
 /** How a login attempt ended, as the HTTP status tells it. */
-export type LoginOutcome = 'success' | 'invalid_credentials' | 'locked' | 'rejected' | 'error'
+export type LoginOutcome = 'success' | 'invalid_credentials' | 'locked' | 'throttled' | 'rejected' | 'error'
 
 /** Registers further metrics on the service registry (the outbox relay's, for example). */
 export type MetricsContributor = (registry: Registry) => void
@@ -21,6 +22,8 @@ export interface ServiceMetrics {
   recordLoginAttempt(channel: Channel, outcome: LoginOutcome): void
   /** A lockout was triggered (the login use case knows; see the wiring note). */
   recordLockout(channel: Channel): void
+  /** An address began a throttling episode (it spent its failure budget). */
+  recordThrottle(channel: Channel): void
   /** Appends another registry (a relay running with its own) to the scrape. */
   addRegistry(registry: Registry): void
   /** The Prometheus text exposition of every registry. */
@@ -42,6 +45,7 @@ export function loginOutcomeOfStatus(status: number): LoginOutcome {
   if (status === 200) return 'success'
   if (status === 401) return 'invalid_credentials'
   if (status === 423) return 'locked'
+  if (status === 429) return 'throttled'
   if (status >= 400 && status < 500) return 'rejected'
   return 'error'
 }
@@ -72,6 +76,12 @@ export function createServiceMetrics(options: ServiceMetricsOptions = {}): Servi
     labelNames: ['channel'] as const,
     registers: [registry],
   })
+  const throttles = new Counter({
+    name: 'authtrail_ip_throttles_total',
+    help: 'Throttling episodes begun by addresses that spent their failure budget, by channel',
+    labelNames: ['channel'] as const,
+    registers: [registry],
+  })
   const duration = new Histogram({
     name: 'authtrail_http_request_duration_seconds',
     help: 'Request latency by method, route pattern and status',
@@ -88,6 +98,14 @@ export function createServiceMetrics(options: ServiceMetricsOptions = {}): Servi
       registers: [registry],
       async collect() {
         this.set(await countLockedAccounts(sql))
+      },
+    })
+    new Gauge({
+      name: 'authtrail_addresses_throttled',
+      help: 'Networks (IPv4 address, IPv6 /64) in a throttling episode right now, all tenants (read at scrape time)',
+      registers: [registry],
+      async collect() {
+        this.set(await countThrottledNetworks(sql))
       },
     })
   }
@@ -114,6 +132,7 @@ export function createServiceMetrics(options: ServiceMetricsOptions = {}): Servi
     middleware,
     recordLoginAttempt: (channel, outcome) => loginAttempts.inc({ channel, outcome }),
     recordLockout: (channel) => lockouts.inc({ channel }),
+    recordThrottle: (channel) => throttles.inc({ channel }),
     addRegistry: (r) => void extra.push(r),
     async render() {
       const parts = [await registry.metrics()]

@@ -35,7 +35,7 @@ export interface AuthRouteDeps extends LoginDeps {
   /** Whether X-Forwarded-Host/Proto tell the service's own origin (TRUST_PROXY). */
   trustProxy: boolean
   log: (entry: Record<string, unknown>) => void
-  metrics?: Pick<ServiceMetrics, 'recordLockout'>
+  metrics?: Pick<ServiceMetrics, 'recordLockout' | 'recordThrottle'>
 }
 
 /**
@@ -183,6 +183,11 @@ export function createAuthRoutes(deps: AuthRouteDeps): OpenAPIHono<AppEnv> {
     if (result.kind === 'locked') {
       if (result.newLockout) deps.metrics?.recordLockout(channel)
       const error = new ApiError('account_locked', 'too many failed attempts; try again later', undefined, { 'Retry-After': String(result.retryAfterSeconds) })
+      return problemResponse(c, error, { event_id: result.eventId })
+    }
+    if (result.kind === 'throttled') {
+      if (result.newEpisode) deps.metrics?.recordThrottle(channel)
+      const error = new ApiError('ip_throttled', 'too many failed attempts from this address; try again later', undefined, { 'Retry-After': String(result.retryAfterSeconds) })
       return problemResponse(c, error, { event_id: result.eventId })
     }
     const web = channel === 'web'

@@ -34,6 +34,7 @@ const failures = {
   403: problem('The request comes from an origin the tenant does not allow; the attempt is audited'),
   413: problem('Body too large'),
   423: problem('Account temporarily locked; see Retry-After'),
+  429: problem('Too many failed attempts from this address; see Retry-After'),
   503: problem('The attempt could not be recorded; nothing was written'),
 }
 

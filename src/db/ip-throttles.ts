@@ -1,0 +1,130 @@
+import type { IpThrottleState, NetworkKey } from '../core/ip-throttle.ts'
+import type { LockoutState } from '../core/lockout-policy.ts'
+import { lockoutStateFromJson, lockoutStateJson, type LockoutStateJson } from './lockouts.ts'
+import type { Queryable } from './queryable.ts'
+
+/**
+ * Every read of ip_throttles and ip_failed_accounts, and the shape in which a login attempt's defence
+ * state goes to append_login_attempt() (see its migration), which re-checks it under the row locks and
+ * writes it with the attempt's events: the login decides with the pure throttle (core/ip-throttle.ts) on a
+ * snapshot read here, without a lock.
+ */
+export interface IpThrottleRow {
+  tenant_id: string
+  network: string
+  budget_full_at: Date | null
+  spray_budget_full_at: Date | null
+  episode_started_at: Date | null
+  episode_count: number
+  updated_at: Date
+}
+
+type ThrottleStateColumns = Pick<IpThrottleRow, 'budget_full_at' | 'spray_budget_full_at' | 'episode_started_at' | 'episode_count'>
+
+/** A network's state and the distinct accounts it failed against: what the throttle decides on. */
+export interface ThrottleSnapshot {
+  state: IpThrottleState
+  /** Distinct accounts, other than the attempt's, the network failed against within the window. */
+  otherFailedAccounts: number
+}
+
+/** The state of a row; a network without a row has the empty state. */
+export function throttleStateFromRow(row: Partial<ThrottleStateColumns> | undefined | null): IpThrottleState {
+  return {
+    budgetFullAt: row?.budget_full_at ?? null,
+    sprayBudgetFullAt: row?.spray_budget_full_at ?? null,
+    episodeStartedAt: row?.episode_started_at ?? null,
+    episodeCount: row?.episode_count ?? 0,
+  }
+}
+
+/** The state as committed, without a lock, with the accounts the network failed against since `since`. */
+export async function readThrottleSnapshot(db: Queryable, tenantId: string, network: NetworkKey, identifier: string, since: Date): Promise<ThrottleSnapshot> {
+  const [row] = await db<(Partial<ThrottleStateColumns> & { other_failed_accounts: number })[]>`
+    SELECT t.budget_full_at, t.spray_budget_full_at, t.episode_started_at, t.episode_count,
+      (SELECT count(*)::int FROM ip_failed_accounts a
+       WHERE a.tenant_id = ${tenantId} AND a.network = ${network} AND a.identifier <> ${identifier} AND a.last_failed_at > ${since}) AS other_failed_accounts
+    FROM (SELECT 1) AS one
+    LEFT JOIN ip_throttles t ON t.tenant_id = ${tenantId} AND t.network = ${network}`
+  return { state: throttleStateFromRow(row), otherFailedAccounts: row?.other_failed_accounts ?? 0 }
+}
+
+type ThrottleStateJson = { budget_full_at: string | null; spray_budget_full_at: string | null; episode_started_at: string | null; episode_count: number }
+
+function throttleStateJson(state: IpThrottleState): ThrottleStateJson {
+  return {
+    budget_full_at: state.budgetFullAt?.toISOString() ?? null,
+    spray_budget_full_at: state.sprayBudgetFullAt?.toISOString() ?? null,
+    episode_started_at: state.episodeStartedAt?.toISOString() ?? null,
+    episode_count: state.episodeCount,
+  }
+}
+
+/** What a login attempt writes about its address, checked against what it decided on. */
+export interface DefenceWrite {
+  network: NetworkKey
+  /** The attempt's identifier: the account a failure is noted against, and whose network state is meant. */
+  identifier: string
+  /** Absent for an allow-listed network. `failed`: the attempt spent a failure (it was checked and failed). */
+  throttle?: { expected: ThrottleSnapshot; since: Date; next: IpThrottleState; failed: boolean }
+  /** Lockout mode account_ip, from a known or allow-listed network: the account's state from that network. */
+  networkLockout?: { expected: LockoutState; next: LockoutState }
+  /** A login succeeded: the network becomes known to the account. */
+  rememberNetwork: boolean
+}
+
+export type DefenceWriteJson = ReturnType<typeof defenceWriteJson>
+
+/** The `defence` object of append_login_attempt(). */
+export function defenceWriteJson(write: DefenceWrite) {
+  return {
+    network: write.network,
+    identifier: write.identifier,
+    remember_network: write.rememberNetwork,
+    ...(write.throttle && {
+      throttle: {
+        expected: throttleStateJson(write.throttle.expected.state),
+        expected_other_accounts: write.throttle.expected.otherFailedAccounts,
+        since: write.throttle.since.toISOString(),
+        next: throttleStateJson(write.throttle.next),
+        failed: write.throttle.failed,
+      },
+    }),
+    ...(write.networkLockout && {
+      network_lockout: { expected: lockoutStateJson(write.networkLockout.expected), next: lockoutStateJson(write.networkLockout.next) },
+    }),
+  }
+}
+
+/** What append_login_attempt() found instead of what the attempt decided on. */
+export interface StaleDefence {
+  throttle?: ThrottleSnapshot
+  networkLockout?: LockoutState
+}
+
+export type StaleDefenceJson = { throttle?: ThrottleStateJson & { other_failed_accounts: number }; network_lockout?: LockoutStateJson }
+
+export function staleDefenceFromJson(json: StaleDefenceJson): StaleDefence {
+  const at = (s: string | null) => (s === null ? null : new Date(s))
+  const t = json.throttle
+  return {
+    ...(t && {
+      throttle: {
+        state: { budgetFullAt: at(t.budget_full_at), sprayBudgetFullAt: at(t.spray_budget_full_at), episodeStartedAt: at(t.episode_started_at), episodeCount: t.episode_count },
+        otherFailedAccounts: t.other_failed_accounts,
+      },
+    }),
+    ...(json.network_lockout && { networkLockout: lockoutStateFromJson(json.network_lockout) }),
+  }
+}
+
+/**
+ * Networks in a throttling episode right now, across tenants (the Prometheus gauge). An episode is
+ * closed lazily, by the network's next allowed attempt; one whose budgets have refilled is over.
+ */
+export async function countThrottledNetworks(sql: Queryable): Promise<number> {
+  const [row] = await sql<{ throttled: number }[]>`
+    SELECT count(*)::int AS throttled FROM ip_throttles
+    WHERE episode_started_at IS NOT NULL AND greatest(budget_full_at, spray_budget_full_at) > now()`
+  return row?.throttled ?? 0
+}
