@@ -77,6 +77,17 @@ describe('the runtime role (the service, the relay, read-only commands)', () => 
     expect(await verifyTenantChain(auditor, acme.tenant.id, nodeDigester)).toMatchObject({ ok: true, verified_events: events!.n })
   })
 
+  it('decides again on a state written with microseconds (instants are compared to the millisecond)', async () => {
+    await db.sql`
+      UPDATE account_lockouts SET failed_login_attempts = 1, window_started_at = now() - interval '1.234567 seconds', last_failed_at = now()
+      WHERE tenant_id = ${acme.tenant.id} AND identifier = 'bob@acme.test'`
+    const res = await postJson(app.app, '/v1/auth/login', { tenant: 'acme', identifier: 'bob@acme.test', password: 'wrong' })
+    expect(res.status).toBe(401)
+    const [row] = await db.sql<{ failed_login_attempts: number }[]>`
+      SELECT failed_login_attempts FROM account_lockouts WHERE tenant_id = ${acme.tenant.id} AND identifier = 'bob@acme.test'`
+    expect(row!.failed_login_attempts).toBe(2)
+  })
+
   it('cannot disable the append-only triggers or alter the table (issue 8, attack 1)', async () => {
     await expect(runtime`ALTER TABLE auth_logs DISABLE TRIGGER auth_logs_append_only`).rejects.toMatchObject(REFUSED)
     await expect(runtime`ALTER TABLE auth_logs DISABLE TRIGGER ALL`).rejects.toMatchObject(REFUSED)

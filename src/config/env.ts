@@ -23,6 +23,24 @@ const base64url = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be 32 bytes in b
 const publicJwk = z.object({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), x: base64url, kid: z.string().min(1).max(128), alg: z.literal('EdDSA').default('EdDSA'), use: z.literal('sig').default('sig') })
 const privateJwk = publicJwk.omit({ use: true }).extend({ d: base64url })
 
+/** The names of the database roles (see the roles migration); the defaults are the names it documents. */
+const DATABASE_ROLE_FIELDS = {
+  DATABASE_OWNER_ROLE: z.string().regex(PG_ROLE_NAME, 'must be a PostgreSQL role name').default('authtrail_owner'),
+  DATABASE_RUNTIME_ROLE: z.string().regex(PG_ROLE_NAME, 'must be a PostgreSQL role name').default('authtrail_runtime'),
+  DATABASE_RETENTION_ROLE: z.string().regex(PG_ROLE_NAME, 'must be a PostgreSQL role name').default('authtrail_retention'),
+  DATABASE_AUDITOR_ROLE: z.string().regex(PG_ROLE_NAME, 'must be a PostgreSQL role name').default('authtrail_auditor'),
+}
+
+const POSTGRES_URL = z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+
+/** What `authtrail migrate` reads: it needs none of the service's secrets. */
+export const migrationEnvSchema = z.object({
+  AUTHTRAIL_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  MIGRATION_DATABASE_URL: POSTGRES_URL.optional(),
+  DATABASE_URL: POSTGRES_URL.optional(),
+  ...DATABASE_ROLE_FIELDS,
+})
+
 const boolFromString = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')
 
 export const envSchema = z
@@ -36,10 +54,7 @@ export const envSchema = z
     MIGRATION_DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
     /** The retention role's connection: the purge command, and the API's purge when set. */
     RETENTION_DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
-    DATABASE_OWNER_ROLE: z.string().regex(PG_ROLE_NAME, 'must be a PostgreSQL role name').default('authtrail_owner'),
-    DATABASE_RUNTIME_ROLE: z.string().regex(PG_ROLE_NAME, 'must be a PostgreSQL role name').default('authtrail_runtime'),
-    DATABASE_RETENTION_ROLE: z.string().regex(PG_ROLE_NAME, 'must be a PostgreSQL role name').default('authtrail_retention'),
-    DATABASE_AUDITOR_ROLE: z.string().regex(PG_ROLE_NAME, 'must be a PostgreSQL role name').default('authtrail_auditor'),
+    ...DATABASE_ROLE_FIELDS,
     DATA_DIR: z.string().min(1).default('.data'),
     JWT_SECRET: z.string().min(32, 'must be at least 32 characters').default(DEVELOPMENT_JWT_SECRET),
     JWT_ISSUER: z.string().min(1).default('authtrail'),
@@ -102,11 +117,20 @@ export class ConfigError extends Error {}
  * const env = loadEnv(process.env)
  */
 export function loadEnv(source: Record<string, string | undefined>): Env {
+  return parseEnv(envSchema, source)
+}
+
+function parseEnv<S extends z.ZodType>(schema: S, source: Record<string, string | undefined>): z.infer<S> {
   const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''))
-  const result = envSchema.safeParse(cleaned)
+  const result = schema.safeParse(cleaned)
   if (!result.success) {
     const lines = result.error.issues.map((i) => `  ${i.path.join('.') || '(environment)'}: ${i.message}`)
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`)
   }
   return result.data
+}
+
+/** The environment of `authtrail migrate`, validated like loadEnv's. */
+export function loadMigrationEnv(source: Record<string, string | undefined>): z.infer<typeof migrationEnvSchema> {
+  return parseEnv(migrationEnvSchema, source)
 }
