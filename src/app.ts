@@ -9,6 +9,7 @@ import { createSessionCheck } from './auth/check-session.ts'
 import type { TokenService } from './auth/tokens.ts'
 import type { CefDevice } from './core/cef.ts'
 import type { Sql } from './db/client.ts'
+import type { TenantCache } from './db/tenant-cache.ts'
 import { ApiError } from './errors/codes.ts'
 import type { AppEnv, ClientAddressResolver } from './http/app-env.ts'
 import { createOriginReader } from './http/client-origin.ts'
@@ -49,6 +50,8 @@ export interface AppDeps {
   checkpointKey?: Uint8Array | null
   /** The retention role's connection (RETENTION_DATABASE_URL): the API's purge runs on it when given. */
   retentionSql?: Sql
+  /** Tenants cached in the process for the authentication routes; read each time without it. */
+  tenants?: TenantCache
   /** Prometheus metrics; GET /metrics is served only when given. */
   metrics?: ServiceMetrics
   /** Device fields of CEF lines (exports). */
@@ -109,6 +112,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
       origin,
       log,
       metrics: deps.metrics,
+      findTenant: deps.tenants?.bySlug,
     }),
   )
   app.use('/v1/*', limitBody())

@@ -8,6 +8,7 @@ import type { Env } from '../config/env.ts'
 import { createSql, type Sql } from '../db/client.ts'
 import { startEmbeddedPostgres } from '../db/embedded-postgres.ts'
 import { prepareDatabase } from '../db/prepare-database.ts'
+import { createTenantCache } from '../db/tenant-cache.ts'
 import { DEMO, seedDemo } from '../db/seed-demo.ts'
 import type { AppEnv, ClientAddressResolver } from '../http/app-env.ts'
 import { createLogger } from '../http/logger.ts'
@@ -91,6 +92,7 @@ export async function bootServices(env: Env, resolveAddress: ClientAddressResolv
     cefDevice: { deviceVendor: 'authtrail', deviceProduct: 'authtrail', deviceVersion: SERVICE_VERSION },
     closing: closing.signal,
     retentionSql,
+    tenants: createTenantCache(sql),
     ...extraDeps,
   })
   await relay?.start()

@@ -36,6 +36,12 @@ export interface AuthRouteDeps extends LoginDeps {
   trustProxy: boolean
   log: (entry: Record<string, unknown>) => void
   metrics?: Pick<ServiceMetrics, 'recordLockout' | 'recordThrottle'>
+  /** Finds a tenant by slug (the app passes its in-process cache); reads the database each time without it. */
+  findTenant?: (slug: string) => Promise<Tenant | null>
+}
+
+function tenantOf(deps: AuthRouteDeps, slug: string): Promise<Tenant | null> {
+  return deps.findTenant ? deps.findTenant(slug) : findTenantBySlug(deps.sql, slug)
 }
 
 /**
@@ -93,7 +99,7 @@ export function createAuthRoutes(deps: AuthRouteDeps): OpenAPIHono<AppEnv> {
   /** Records a refused attempt and answers with the problem; if it cannot be recorded, the answer is 503. */
   async function refuseAttempt(c: AppContext, kind: AttemptKind, error: ApiError, fields: AttemptFields): Promise<Response> {
     try {
-      const tenant = fields.tenant && TENANT_SLUG.test(fields.tenant) ? await findTenantBySlug(deps.sql, fields.tenant) : null
+      const tenant = fields.tenant && TENANT_SLUG.test(fields.tenant) ? await tenantOf(deps, fields.tenant) : null
       const metadata: RejectedAttempt['metadata'] = {
         problem_code: error.code,
         invalid_fields: (error.errors ?? []).map((e) => e.field).slice(0, MAX_INVALID_FIELDS),
@@ -132,7 +138,7 @@ export function createAuthRoutes(deps: AuthRouteDeps): OpenAPIHono<AppEnv> {
   ): Promise<Response> {
     const request = await readJsonRequest(c, { headers: IdempotencyKeyHeader, body: schema })
     if (!request.ok) return refuseAttempt(c, kind, request.error, lenientFields(request.raw))
-    const tenant = await findTenantBySlug(deps.sql, request.body.tenant)
+    const tenant = await tenantOf(deps, request.body.tenant)
     if (!tenant || tenant.id === UNATTRIBUTED_TENANT_ID) {
       const error = ApiError.from('unknown_tenant', 'no such tenant', [{ field: 'tenant', detail: 'unknown tenant' }])
       return refuseAttempt(c, kind, error, lenientFields(request.raw))
