@@ -31,16 +31,18 @@ export interface VerifyOptions {
    * checkpoints are trusted only as far as the retention_purged event in the chain attests them.
    */
   checkpointKey?: Uint8Array | null
+  /** Rows read per query (keyset pagination); tests make it small to cross page boundaries cheaply. */
+  pageSize?: number
 }
 
-const PAGE = 5_000
+const DEFAULT_PAGE_SIZE = 5_000
 const CONCURRENT_CHAINS = 2
 
-function readPage(sql: Sql, tenantId: string, shard: number, afterSeq: number): Promise<AuthLogRow[]> {
+function readPage(sql: Sql, tenantId: string, shard: number, afterSeq: number, pageSize: number): Promise<AuthLogRow[]> {
   return sql<AuthLogRow[]>`
     SELECT ${sql(AUTH_LOG_COLUMNS)} FROM auth_logs
     WHERE tenant_id = ${tenantId} AND shard = ${shard} AND seq > ${afterSeq}
-    ORDER BY seq LIMIT ${PAGE}`
+    ORDER BY seq LIMIT ${pageSize}`
 }
 
 /**
@@ -62,6 +64,7 @@ export async function verifyTenantChain(
   const checkpoints = await readChainCheckpoints(sql, tenantId)
   const attestations = await readCheckpointAttestations(sql, tenantId, [...new Set([...checkpoints.values()].map((c) => c.purgeEventId))])
   const key = options.checkpointKey ?? null
+  const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE
 
   const verifyShard = async (head: (typeof heads)[number]): Promise<ShardVerification> => {
     let from = { seq: 0, hash: genesisHash(tenantId, head.shard, digester) }
@@ -74,10 +77,10 @@ export async function verifyTenantChain(
       else from = { seq: checkpoint.seq, hash: checkpoint.chainHash }
     }
     // The next page is read while this one is verified: PostgreSQL and the hashing overlap.
-    let next = broken ? null : readPage(sql, tenantId, head.shard, from.seq)
+    let next = broken ? null : readPage(sql, tenantId, head.shard, from.seq, pageSize)
     while (next) {
       const rows = await next
-      next = rows.length === PAGE ? readPage(sql, tenantId, head.shard, rows[rows.length - 1]!.seq) : null
+      next = rows.length === pageSize ? readPage(sql, tenantId, head.shard, rows[rows.length - 1]!.seq, pageSize) : null
       if (rows.length === 0) break
       const result = verifyChainSegment(rows.map(storedFromRow) as Iterable<StoredChainedEvent>, from, digester)
       verified += result.count

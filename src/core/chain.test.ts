@@ -155,6 +155,13 @@ describe('verification of stored links and digests', () => {
     })
   })
 
+  it('starts each chain from SHA-256 of a label naming its tenant and shard', () => {
+    const label = (tenant: string, shard: number) => bytesToHex(sha256(new TextEncoder().encode(`authtrail/chain/v1/${tenant}/${shard}`)))
+    expect(bytesToHex(genesisHash(TENANT, 5))).toBe(label(TENANT, 5))
+    expect(bytesToHex(genesisHash('another-tenant', 0))).toBe(label('another-tenant', 0))
+    expect(bytesToHex(genesisHash(TENANT, 5, nodeDigester))).toBe(label(TENANT, 5))
+  })
+
   it('continues from a verified head: the returned head verifies the next segment', () => {
     const first = verifyChainSegment(chained.slice(0, 2).map(stored), { seq: 0, hash: genesis })
     expect(first).toMatchObject({ ok: true, seq: 2, count: 2 })

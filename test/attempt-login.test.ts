@@ -1,0 +1,130 @@
+import { describe, expect, it } from 'vitest'
+import { attemptLogin, type LoginDeps, type LoginInput } from '../src/auth/attempt-login.ts'
+import { useTestDatabase } from './support/database.ts'
+import { countingHasher } from './support/counting-hasher.ts'
+import { seedTenant, TEST_HASHER, useTestApp, type SeededTenant } from './support/test-app.ts'
+
+// The login use case's answers and what it stores for them, driven directly with a fixed clock: the outcome
+// each stored event carries, which attempt triggered a lockout (the lockout metric counts these), and the
+// answer a retried request gets when its first attempt was answered "locked".
+
+const db = useTestDatabase('attempt_login')
+const t = useTestApp(db)
+const T0 = new Date('2030-06-01T12:00:00.000Z')
+let tenantCounter = 0
+
+async function setUp() {
+  const seeded = await seedTenant(db.sql, {
+    slug: `attempt-login-${++tenantCounter}`,
+    lockoutPolicy: { maxFailures: 3, windowSeconds: 600, baseLockSeconds: 300, multiplier: 2, maxLockSeconds: 3_600 },
+    users: [{ identifier: 'carol@example.test' }],
+  })
+  const clock = { now: T0 }
+  const hasher = countingHasher(TEST_HASHER)
+  const deps: LoginDeps = {
+    sql: db.sql,
+    hasher,
+    tokens: t.tokens,
+    clock: () => clock.now,
+    dummyHash: t.deps.dummyHash,
+    tokenTtlSeconds: 3_600,
+  }
+  const carol = seeded.users['carol@example.test']!
+  const login = (password: string, idempotencyKey: string | null = null) =>
+    attemptLogin(deps, {
+      tenant: seeded.tenant,
+      identifier: carol.identifier,
+      password,
+      origin: { ip: '192.0.2.10', userAgent: 'vitest', deviceId: null, channel: 'web' },
+      idempotencyKey,
+    } satisfies LoginInput)
+  const advance = (ms: number) => {
+    clock.now = new Date(clock.now.getTime() + ms)
+  }
+  return { seeded, carol, login, advance, hasher }
+}
+
+function storedEvents(seeded: SeededTenant) {
+  return db.sql<{ event_type: string; outcome: string; reason: string | null }[]>`
+    SELECT event_type, outcome, reason FROM auth_logs WHERE tenant_id = ${seeded.tenant.id} ORDER BY shard, seq`
+}
+
+const countRows = async (seeded: SeededTenant) => {
+  const [r] = await db.sql<{ logs: number; outbox: number }[]>`
+    SELECT (SELECT count(*)::int FROM auth_logs WHERE tenant_id = ${seeded.tenant.id}) AS logs,
+           (SELECT count(*)::int FROM outbox WHERE tenant_id = ${seeded.tenant.id}) AS outbox`
+  return r!
+}
+
+describe('attemptLogin', () => {
+  it('stores each event with the outcome of its type: failures, the lockout, its reset and the success', async () => {
+    const { seeded, carol, login, advance } = await setUp()
+    for (let i = 0; i < 3; i++) await login('wrong password')
+    expect(await login(carol.password)).toMatchObject({ kind: 'locked' })
+    advance(300_000)
+    expect(await login(carol.password)).toMatchObject({ kind: 'success', replayed: false })
+    expect(await storedEvents(seeded)).toEqual([
+      { event_type: 'login_failed', outcome: 'failure', reason: 'invalid_credentials' },
+      { event_type: 'login_failed', outcome: 'failure', reason: 'invalid_credentials' },
+      { event_type: 'login_failed', outcome: 'failure', reason: 'invalid_credentials' },
+      { event_type: 'account_locked', outcome: 'failure', reason: 'too_many_failures' },
+      { event_type: 'login_failed', outcome: 'failure', reason: 'account_locked' },
+      { event_type: 'lockout_reset', outcome: 'success', reason: 'lockout_expired' },
+      { event_type: 'login_success', outcome: 'success', reason: null },
+    ])
+  })
+
+  it('says newLockout only for the attempt that locked the account, not for attempts answered while locked', async () => {
+    const { login, hasher } = await setUp()
+    expect(await login('wrong password')).toMatchObject({ kind: 'invalid_credentials' })
+    expect(await login('wrong password')).toMatchObject({ kind: 'invalid_credentials' })
+    expect(await login('wrong password')).toEqual(expect.objectContaining({ kind: 'locked', newLockout: true, retryAfterSeconds: 300, replayed: false }))
+    const verified = hasher.verifications.length
+    expect(await login('wrong password')).toEqual(expect.objectContaining({ kind: 'locked', newLockout: false, retryAfterSeconds: 300, replayed: false }))
+    // Answered without hashing.
+    expect(hasher.verifications).toHaveLength(verified)
+  })
+
+  it('answers a retry of an attempt answered "locked" with "locked" and the time left, writing nothing', async () => {
+    const { seeded, login, advance } = await setUp()
+    await login('wrong password')
+    await login('wrong password')
+    const first = await login('wrong password', 'retry-of-the-locking-attempt')
+    expect(first).toMatchObject({ kind: 'locked', newLockout: true, retryAfterSeconds: 300, replayed: false })
+    const rows = await countRows(seeded)
+
+    advance(100_000)
+    const replay = await login('wrong password', 'retry-of-the-locking-attempt')
+    expect(replay).toEqual({ kind: 'locked', retryAfterSeconds: 200, eventId: first.eventId, replayed: true, newLockout: false })
+    advance(199_500)
+    expect(await login('wrong password', 'retry-of-the-locking-attempt')).toMatchObject({ kind: 'locked', retryAfterSeconds: 1, replayed: true })
+    expect(await countRows(seeded)).toEqual(rows)
+
+    // Once the lock is over, the same retry is answered as the failure it was.
+    advance(500)
+    expect(await login('wrong password', 'retry-of-the-locking-attempt')).toEqual({ kind: 'invalid_credentials', eventId: first.eventId, replayed: true })
+    expect(await countRows(seeded)).toEqual(rows)
+  })
+
+  it('answers a retry of an attempt made while locked with "locked" too', async () => {
+    const { seeded, login, advance } = await setUp()
+    for (let i = 0; i < 3; i++) await login('wrong password')
+    advance(60_000)
+    const whileLocked = await login('wrong password', 'retry-while-locked')
+    expect(whileLocked).toMatchObject({ kind: 'locked', newLockout: false, retryAfterSeconds: 240 })
+    const rows = await countRows(seeded)
+    advance(40_000)
+    expect(await login('wrong password', 'retry-while-locked')).toEqual({ kind: 'locked', retryAfterSeconds: 200, eventId: whileLocked.eventId, replayed: true, newLockout: false })
+    expect(await countRows(seeded)).toEqual(rows)
+  })
+
+  it('answers a retry of a plain failure with the failure, even while the account is locked since', async () => {
+    const { seeded, login } = await setUp()
+    const first = await login('wrong password', 'retry-of-a-plain-failure')
+    await login('wrong password')
+    await login('wrong password')
+    const rows = await countRows(seeded)
+    expect(await login('wrong password', 'retry-of-a-plain-failure')).toEqual({ kind: 'invalid_credentials', eventId: first.eventId, replayed: true })
+    expect(await countRows(seeded)).toEqual(rows)
+  })
+})

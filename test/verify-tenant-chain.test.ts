@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest'
+import { nodeDigester } from '../src/audit/node-digester.ts'
+import { recordEvents, type EventDraft } from '../src/audit/record-events.ts'
+import { verifyTenantChain } from '../src/audit/verify-tenant-chain.ts'
+import type { Tenant } from '../src/db/tenants.ts'
+import { useTestDatabase } from './support/database.ts'
+import { appendEvents, createChainTenant } from './support/outbox-fixtures.ts'
+
+// What verification must notice in the chain heads, per shard, and across pages of a long chain.
+
+const db = useTestDatabase('verify_tenant_chain')
+
+/** Runs SQL as the superuser with triggers disabled: what an attacker with database access could do. */
+async function asSuperuserBypassingTriggers(statement: string) {
+  await db.sql.begin(async (tx) => {
+    await tx`SET LOCAL session_replication_role = replica`
+    await tx.unsafe(statement)
+  })
+}
+
+/** Appends `count` events to one chain through the real write path, in one transaction. */
+async function appendMany(tenant: Tenant, shard: number, count: number) {
+  const draft: EventDraft = {
+    eventType: 'login_failed',
+    outcome: 'failure',
+    reason: 'invalid_credentials',
+    metadata: { failed_attempts: 1, locked_until: null },
+    origin: { ip: '198.51.100.9', userAgent: 'vitest', deviceId: null, channel: 'web' },
+    organisationId: null,
+    userId: null,
+    identifier: null,
+  } as EventDraft
+  await db.sql.begin((tx) => recordEvents(tx, tenant, Array.from({ length: count }, () => ({ ...draft })), { now: new Date(), shard }))
+}
+
+const verify = (tenant: Tenant) => verifyTenantChain(db.sql, tenant.id, nodeDigester)
+
+describe('verifyTenantChain', () => {
+  it('reports each shard on its own: a break in one leaves the others ok', async () => {
+    const tenant = await createChainTenant(db.sql, 3)
+    for (const shard of [0, 1, 2]) await appendEvents(db.sql, tenant, shard, 3)
+    const intact = await verify(tenant)
+    expect(intact.ok).toBe(true)
+    expect(intact.first_break).toBeNull()
+    expect(intact.verified_events).toBe(9)
+    expect(intact.shards.map((s) => [s.shard, s.ok, s.verified, s.head_seq])).toEqual([
+      [0, true, 3, 3],
+      [1, true, 3, 3],
+      [2, true, 3, 3],
+    ])
+    for (const s of intact.shards) expect(s.break).toBeUndefined()
+
+    await asSuperuserBypassingTriggers(`UPDATE auth_logs SET outcome = 'success' WHERE tenant_id = '${tenant.id}' AND shard = 1 AND seq = 2`)
+    const broken = await verify(tenant)
+    expect(broken.ok).toBe(false)
+    expect(broken.shards.map((s) => [s.shard, s.ok, s.verified])).toEqual([
+      [0, true, 3],
+      [1, false, 1],
+      [2, true, 3],
+    ])
+    expect(broken.first_break).toMatchObject({ shard: 1, seq: 2, reason: 'digest_mismatch' })
+    expect(broken.shards[1]!.break).toEqual(broken.first_break)
+  })
+
+  it('refuses a chain head whose hash was rewritten while its sequence number was left alone', async () => {
+    const tenant = await createChainTenant(db.sql, 2)
+    for (const shard of [0, 1]) await appendEvents(db.sql, tenant, shard, 2)
+    await asSuperuserBypassingTriggers(`UPDATE chain_heads SET head_hash = sha256(head_hash) WHERE tenant_id = '${tenant.id}' AND shard = 1`)
+    const result = await verify(tenant)
+    expect(result.ok).toBe(false)
+    expect(result.first_break).toEqual({ shard: 1, seq: 3, eventId: null, reason: 'head_mismatch' })
+    expect(result.shards.map((s) => s.ok)).toEqual([true, false])
+  })
+
+  it('refuses a chain head moved back to hide the last event, and one moved forward', async () => {
+    const tenant = await createChainTenant(db.sql, 1)
+    await appendEvents(db.sql, tenant, 0, 3)
+    await asSuperuserBypassingTriggers(`UPDATE chain_heads SET seq = 2 WHERE tenant_id = '${tenant.id}' AND shard = 0`)
+    expect((await verify(tenant)).first_break).toMatchObject({ shard: 0, reason: 'head_mismatch' })
+    await asSuperuserBypassingTriggers(`UPDATE chain_heads SET seq = 4 WHERE tenant_id = '${tenant.id}' AND shard = 0`)
+    expect((await verify(tenant)).first_break).toMatchObject({ shard: 0, seq: 4, reason: 'head_mismatch' })
+  })
+
+  it('verifies across page boundaries (a chain of whole pages, one page and a bit), and finds a break past the first page', async () => {
+    const tenant = await createChainTenant(db.sql, 3)
+    await appendMany(tenant, 0, 8)
+    await appendMany(tenant, 1, 11)
+    await appendMany(tenant, 2, 3)
+    const paged = (t: Tenant) => verifyTenantChain(db.sql, t.id, nodeDigester, { pageSize: 4 })
+    const result = await paged(tenant)
+    expect(result).toMatchObject({ ok: true, verified_events: 22, first_break: null })
+    expect(result.shards.map((s) => [s.shard, s.verified, s.head_seq, s.ok])).toEqual([
+      [0, 8, 8, true],
+      [1, 11, 11, true],
+      [2, 3, 3, true],
+    ])
+
+    await asSuperuserBypassingTriggers(`UPDATE auth_logs SET outcome = 'success' WHERE tenant_id = '${tenant.id}' AND shard = 1 AND seq = 10`)
+    const broken = await paged(tenant)
+    expect(broken.first_break).toMatchObject({ shard: 1, seq: 10, reason: 'digest_mismatch' })
+    expect(broken.shards.map((s) => [s.ok, s.verified])).toEqual([
+      [true, 8],
+      [false, 9],
+      [true, 3],
+    ])
+    // A row deleted at a page boundary is a gap, not the end of the chain.
+    await asSuperuserBypassingTriggers(`DELETE FROM auth_logs WHERE tenant_id = '${tenant.id}' AND shard = 0 AND seq = 5`)
+    expect((await paged(tenant)).first_break).toMatchObject({ shard: 0, seq: 5, reason: 'sequence_gap' })
+  })
+})
