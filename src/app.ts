@@ -12,8 +12,11 @@ import type { Sql } from './db/client.ts'
 import type { TenantCache } from './db/tenant-cache.ts'
 import { ApiError } from './errors/codes.ts'
 import type { AppEnv, ClientAddressResolver } from './http/app-env.ts'
+import type { ProxyTrust } from './core/client-address.ts'
 import { createOriginReader } from './http/client-origin.ts'
 import { limitBody } from './http/limit-body.ts'
+import { limitHeaders } from './http/limit-headers.ts'
+import { refuseUnstorableQuery } from './http/refuse-unstorable-query.ts'
 import { problemResponse, toApiError } from './http/problem-response.ts'
 import type { ServiceMetrics } from './metrics/service-metrics.ts'
 import { createAdminRoutes } from './routes/admin/admin.handlers.ts'
@@ -40,7 +43,8 @@ export interface AppDeps {
     tokenTtlSeconds: number
     /** Absolute lifetime of a session (REFRESH_TTL_SECONDS); 30 days when not given. */
     refreshTtlSeconds?: number
-    trustProxy: boolean
+    /** Which proxies are believed about the client's address (TRUSTED_PROXIES); `true` is one hop. */
+    trustProxy: ProxyTrust | boolean
     secureCookies: boolean
   }
   log: (entry: Record<string, unknown>) => void
@@ -115,7 +119,9 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
       findTenant: deps.tenants?.bySlug,
     }),
   )
+  app.use('*', limitHeaders())
   app.use('/v1/*', limitBody())
+  app.use('/v1/*', refuseUnstorableQuery())
   app.route('/v1/audit', createAuditRoutes({ sql, tokens, checkpointKey }))
   app.route('/v1/investigation', createInvestigationRoutes({ sql, tokens, clock }))
   app.route('/v1/admin', createAdminRoutes({ sql, retentionSql: deps.retentionSql, tokens, clock, origin, sinks: deps.sinks ?? [], checkpointKey, cefDevice: deps.cefDevice }))

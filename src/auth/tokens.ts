@@ -1,5 +1,6 @@
 import { sign, verify, verifyWithJwks } from 'hono/jwt'
-import type { Role } from '../core/tenancy.ts'
+import { z } from 'zod'
+import { ROLES, type Role } from '../core/tenancy.ts'
 
 /**
  * The algorithm access tokens are signed with: EdDSA (Ed25519) by default, so that any service can check a
@@ -23,6 +24,33 @@ export interface SessionClaims {
   iat: number
   exp: number
   iss: string
+}
+
+/**
+ * What a session token must carry, whoever signed it: a token that verifies but lacks a claim (no `exp`
+ * would never expire; no `sub` would act as nobody; a `tid` that is no UUID would reach SQL) is refused.
+ */
+export const SessionClaimsSchema = z.object({
+  sub: z.guid(),
+  tid: z.guid(),
+  org: z.guid(),
+  role: z.enum(ROLES),
+  jti: z.string().min(1).max(128),
+  iat: z.number().int().nonnegative(),
+  exp: z.number().int().positive(),
+  iss: z.string().min(1),
+}) satisfies z.ZodType<SessionClaims>
+
+/** Raised when a correctly signed token lacks a claim the service relies on. */
+export class InvalidClaimsError extends Error {
+  override name = 'InvalidClaimsError'
+}
+
+/** The claims of a verified token, checked against SessionClaimsSchema. */
+function sessionClaims(payload: unknown): SessionClaims {
+  const claims = SessionClaimsSchema.safeParse(payload)
+  if (!claims.success) throw new InvalidClaimsError(`token claims invalid: ${claims.error.issues.map((i) => i.path.join('.')).join(', ')}`)
+  return claims.data
 }
 
 /** A public Ed25519 key as the JWKS publishes it. */
@@ -80,7 +108,7 @@ export function createTokenService(keys: EdDsaKeys | string, issuer: string): To
       issuer,
       algorithm: 'HS256',
       issue: (claims) => sign({ ...claims, iss: issuer }, secret, 'HS256'),
-      verify: async (token) => (await verify(token, secret, { alg: 'HS256', iss: issuer })) as unknown as SessionClaims,
+      verify: async (token) => sessionClaims(await verify(token, secret, { alg: 'HS256', iss: issuer })),
       jwks: () => ({ keys: [] }),
     }
   }
@@ -90,8 +118,7 @@ export function createTokenService(keys: EdDsaKeys | string, issuer: string): To
     issuer,
     algorithm: 'EdDSA',
     issue: (claims) => sign({ ...claims, iss: issuer }, signing),
-    verify: async (token) =>
-      (await verifyWithJwks(token, { keys: published, allowedAlgorithms: ['EdDSA'], verification: { iss: issuer } })) as unknown as SessionClaims,
+    verify: async (token) => sessionClaims(await verifyWithJwks(token, { keys: published, allowedAlgorithms: ['EdDSA'], verification: { iss: issuer } })),
     jwks: () => ({ keys: published }),
   }
 }

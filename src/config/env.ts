@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { parseProxyTrust } from '../core/client-address.ts'
 
 /** The development-only signing key. Outside development the service refuses to start with it. */
 export const DEVELOPMENT_JWT_SECRET = 'authtrail-development-secret-do-not-use-in-production!'
@@ -68,6 +69,18 @@ export const envSchema = z
     /** Absolute lifetime of a session (refresh-token family); each refresh rotates the token, never extends this. */
     REFRESH_TTL_SECONDS: z.coerce.number().int().min(300).max(31_536_000).default(2_592_000),
     TRUST_PROXY: boolFromString.default(false),
+    /** A hop count or comma-separated CIDRs of our own proxies; overrides TRUST_PROXY. */
+    TRUSTED_PROXIES: z
+      .string()
+      .transform((text, ctx) => {
+        try {
+          return parseProxyTrust(text)
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'must be a hop count or comma-separated addresses and CIDR ranges' })
+          return z.NEVER
+        }
+      })
+      .optional(),
     MONGO_URL: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// URL').optional(),
     MONGO_DB: z.string().min(1).default('authtrail'),
     SYSLOG_URL: z.string().regex(/^(relp|relp\+tls|udp|tcp|tls|file):\/\//, 'must be relp://, relp+tls://, udp://, tcp://, tls:// or file://').optional(),

@@ -1,12 +1,14 @@
 import type { JsonValue } from './auth-event.ts'
 
 /**
- * Replaces lone UTF-16 surrogates with U+FFFD. A JSON body can carry them ("\ud800"), but RFC 8785 (which
+ * Replaces lone UTF-16 surrogates (and NUL) with U+FFFD. A JSON body can carry them ("\ud800"), but RFC 8785 (which
  * follows I-JSON) refuses them and PostgreSQL's UTF-8 text cannot store them, so every string an event
  * records is made well-formed first: what is hashed is exactly what is stored.
  */
 export function wellFormed(s: string): string {
-  return s.isWellFormed() ? s : s.toWellFormed()
+  const text = s.isWellFormed() ? s : s.toWellFormed()
+  // NUL is valid Unicode but PostgreSQL's text and jsonb refuse it: it is recorded as U+FFFD too.
+  return text.includes('\u0000') ? text.replaceAll('\u0000', '\ufffd') : text
 }
 
 export function wellFormedOrNull(s: string | null): string | null {

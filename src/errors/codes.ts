@@ -5,6 +5,7 @@
 export const ERROR_CODES = {
   validation_failed: { status: 400, title: 'The request is not valid' },
   malformed_json: { status: 400, title: 'The request body is not valid JSON' },
+  malformed_request: { status: 400, title: 'The request is not valid HTTP' },
   unknown_tenant: { status: 400, title: 'The tenant does not exist' },
   invalid_credentials: { status: 401, title: 'Invalid identifier or password' },
   unauthorized: { status: 401, title: 'Authentication required' },
@@ -17,6 +18,7 @@ export const ERROR_CODES = {
   weak_password: { status: 422, title: 'The password does not meet the policy' },
   payload_too_large: { status: 413, title: 'The request body is too large' },
   unsupported_media_type: { status: 415, title: 'The request body must be application/json' },
+  headers_too_large: { status: 431, title: 'The request headers are too large' },
   account_locked: { status: 423, title: 'The account is temporarily locked' },
   ip_throttled: { status: 429, title: 'Too many failed attempts from this address' },
   service_unavailable: { status: 503, title: 'The service cannot record this request right now' },

@@ -1,5 +1,13 @@
 import { createRoute, z, type RouteConfig } from '@hono/zod-openapi'
 
+/**
+ * Text a request may carry into SQL. PostgreSQL's text and jsonb cannot hold NUL, so a value with one is
+ * refused here, at the boundary, naming its field (lone surrogates are made well-formed when recorded).
+ */
+export function storable<S extends z.ZodString>(schema: S): S {
+  return schema.refine((s) => !s.includes('\u0000'), { message: 'must not contain NUL characters' }) as S
+}
+
 /** RFC 9457 problem details as returned by every error response. */
 export const ProblemSchema = z
   .object({

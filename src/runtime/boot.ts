@@ -84,7 +84,7 @@ export async function bootServices(env: Env, resolveAddress: ClientAddressResolv
     clock: () => new Date(),
     dummyHash,
     resolveAddress,
-    config: { tokenTtlSeconds: env.JWT_TTL_SECONDS, refreshTtlSeconds: env.REFRESH_TTL_SECONDS, trustProxy: env.TRUST_PROXY, secureCookies: env.AUTHTRAIL_ENV !== 'development' },
+    config: { tokenTtlSeconds: env.JWT_TTL_SECONDS, refreshTtlSeconds: env.REFRESH_TTL_SECONDS, trustProxy: env.TRUSTED_PROXIES ?? env.TRUST_PROXY, secureCookies: env.AUTHTRAIL_ENV !== 'development' },
     log,
     sinks,
     metrics,

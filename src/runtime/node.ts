@@ -1,15 +1,14 @@
-import { serve } from '@hono/node-server'
-import { getConnInfo } from '@hono/node-server/conninfo'
 import { loadEnv } from '../config/env.ts'
 import { runCommand } from '../cli/run-command.ts'
 import { bootServices, developmentBanner } from './boot.ts'
+import { nodePeerAddress, serveNode } from './node-server.ts'
 
 // Node entrypoint: validate configuration, wire, serve. Nothing else lives here.
 await runCommand(async () => {
   const env = loadEnv(process.env)
-  const services = await bootServices(env, (c) => getConnInfo(c).remote.address ?? null)
-  const server = serve({ fetch: services.app.fetch, port: env.PORT, hostname: env.HOST }, (info) => {
-    console.log(env.AUTHTRAIL_ENV === 'development' ? developmentBanner(info.port, env.HOST, services) : `authtrail listening on ${env.HOST}:${info.port}`)
+  const services = await bootServices(env, nodePeerAddress)
+  const server = serveNode(services.app, { port: env.PORT, hostname: env.HOST }, (port) => {
+    console.log(env.AUTHTRAIL_ENV === 'development' ? developmentBanner(port, env.HOST, services) : `authtrail listening on ${env.HOST}:${port}`)
   })
   const shutdown = () => {
     services.endStreams()

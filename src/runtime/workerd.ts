@@ -85,7 +85,7 @@ async function prepareIsolate(bindings: Bindings): Promise<Isolate> {
     // One argon2id hash per isolate, on its first request (a Worker may not compute before it is asked).
     dummyHash: await hasher.hash(crypto.randomUUID()),
     resolveAddress: cloudflarePeerAddress,
-    config: { tokenTtlSeconds: env.JWT_TTL_SECONDS, refreshTtlSeconds: env.REFRESH_TTL_SECONDS, trustProxy: env.TRUST_PROXY, secureCookies: env.AUTHTRAIL_ENV !== 'development' },
+    config: { tokenTtlSeconds: env.JWT_TTL_SECONDS, refreshTtlSeconds: env.REFRESH_TTL_SECONDS, trustProxy: env.TRUSTED_PROXIES ?? env.TRUST_PROXY, secureCookies: env.AUTHTRAIL_ENV !== 'development' },
     log,
     sinks: [],
     checkpointKey: env.CHECKPOINT_HMAC_KEY ? checkpointKeyFromSecret(env.CHECKPOINT_HMAC_KEY) : null,

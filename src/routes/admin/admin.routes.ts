@@ -1,13 +1,13 @@
 import { z } from '@hono/zod-openapi'
 import { EXPORT_FORMATS } from '../../admin/export-formats.ts'
-import { problem, routesOf } from '../schemas.ts'
+import { problem, routesOf, storable } from '../schemas.ts'
 
 const route = routesOf({ tag: 'administration', bearer: true })
 
 export const unlockRoute = route('post', '/lockouts/{identifier}/unlock', "Unlock an account: clear its lockout state and record lockout_reset with the administrator as actor", {
   request: {
     params: z.object({
-      identifier: z.string().min(1).max(254).openapi({ param: { name: 'identifier', in: 'path' }, example: 'alice@example.com' }),
+      identifier: storable(z.string().min(1).max(254)).openapi({ param: { name: 'identifier', in: 'path' }, example: 'alice@example.com' }),
     }),
   },
   responses: {

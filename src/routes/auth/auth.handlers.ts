@@ -18,6 +18,7 @@ import { ApiError } from '../../errors/codes.ts'
 import type { AppContext, AppEnv } from '../../http/app-env.ts'
 import type { OriginReader } from '../../http/client-origin.ts'
 import { payloadTooLarge } from '../../http/limit-body.ts'
+import { headerRefusal } from '../../http/limit-headers.ts'
 import { problemResponse, toApiError } from '../../http/problem-response.ts'
 import { readBoundedText, readJsonRequest } from '../../http/read-json-request.ts'
 import type { ServiceMetrics } from '../../metrics/service-metrics.ts'
@@ -78,7 +79,8 @@ function lenientFields(raw: string | null): AttemptFields {
     // Unreadable: nothing to attribute.
   }
   const record = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {}
-  const str = (v: unknown, max: number) => (typeof v === 'string' && v.length > 0 ? v.slice(0, max) : null)
+  // NUL cannot be stored: a refused value is audited with U+FFFD in its place.
+  const str = (v: unknown, max: number) => (typeof v === 'string' && v.length > 0 ? v.slice(0, max).replaceAll('\u0000', '\ufffd') : null)
   const identifier = str(record.identifier, 254)
   return {
     tenant: str(record.tenant, 64),
@@ -136,6 +138,8 @@ export function createAuthRoutes(deps: AuthRouteDeps): OpenAPIHono<AppEnv> {
     schema: z.ZodType<B>,
     accept: (attempt: { body: B; tenant: Tenant; idempotencyKey: string | null }) => Promise<Response>,
   ): Promise<Response> {
+    const refusal = headerRefusal(c)
+    if (refusal) return refuseAttempt(c, kind, refusal, lenientFields(null))
     const request = await readJsonRequest(c, { headers: IdempotencyKeyHeader, body: schema })
     if (!request.ok) return refuseAttempt(c, kind, request.error, lenientFields(request.raw))
     const tenant = await tenantOf(deps, request.body.tenant)
@@ -213,6 +217,8 @@ export function createAuthRoutes(deps: AuthRouteDeps): OpenAPIHono<AppEnv> {
     app.openAPIRegistry.registerPath(route)
     app.post(route.path, handle)
     app.all(route.path, async (c) => {
+      const refusal = headerRefusal(c)
+      if (refusal) return refuseAttempt(c, kind, refusal, lenientFields(null))
       const body = await readBoundedText(c.req.raw)
       const error = body === null ? payloadTooLarge() : ApiError.from('not_found', `no route for ${c.req.method} ${c.req.path}`)
       return refuseAttempt(c, kind, error, lenientFields(body?.text ?? null))

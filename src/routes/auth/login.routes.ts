@@ -1,17 +1,28 @@
 import { z } from '@hono/zod-openapi'
-import { IdempotencyKeyHeader, problem, routesOf } from '../schemas.ts'
+import { normalizeIdentifier } from '../../core/identifier.ts'
+import { IdempotencyKeyHeader, problem, routesOf, storable } from '../schemas.ts'
 
 const route = routesOf({ tag: 'authentication', bearer: false })
 
+/** An identifier is stored normalised (NFKC, trimmed, lower case), so its length is checked as stored. */
+const MAX_IDENTIFIER = 254
+const identifier = storable(z.string().min(1).max(MAX_IDENTIFIER)).refine(
+  (raw) => {
+    const normalised = normalizeIdentifier(raw)
+    return normalised.length >= 1 && normalised.length <= MAX_IDENTIFIER
+  },
+  { message: `must be 1 to ${MAX_IDENTIFIER} characters once normalised (NFKC, trimmed)` },
+)
+
 const credentials = {
-  tenant: z.string().min(1).max(63).openapi({ example: 'acme', description: 'The tenant slug' }),
-  identifier: z.string().min(1).max(254).openapi({ example: 'alice@example.com' }),
+  tenant: storable(z.string().min(1).max(63)).openapi({ example: 'acme', description: 'The tenant slug' }),
+  identifier: identifier.openapi({ example: 'alice@example.com', description: `At most ${MAX_IDENTIFIER} characters, also once normalised (NFKC, trimmed, lower case)` }),
   password: z.string().min(1).max(1024).openapi({ format: 'password' }),
 }
 
 export const WebLoginBody = z.object(credentials).strict().openapi('WebLoginRequest')
 export const MobileLoginBody = z
-  .object({ ...credentials, device_id: z.string().min(1).max(128).openapi({ example: 'ios-6F2C9A' }) })
+  .object({ ...credentials, device_id: storable(z.string().min(1).max(128)).openapi({ example: 'ios-6F2C9A' }) })
   .strict()
   .openapi('MobileLoginRequest')
 
@@ -33,6 +44,7 @@ const failures = {
   401: problem('Wrong identifier or password (identical for unknown identifiers)'),
   403: problem('The request comes from an origin the tenant does not allow; the attempt is audited'),
   413: problem('Body too large'),
+  431: problem('Request headers too large (over 16 KiB); the attempt is audited'),
   423: problem('Account temporarily locked; see Retry-After'),
   429: problem('Too many failed attempts from this address; see Retry-After'),
   503: problem('The attempt could not be recorded; nothing was written'),
@@ -67,6 +79,7 @@ export const registerRoute = route('post', '/auth/register', 'Register an accoun
     },
     400: problem('Invalid request; the attempt is audited'),
     413: problem('Body too large'),
+    431: problem('Request headers too large (over 16 KiB); the attempt is audited'),
     422: problem('Password does not meet the policy'),
     503: problem('The registration could not be recorded'),
   },

@@ -3,7 +3,7 @@ import { AuthEventSchema } from '../../core/auth-event.ts'
 import { CHANNELS, EVENT_TYPES, OUTCOMES, isEventType } from '../../core/event-types.ts'
 import { parseAddressFilter } from '../../investigation/address-filter.ts'
 import { VOLUME_INTERVALS } from '../../investigation/event-volumes.ts'
-import { problem, routesOf } from '../schemas.ts'
+import { problem, routesOf, storable } from '../schemas.ts'
 
 const route = routesOf({ tag: 'investigation', bearer: true })
 
@@ -16,7 +16,7 @@ const instant = (description: string) =>
   z.iso.datetime({ offset: true }).openapi({ description, example: '2026-11-23T10:00:00Z' })
 
 const IdentifierParam = z.object({
-  identifier: z.string().min(1).max(254).openapi({ param: { name: 'identifier', in: 'path' }, example: 'alice@example.com', description: 'The attempted identifier (normalised before lookup)' }),
+  identifier: storable(z.string().min(1).max(254)).openapi({ param: { name: 'identifier', in: 'path' }, example: 'alice@example.com', description: 'The attempted identifier (normalised before lookup)' }),
 })
 
 const scopeFailures = {
