@@ -92,7 +92,9 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.use('*', secureHeaders())
   if (deps.metrics) app.use('*', deps.metrics.middleware)
   app.use('*', allowTenantOrigins(sql))
-  const guard = { check: createSessionCheck(sql, clock), cookieName: sessionCookieNames(deps.config.secureCookies).access, trustProxy: deps.config.trustProxy }
+  // Behind any trusted proxy, its forwarded host and scheme are believed too.
+  const behindProxy = typeof deps.config.trustProxy === 'boolean' ? deps.config.trustProxy : deps.config.trustProxy.kind !== 'none'
+  const guard = { check: createSessionCheck(sql, clock), cookieName: sessionCookieNames(deps.config.secureCookies).access, trustProxy: behindProxy }
   app.use('*', async (c, next) => {
     c.set('sessionGuard', guard)
     await next()
@@ -111,7 +113,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
       dummyHash: deps.dummyHash,
       tokenTtlSeconds: deps.config.tokenTtlSeconds,
       refreshTtlSeconds: deps.config.refreshTtlSeconds ?? 2_592_000,
-      trustProxy: deps.config.trustProxy,
+      trustProxy: behindProxy,
       secureCookies: deps.config.secureCookies,
       origin,
       log,

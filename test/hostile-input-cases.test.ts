@@ -2,7 +2,8 @@ import { sign } from 'hono/jwt'
 import { describe, expect, it } from 'vitest'
 import { UNATTRIBUTED_TENANT_ID } from '../src/core/tenancy.ts'
 import { useTestDatabase } from './support/database.ts'
-import { postJson, postWith, TEST_JWT_SECRET, useSeededTenant, useTestApp } from './support/test-app.ts'
+import { uuidv7 } from '../src/core/ids.ts'
+import { postJson, postWith, TEST_SIGNING_KEY, useSeededTenant, useTestApp, type TestApp } from './support/test-app.ts'
 
 // The inputs of issue 9 that escaped the audit or answered 500, each as one request in-process; the
 // property-based suite (hostile-input.test.ts) sends them and many more over real sockets.
@@ -18,6 +19,15 @@ async function lastAttempt() {
   const [row] = await db.sql`SELECT * FROM auth_logs WHERE event_type IN ('login_failed', 'registration_failed') ORDER BY occurred_at DESC, id DESC LIMIT 1`
   return row!
 }
+/** A token for the admin with a stored session, and a signer for any variant of its claims. */
+async function adminClaims(app: TestApp) {
+  const admin = acme.users['admin@acme.test']!
+  const iat = Math.floor(Date.now() / 1000)
+  const claims = { sub: admin.id, tid: acme.tenant.id, org: acme.organisationId, role: admin.role, jti: crypto.randomUUID(), sid: uuidv7(), iat, exp: iat + 600 }
+  const token = await app.tokens.issue(claims)
+  return { token, full: { ...claims, iss: 'authtrail' } as Record<string, unknown> }
+}
+
 async function expectRefused(res: Response, field: string, status = 400) {
   expect(res.status).toBe(status)
   expect(res.headers.get('content-type')).toBe('application/problem+json')
@@ -55,9 +65,7 @@ describe('hostile input: each refused with a 4xx naming the field, and audited e
   })
 
   it('NUL in a path parameter or a query string: 400 naming it', async () => {
-    const iat = Math.floor(Date.now() / 1000)
-    const admin = acme.users['admin@acme.test']!
-    const token = await sign({ sub: admin.id, tid: acme.tenant.id, org: acme.organisationId, role: 'admin', jti: crypto.randomUUID(), iat, exp: iat + 600, iss: 'authtrail' }, TEST_JWT_SECRET, 'HS256')
+    const { token } = await adminClaims(t)
     await expectRefused(await postWith(t.app, '/v1/admin/lockouts/%00/unlock', `Bearer ${token}`), 'identifier')
     await expectRefused(await t.app.request('/v1/investigation/events?identifier=a%00', { headers: { authorization: `Bearer ${token}` } }), 'identifier')
   })
@@ -85,17 +93,15 @@ describe('hostile input: each refused with a 4xx naming the field, and audited e
   })
 
   it('a validly signed token without exp, sub, tid or org, or with a tid that is no UUID, is 401', async () => {
-    const admin = acme.users['admin@acme.test']!
-    const iat = Math.floor(Date.now() / 1000)
-    const full = { sub: admin.id, tid: acme.tenant.id, org: acme.organisationId, role: 'admin', jti: crypto.randomUUID(), iat, exp: iat + 600, iss: 'authtrail' }
+    const { full } = await adminClaims(t)
     const variants = [{ exp: undefined }, { sub: undefined }, { tid: undefined }, { org: undefined }, { tid: 'not-a-uuid' }, { role: 'root' }]
     for (const change of variants) {
       const claims = JSON.parse(JSON.stringify({ ...full, ...change }))
-      const res = await t.app.request('/v1/admin/outbox/status', { headers: { authorization: `Bearer ${await sign(claims, TEST_JWT_SECRET, 'HS256')}` } })
+      const res = await t.app.request('/v1/admin/outbox/status', { headers: { authorization: `Bearer ${await sign(claims, TEST_SIGNING_KEY)}` } })
       expect(res.status, JSON.stringify(change)).toBe(401)
       expect(res.headers.get('content-type')).toBe('application/problem+json')
     }
-    const ok = await t.app.request('/v1/admin/outbox/status', { headers: { authorization: `Bearer ${await sign(full, TEST_JWT_SECRET, 'HS256')}` } })
+    const ok = await t.app.request('/v1/admin/outbox/status', { headers: { authorization: `Bearer ${await sign(full, TEST_SIGNING_KEY)}` } })
     expect(ok.status).toBe(200)
   })
 })
