@@ -1472,7 +1472,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The live overview pushed as Server-Sent Events: one `overview` event at once, then one whenever it changes (at least every few seconds); the stream ends when the token expires */
+        /** The live overview pushed as Server-Sent Events: one `overview` event at once, then one whenever it changes (at least every few seconds). The session is checked again before each push: a revoked session or a changed role ends the stream with an `end` event; it also ends when the token expires */
         get: {
             parameters: {
                 query?: never;

@@ -120,6 +120,31 @@ describe('live overview (GET /v1/monitoring/overview and its event stream)', () 
     expect(events.at(-1)!.totals.successes).toBe(events[0]!.totals.successes + 1)
   })
 
+  it('ends the stream with an end event once its session is revoked', async () => {
+    const admin = acme.users['admin@acme.test']!
+    const signedIn = await login(admin.identifier, admin.password)
+    expect(signedIn.status).toBe(200)
+    const { access_token: token } = (await signedIn.json()) as { access_token: string }
+    const res = await getWith(t.app, '/v1/monitoring/overview/stream', `Bearer ${token}`)
+    expect(res.status).toBe(200)
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader()
+    let text = ''
+    while (!text.includes('event: overview')) text += (await reader.read()).value ?? ''
+    // Logging out revokes the session (and writes a logout event, which moves the trail and pushes).
+    expect((await postJson(t.app, '/v1/auth/logout', {}, { authorization: `Bearer ${token}` })).status).toBeLessThan(300)
+    const deadline = Date.now() + 30_000
+    for (;;) {
+      const { value, done } = await reader.read()
+      text += value ?? ''
+      if (done || text.includes('event: end') || Date.now() > deadline) break
+    }
+    expect(text).toContain('event: end')
+    expect(text).toContain('session_ended')
+    // And the stream is over: nothing more is pushed after the end event.
+    const rest = await reader.read()
+    expect(rest.done || (rest.value ?? '') === '').toBe(true)
+  })
+
   it('ends the stream when the token expires', async () => {
     const user = acme.users['auditor@acme.test']!
     const iat = Math.floor(Date.now() / 1000)

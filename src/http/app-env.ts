@@ -15,6 +15,8 @@ export interface AppEnv {
     requestId: string
     session: SessionClaims
     sessionGuard: SessionGuard
+    /** Checks the request's session again, as it was checked on arrival: for long-lived responses (event streams). */
+    recheckSession: () => Promise<void>
   }
 }
 

@@ -46,14 +46,16 @@ export function requireRole(tokens: TokenService, roles: readonly Role[]): Middl
     } catch {
       throw new ApiError('unauthorized', 'the token is invalid or expired', undefined, { 'WWW-Authenticate': 'Bearer error="invalid_token"' })
     }
-    await guard.check(claims, {
+    const presented = {
       viaCookie: bearer === undefined,
       csrfToken: c.req.header('x-csrf-token') ?? null,
       unsafeMethod: !SAFE_METHODS.has(c.req.method),
       crossOrigin: crossOriginOf(c, guard.trustProxy),
-    })
+    }
+    await guard.check(claims, presented)
     if (!roles.includes(claims.role)) throw ApiError.from('forbidden', `requires one of: ${roles.join(', ')}`)
     c.set('session', claims)
+    c.set('recheckSession', () => guard.check(claims, presented))
     await next()
   }
 }

@@ -20,6 +20,11 @@ export function followOverview(onOverview: (overview: Overview) => void, onState
   source.addEventListener('open', () => onState('live'))
   source.addEventListener('error', () => onState(source.readyState === EventSource.CLOSED ? 'closed' : 'reconnecting'))
   source.addEventListener('overview', (event) => onOverview(JSON.parse(event.data) as Overview))
+  // The server ends the stream when the session is revoked or the role changed: do not reconnect.
+  source.addEventListener('end', () => {
+    source.close()
+    onState('closed')
+  })
   return () => {
     source.close()
     onState('closed')

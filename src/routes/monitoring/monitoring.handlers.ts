@@ -63,10 +63,24 @@ export function createMonitoringRoutes(deps: MonitoringRouteDeps): OpenAPIHono<A
     const scope = scopeOfSession(session)
     // Refused before the stream opens, as a problem, if the tenant is gone.
     const first = await read(scope)
+    const recheck = c.get('recheckSession')
     const response = streamSSE(c, async (stream) => {
+      let end = () => {}
       let sent = Promise.resolve()
+      // Before each push the session is checked again, as every request's is: a revoked session, a user
+      // whose role changed or a deleted session ends the stream at the next push (at most refreshMs).
       const send = (overview: TenantOverview) => {
-        sent = sent.then(() => stream.writeSSE({ event: 'overview', data: JSON.stringify(onTheWire(overview)), id: String(overview.chain.events) }))
+        sent = sent.then(async () => {
+          try {
+            await recheck()
+          } catch (error) {
+            const detail = error instanceof ApiError ? error.detail : 'the session is no longer valid'
+            await stream.writeSSE({ event: 'end', data: JSON.stringify({ reason: 'session_ended', detail }) })
+            end()
+            return
+          }
+          await stream.writeSSE({ event: 'overview', data: JSON.stringify(onTheWire(overview)), id: String(overview.chain.events) })
+        })
         return sent
       }
       await stream.writeSSE({ event: 'overview', data: JSON.stringify(onTheWire(first)), id: String(first.chain.events), retry: 2000 })
@@ -74,7 +88,7 @@ export function createMonitoringRoutes(deps: MonitoringRouteDeps): OpenAPIHono<A
       // The stream lives as long as the token it was opened with: a client must sign in again to go on.
       await new Promise<void>((resolve) => {
         const expiry = setTimeout(resolve, Math.max(0, session.exp * 1000 - deps.clock().getTime()))
-        const end = () => {
+        end = () => {
           clearTimeout(expiry)
           resolve()
         }

@@ -49,7 +49,7 @@ export const overviewRoute = route('get', '/overview', "The live overview of the
   },
 })
 
-export const overviewStreamRoute = route('get', '/overview/stream', 'The live overview pushed as Server-Sent Events: one `overview` event at once, then one whenever it changes (at least every few seconds); the stream ends when the token expires', {
+export const overviewStreamRoute = route('get', '/overview/stream', 'The live overview pushed as Server-Sent Events: one `overview` event at once, then one whenever it changes (at least every few seconds). The session is checked again before each push: a revoked session or a changed role ends the stream with an `end` event; it also ends when the token expires', {
   responses: {
     200: {
       description: 'An event stream; each `overview` event carries a TenantOverview as JSON, its id the version of the trail it saw',
