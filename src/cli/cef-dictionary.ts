@@ -70,6 +70,24 @@ const EXAMPLES = {
   dead_letters_redriven: {
     event: { ...admin, outcome: 'success', metadata: { sink: 'syslog', redriven_count: 2, failed_count: 0, redriven_event_ids: [], failed_event_ids: [] } },
   },
+  token_refreshed: {
+    event: { outcome: 'success', channel: 'mobile', device_id: 'a3f1c2d4-mobile', metadata: { session_id: '01937a2c-5555-7000-8000-000000000002', token_expires_at: '2026-12-01T10:30:00.000Z', session_expires_at: '2026-12-31T09:30:00.000Z' } },
+  },
+  refresh_reuse_detected: {
+    event: { reason: 'refresh_token_reused', ip: '203.0.113.9', risk: { score: 90, signals: [] }, metadata: { session_id: '01937a2c-5555-7000-8000-000000000002', rotated_at: '2026-12-01T09:25:00.000Z' } },
+  },
+  logout: { event: { outcome: 'success', metadata: { scope: 'session', session_id: '01937a2c-5555-7000-8000-000000000002', sessions_revoked: 1 } } },
+  session_revoked: { event: { ...admin, outcome: 'success', reason: 'admin_revoked', identifier: 'alice@example.com', metadata: { sessions_revoked: 3 } } },
+  ip_throttled: {
+    event: {
+      reason: 'spraying',
+      ip: '203.0.113.66',
+      identifier: 'carol@example.com',
+      user_id: null,
+      risk: { score: 90, signals: [] },
+      metadata: { network: '203.0.113.66/32', throttled_until: '2026-12-01T09:45:00.000Z', failure_budget: 20, window_seconds: 3600, failed_accounts: 12 },
+    },
+  },
 } satisfies Record<EventType, { event: Partial<ChainedEvent>; lockedUntil?: string }>
 
 /** The example payload of an event type, as the outbox would carry it. */
