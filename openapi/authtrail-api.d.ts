@@ -1912,6 +1912,14 @@ export interface components {
                 first_seen_at: string;
                 last_seen_at: string;
             }[];
+            throttled_addresses: {
+                network: string;
+                episodes: number;
+                throttled_attempts: number;
+                reasons: ("failure_budget" | "spraying")[];
+                first_throttled_at: string;
+                last_throttled_at: string;
+            }[];
             lockout_timeline: {
                 event_id: string;
                 occurred_at: string;

@@ -1,12 +1,14 @@
 import { describe, expect, it } from 'vitest'
 import { useTestDatabase } from './support/database.ts'
 import { countingHasher } from './support/counting-hasher.ts'
-import { postJson, TEST_HASHER, useSeededTenant, useTestApp } from './support/test-app.ts'
+import type { IncidentReport } from '../src/investigation/incident-report.ts'
+import { createServiceMetrics } from '../src/metrics/service-metrics.ts'
+import { bearerFor, getWith, postJson, TEST_HASHER, useSeededTenant, useTestApp } from './support/test-app.ts'
 
 // Enough connections for 200 attempts to really contend for one address's throttle row.
 const db = useTestDatabase('defence_throttle', { max: 20 })
 const hasher = countingHasher(TEST_HASHER)
-const t = useTestApp(db, { hasher })
+const t = useTestApp(db, (db) => ({ hasher, metrics: createServiceMetrics({ sql: db.sql, defaultMetrics: false }) }))
 
 const accounts = Array.from({ length: 50 }, (_, i) => ({ identifier: `user${i}@acme.test` }))
 // No lockout gets in the way: 200 attempts over 50 accounts is 4 per account.
@@ -18,7 +20,12 @@ const budget = useSeededTenant(db, {
   defencePolicy: { ip_failure_budget: 100, ip_window_seconds: 3600, spray_accounts: 10_000, spray_failure_budget: 100 },
   users: accounts,
 })
-const spray = useSeededTenant(db, { slug: 'spray', lockoutPolicy, defencePolicy: { ip_failure_budget: 100, spray_accounts: 10, spray_failure_budget: 20 }, users: accounts })
+const spray = useSeededTenant(db, {
+  slug: 'spray',
+  lockoutPolicy,
+  defencePolicy: { ip_failure_budget: 100, spray_accounts: 10, spray_failure_budget: 20 },
+  users: [...accounts, { identifier: 'admin@acme.test', role: 'admin' as const }],
+})
 const small = useSeededTenant(db, {
   slug: 'small',
   lockoutPolicy,
@@ -102,6 +109,23 @@ describe('per-address failure budgets (ASVS V2.2.1)', () => {
     const events = await eventsFrom(spray.tenant.id, '192.0.2.66/32')
     expect(events).toEqual({ 'login_failed:invalid_credentials': 20, 'login_failed:ip_throttled': 180, 'ip_throttled:spraying': 1 })
     t.clock.now = null
+  })
+
+  it('the replayed campaign shows the spraying address throttled after its budget, in the report and the metrics', async () => {
+    const params = new URLSearchParams({ from: new Date(Date.now() - 3_600_000).toISOString(), to: new Date(Date.now() + 60_000).toISOString(), spray_min_accounts: '10' })
+    const res = await getWith(t.app, `/v1/investigation/incident-report?${params}`, await bearerFor(t.tokens, spray, 'admin@acme.test'))
+    expect(res.status).toBe(200)
+    const report = (await res.json()) as IncidentReport
+    expect(report.throttled_addresses).toEqual([
+      { network: '192.0.2.66/32', episodes: 1, throttled_attempts: 180, reasons: ['spraying'], first_throttled_at: expect.any(String), last_throttled_at: expect.any(String) },
+    ])
+    expect(report.password_spraying.map((s) => s.ip)).toEqual(['192.0.2.66'])
+
+    const text = await (await t.app.request('/metrics')).text()
+    expect(text).toContain('authtrail_login_attempts_total{channel="web",outcome="throttled"} 282')
+    // 100 + 2 refused from 203.0.113.10 and 180 from 192.0.2.66; one episode each.
+    expect(text).toContain('authtrail_ip_throttles_total{channel="web"} 2')
+    expect(text).toMatch(/authtrail_addresses_throttled [12]\n/)
   })
 
   it('counts an IPv6 attacker rotating addresses inside one /64 as one address', async () => {

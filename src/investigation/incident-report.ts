@@ -46,6 +46,19 @@ export interface SourceActivity {
   last_seen_at: string
 }
 
+/** A network (IPv4 address, IPv6 /64) the per-address throttle refused in the window. */
+export interface ThrottledAddress {
+  network: string
+  /** Throttling episodes begun (ip_throttled events). */
+  episodes: number
+  /** Attempts refused unchecked (429). */
+  throttled_attempts: number
+  /** Which budget refused: the plain one, the spraying one, or both over the window. */
+  reasons: ('failure_budget' | 'spraying')[]
+  first_throttled_at: string
+  last_throttled_at: string
+}
+
 export interface LockoutTimelineEntry {
   event_id: string
   occurred_at: string
@@ -104,6 +117,8 @@ export interface IncidentReport {
   source_ips: SourceActivity[]
   /** Addresses whose failures touched at least `spray_min_accounts` accounts, ranked by distinct accounts. */
   password_spraying: SourceActivity[]
+  /** Networks the per-address throttle refused, ranked by refused attempts. */
+  throttled_addresses: ThrottledAddress[]
   /**
    * Lockouts and what ended them (expiry, an administrator), in order. The counter reset a success
    * writes after ordinary failures is not a lockout event and is left out.
@@ -112,7 +127,15 @@ export interface IncidentReport {
   /** In order of the success. */
   suspicious_successes: SuspiciousSuccess[]
   /** Lists cut at `limit`; the totals are never cut. */
-  truncated: { targeted_accounts: boolean; distributed_attacks: boolean; source_ips: boolean; password_spraying: boolean; lockout_timeline: boolean; suspicious_successes: boolean }
+  truncated: {
+    targeted_accounts: boolean
+    distributed_attacks: boolean
+    source_ips: boolean
+    password_spraying: boolean
+    throttled_addresses: boolean
+    lockout_timeline: boolean
+    suspicious_successes: boolean
+  }
 }
 
 const ATTEMPT_TYPES = ['login_failed', 'login_success', 'account_locked']
@@ -137,12 +160,14 @@ export async function buildIncidentReport(sql: Sql, scope: TenantScope, options:
     await tx`SET LOCAL work_mem = '64MB'`
     const { totals, accounts, sources } = await readActivity(db, scope, options)
     const timeline = await readLockoutTimeline(db, scope, options)
+    const throttledAddresses = await readThrottledAddresses(db, scope, options)
     const suspicious = await readSuspiciousSuccesses(db, scope, options)
     const cut = <T>(list: T[]) => ({ list: list.slice(0, options.limit), truncated: list.length > options.limit })
     const targeted = cut(accounts.byFailures)
     const distributed = cut(accounts.distributed)
     const ips = cut(sources.byFailures)
     const spraying = cut(sources.spraying)
+    const throttled = cut(throttledAddresses)
     const lockouts = cut(timeline)
     return {
       window: { from: options.from.toISOString(), to: options.to.toISOString() },
@@ -157,6 +182,7 @@ export async function buildIncidentReport(sql: Sql, scope: TenantScope, options:
       distributed_attacks: distributed.list,
       source_ips: ips.list,
       password_spraying: spraying.list,
+      throttled_addresses: throttled.list,
       lockout_timeline: lockouts.list,
       suspicious_successes: suspicious.successes,
       truncated: {
@@ -164,11 +190,30 @@ export async function buildIncidentReport(sql: Sql, scope: TenantScope, options:
         distributed_attacks: distributed.truncated,
         source_ips: ips.truncated,
         password_spraying: spraying.truncated,
+        throttled_addresses: throttled.truncated,
         lockout_timeline: lockouts.truncated,
         suspicious_successes: suspicious.total > suspicious.successes.length,
       },
     }
   })
+}
+
+/** The throttle's refusals and episodes in the window, per network (the network is in each event's metadata). */
+async function readThrottledAddresses(sql: Sql, scope: TenantScope, options: IncidentReportOptions): Promise<ThrottledAddress[]> {
+  const rows = await sql<{ network: string; episodes: number; throttled_attempts: number; reasons: ThrottledAddress['reasons']; first_at: Date; last_at: Date }[]>`
+    SELECT metadata->>'network' AS network,
+      count(*) FILTER (WHERE event_type = 'ip_throttled')::int AS episodes,
+      count(*) FILTER (WHERE event_type = 'login_failed')::int AS throttled_attempts,
+      coalesce(array_agg(DISTINCT reason ORDER BY reason) FILTER (WHERE event_type = 'ip_throttled'), '{}') AS reasons,
+      min(occurred_at) AS first_at, max(occurred_at) AS last_at
+    FROM auth_logs
+    WHERE ${windowClause(sql, scope, options)}
+      AND (event_type = 'ip_throttled' OR (event_type = 'login_failed' AND reason = 'ip_throttled'))
+    GROUP BY 1 ORDER BY throttled_attempts DESC, network LIMIT ${options.limit + 1}`
+  return rows.map((r) => ({
+    network: r.network, episodes: r.episodes, throttled_attempts: r.throttled_attempts, reasons: r.reasons,
+    first_throttled_at: r.first_at.toISOString(), last_throttled_at: r.last_at.toISOString(),
+  }))
 }
 
 function windowClause(sql: Sql, scope: TenantScope, options: IncidentReportOptions, alias?: string) {

@@ -163,6 +163,12 @@ export const IncidentReportSchema = z
     distributed_attacks: z.array(AccountActivitySchema),
     source_ips: z.array(SourceActivitySchema),
     password_spraying: z.array(SourceActivitySchema),
+    throttled_addresses: z.array(
+      z.object({
+        network: text, episodes: int, throttled_attempts: int, reasons: z.array(z.enum(['failure_budget', 'spraying'])),
+        first_throttled_at: text, last_throttled_at: text,
+      }),
+    ),
     lockout_timeline: z.array(
       z.object({
         event_id: text, occurred_at: text, event_type: z.enum(['account_locked', 'lockout_reset']),
