@@ -1,8 +1,10 @@
 // @ts-check
 /**
- * Mutation testing of the pure core (src/core) against its unit tests. Fast (no database, no syslog), so
- * CI runs it on every change, incrementally from the committed results file, and fails below the break
- * threshold. `npm run mutation:core` runs it; `npm run mutation` runs this and the trust-critical one.
+ * Mutation testing of the pure core (src/core) against its unit tests: no database, no syslog. Run it with
+ * `npm run mutation:core` (incremental: unchanged mutants keep their result from the last run's file) or,
+ * with the trust-critical configuration, `npm run mutation` (everything from scratch). CI runs
+ * `npm run mutation:ci`, this configuration over the core files whose score has been measured, and fails
+ * below `thresholds.break`.
  * @type {import('@stryker-mutator/api/core').PartialStrykerOptions}
  */
 export default {
