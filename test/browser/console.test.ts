@@ -267,6 +267,14 @@ describe('security console in a browser', () => {
     await page.getByTestId('events').locator('tbody tr').first().waitFor()
     for (const trace of acmeTraces) expect(await text()).not.toContain(trace)
     expect(await page.getByTestId('export').count()).toBe(0)
+    // Signing out ends the session on the server, audited, and brings back the sign-in form.
+    const auditor = globex.users['auditor@globex.test']!
+    await page.getByRole('button', { name: 'Sign out' }).click()
+    await page.getByLabel('Tenant').waitFor()
+    const logouts = () => db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM auth_logs WHERE tenant_id = ${globex.tenant.id} AND event_type = 'logout' AND user_id = ${auditor.id}`
+    await eventually(async () => (await logouts())[0]!.n).toBe(1)
+    const [open] = await db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM auth_sessions WHERE user_id = ${auditor.id} AND revoked_at IS NULL`
+    expect(open!.n).toBe(0)
     expect(page.problems).toEqual([])
     await page.close()
   })

@@ -10,6 +10,8 @@ export type Problem = Schemas['Problem']
 /** What the console knows of its signed-in user, read from the token the login returned. */
 export interface Session {
   token: string
+  /** Spent by its first use: each refresh returns the next one (RFC 9700 rotation). */
+  refreshToken: string
   tenant: string
   identifier: string
   role: 'admin' | 'auditor' | 'user'
@@ -19,8 +21,8 @@ export interface Session {
 }
 
 /**
- * The bearer token lives in this module only: never in localStorage, sessionStorage or a cookie the page
- * can read, so a reload signs out.
+ * The bearer and refresh tokens live in this module only: never in localStorage, sessionStorage or a cookie
+ * the page can read, so a reload signs out.
  */
 let current: Session | null = null
 const listeners = new Set<(session: Session | null) => void>()
@@ -80,10 +82,38 @@ export function ok<T>(result: { data?: T; error?: unknown; response: Response })
 export async function signIn(tenant: string, identifier: string, password: string): Promise<Session> {
   const session = ok(await api.POST('/v1/auth/login', { body: { tenant, identifier, password } }))
   const claims = claimsOf(session.access_token)
-  const signedIn: Session = { token: session.access_token, tenant, identifier, role: claims.role, organisationId: claims.org, expiresAt: claims.exp }
+  const signedIn: Session = {
+    token: session.access_token,
+    refreshToken: session.refresh_token,
+    tenant,
+    identifier,
+    role: claims.role,
+    organisationId: claims.org,
+    expiresAt: claims.exp,
+  }
   if (signedIn.role !== 'admin' && signedIn.role !== 'auditor') {
     throw new ProblemError({ type: 'about:blank', title: 'No console access', status: 403, code: 'forbidden', detail: 'This account has neither the auditor nor the admin role.' })
   }
   setSession(signedIn)
   return signedIn
+}
+
+/**
+ * Rotates the session's refresh token for a new access token (POST /v1/auth/refresh) before the current
+ * one expires. A refused refresh (revoked, reused, expired session) signs out.
+ */
+export async function refreshSession(): Promise<void> {
+  const before = current
+  if (!before) return
+  const result = await api.POST('/v1/auth/refresh', { body: { refresh_token: before.refreshToken } })
+  if (current !== before) return
+  if (!result.data) return setSession(null)
+  const claims = claimsOf(result.data.access_token)
+  setSession({ ...before, token: result.data.access_token, refreshToken: result.data.refresh_token, role: claims.role, expiresAt: claims.exp })
+}
+
+/** Ends the session on the server (POST /v1/auth/logout, audited), then forgets it here whatever the answer. */
+export async function signOut(): Promise<void> {
+  if (current) await api.POST('/v1/auth/logout', { body: { scope: 'session' } }).catch(() => undefined)
+  setSession(null)
 }

@@ -3,7 +3,7 @@ import { useEffect, useState } from 'preact/hooks'
 import { LocationProvider, Route, Router, useLocation } from 'preact-iso'
 import 'uplot/dist/uPlot.min.css'
 import './console.css'
-import { currentSession, onSessionChange, setSession, signIn, type Overview, type Session } from './api.ts'
+import { currentSession, onSessionChange, refreshSession, signIn, signOut, type Overview, type Session } from './api.ts'
 import { href } from './format.ts'
 import { followOverview, LiveContext, type LiveState } from './live.ts'
 import { ErrorNote } from './ui.tsx'
@@ -72,8 +72,10 @@ function Shell({ session }: { session: Session }) {
   // One stream for the whole session: the overview also tells the other views what the plan allows.
   useEffect(() => followOverview(setOverview, setLive), [session.token])
   useEffect(() => {
-    // The token is the session: when it expires, sign in again.
-    const timer = setTimeout(() => setSession(null), Math.max(0, session.expiresAt * 1000 - Date.now()))
+    // Two thirds into the access token's life, rotate the refresh token for a new one (the stream follows
+    // the new token); a refused refresh signs out.
+    const left = session.expiresAt * 1000 - Date.now()
+    const timer = setTimeout(() => void refreshSession(), Math.max(0, left - Math.min(60_000, left / 3)))
     return () => clearTimeout(timer)
   }, [session.expiresAt])
   const nav = [
@@ -98,7 +100,7 @@ function Shell({ session }: { session: Session }) {
         <span class="who" data-testid="who">
           {overview?.tenant.name ?? session.tenant} · {session.identifier} <span class="tag">{session.role}</span>
         </span>
-        <button type="button" class="secondary" onClick={() => setSession(null)}>
+        <button type="button" class="secondary" onClick={() => void signOut()}>
           Sign out
         </button>
       </header>
