@@ -1,10 +1,18 @@
--- ip_throttled: an address throttled for spending its failure budget (once per episode). The list carries
--- every type known before it (src/core/event-catalog.ts; a test compares them).
-CREATE OR REPLACE FUNCTION auth_event_type_known(event_type text) RETURNS boolean
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN event_type IN (
-  'login_failed', 'account_locked', 'login_success', 'lockout_reset',
-  'registration_succeeded', 'registration_failed', 'audit_exported',
-  'retention_purged', 'dead_letters_redriven',
-  'token_refreshed', 'refresh_reuse_detected', 'logout', 'session_revoked',
-  'ip_throttled');
+-- ip_throttled: an address throttled for spending its failure budget (once per episode), added to the list
+-- the function holds, whatever other migrations added before it (src/core/event-catalog.ts; a test
+-- compares them): the names in the current definition's literals, then ours.
+DO $$
+DECLARE
+  known text[];
+BEGIN
+  SELECT array_agg(DISTINCT name) INTO known
+  FROM regexp_matches(pg_get_functiondef('auth_event_type_known(text)'::regprocedure), '''([^'']*)''', 'g') AS literal,
+       regexp_split_to_table(literal[1], '[^a-z0-9_]+') AS name
+  WHERE name <> '';
+  known := known || ARRAY['ip_throttled'];
+  SELECT array_agg(DISTINCT t ORDER BY t) INTO known FROM unnest(known) AS t;
+  EXECUTE format(
+    'CREATE OR REPLACE FUNCTION auth_event_type_known(event_type text) RETURNS boolean '
+    'LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURN event_type = ANY (%L::text[])', known);
+END
+$$;

@@ -27,6 +27,7 @@ import { createInvestigationRoutes } from './routes/investigation/investigation.
 import { createMetricsRoutes } from './routes/metrics/metrics.handlers.ts'
 import { createConsoleRoutes } from './routes/console/console.handlers.ts'
 import { createMonitoringRoutes } from './routes/monitoring/monitoring.handlers.ts'
+import { createPlatformRoutes } from './routes/platform/platform.handlers.ts'
 import type { EventSink } from './sinks/event-sink.ts'
 import { SERVICE_VERSION } from './version.ts'
 
@@ -100,6 +101,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     await next()
   })
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
+  app.openAPIRegistry.registerComponent('securitySchemes', 'operatorToken', { type: 'http', scheme: 'bearer', description: 'A platform operator credential (`authtrail operator bootstrap`)' })
 
   // Authentication first: it reads and limits its bodies itself, so that every refused attempt (an
   // oversize one too) is audited. Every area mounted after it gets the plain body limit here.
@@ -127,6 +129,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.route('/v1/audit', createAuditRoutes({ sql, tokens, checkpointKey }))
   app.route('/v1/investigation', createInvestigationRoutes({ sql, tokens, clock }))
   app.route('/v1/admin', createAdminRoutes({ sql, retentionSql: deps.retentionSql, tokens, clock, origin, sinks: deps.sinks ?? [], checkpointKey, cefDevice: deps.cefDevice }))
+  app.route('/v1/platform', createPlatformRoutes({ sql, clock, origin }))
   app.route('/v1/monitoring', createMonitoringRoutes({ sql, tokens, clock, sinks: deps.sinks ?? [], log, closing: deps.closing }))
   if (deps.metrics) app.route('/', createMetricsRoutes(deps.metrics))
   app.route('/console', createConsoleRoutes())

@@ -40,6 +40,7 @@ beforeAll(async () => {
     slug: 'acme',
     chainShards: 2,
     retentionDays: 30,
+    registrationMode: 'open',
     users: [{ identifier: 'alice@acme.test' }, { identifier: 'admin@acme.test', role: 'admin' }],
   })
   app = await createTestApp(runtime)

@@ -7,7 +7,7 @@ const hasher = countingHasher(TEST_HASHER)
 
 const db = useTestDatabase('login')
 const t = useTestApp(db, { hasher })
-const acme = useSeededTenant(db, { slug: 'acme', users: [{ identifier: 'alice@acme.test' }, { identifier: 'bob@acme.test' }, { identifier: 'carol@acme.test' }] })
+const acme = useSeededTenant(db, { slug: 'acme', registrationMode: 'open', users: [{ identifier: 'alice@acme.test' }, { identifier: 'bob@acme.test' }, { identifier: 'carol@acme.test' }] })
 
 const login = (path: string, body: Record<string, unknown>, headers: Record<string, string> = {}) => postJson(t.app, path, body, headers)
 

@@ -52,6 +52,11 @@ export interface RecordOptions {
   defence?: DefenceWrite
   /** The chain, when it is not the drafts' own: a re-drive is recorded in the chain whose dead letters it re-delivered. */
   shard?: number
+  /**
+   * The events are changes of a user's role or status or of a tenant's settings, which the database makes
+   * from the events themselves (apply_admin_events): the only way to make them, so never without their event.
+   */
+  applyChanges?: boolean
 }
 
 /** Thrown inside a transaction when an event id exists already (a retried request): the caller's transaction rolls back whole. */
@@ -180,6 +185,7 @@ async function appendEvents(
       shard: chain.shard,
       now: options.now,
       events: appendInputs(events, chain.shard),
+      applyChanges: options.applyChanges,
       ...(lockout && {
         lockout: { identifier: lockout.identifier, userId: lockout.userId, next: lockout.state, snapshot: lockoutSnapshot(chain.tenantId, lockout), expected },
       }),

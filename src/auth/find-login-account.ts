@@ -17,14 +17,14 @@ type UserColumns = { user_id: string; organisation_id: string; password_hash: st
 /** One row whatever exists: the user's columns or nulls, then the lockout state's columns or nulls. */
 type LoginAccountRow = (UserColumns | Absent<UserColumns>) & (LockoutStateColumns | Absent<LockoutStateColumns>)
 
-/** One round trip: the user (if any) and the lockout state of an identifier, scoped to the tenant. */
+/** One round trip: the user (if any, and not disabled: a disabled one fails like an unknown identifier) and the lockout state of an identifier, scoped to the tenant. */
 export async function findLoginAccount(sql: Sql, tenantId: string, identifier: string): Promise<LoginAccount> {
   const rows = await sql<LoginAccountRow[]>`
     SELECT u.id AS user_id, u.organisation_id, u.password_hash, u.role,
            l.failed_login_attempts, l.window_started_at, l.last_failed_at, l.account_locked_until,
            l.lockout_count, l.last_locked_at
     FROM (SELECT 1) AS one
-    LEFT JOIN users u ON u.tenant_id = ${tenantId} AND u.identifier = ${identifier}
+    LEFT JOIN users u ON u.tenant_id = ${tenantId} AND u.identifier = ${identifier} AND u.disabled_at IS NULL
     LEFT JOIN account_lockouts l ON l.tenant_id = ${tenantId} AND l.identifier = ${identifier}`
   // FROM (SELECT 1): exactly one row, whether or not the user or the state exists.
   const row = rows[0]!

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { LOCKOUT_MODES } from './defence-policy.ts'
+import { PLAN_FIELDS, SETTINGS_FIELDS } from './administration.ts'
 
 /**
  * The closed set of audit event types, each defined once: what it records (its category), how a SIEM
@@ -32,6 +33,14 @@ const refusedRequest = z.strictObject({
  * `identifier` (NFKC, trimmed, lower case): what an analyst needs to see `ADMIN` tried beside `admin`.
  */
 const identifierAsTyped = z.string().optional()
+/** Who made an administrative change: a platform operator, a tenant administrator, or the service (the command). */
+const actorKind = z.enum(['operator', 'admin', 'service'])
+/** A setting's value before and after a change. */
+const settingValue = z.union([z.string(), z.number(), z.boolean(), z.array(z.string())])
+const change = z.strictObject({ from: settingValue, to: settingValue })
+/** Every setting a change touched, by name, and nothing it left as it was. */
+const changes = <K extends string>(names: readonly [K, ...K[]]) => z.partialRecord(z.enum(names), change)
+const role = z.enum(['user', 'admin', 'auditor'])
 
 /** Reasons an attempt is refused before any credential check; such attempts never count towards a lockout. */
 const REFUSAL_REASONS = ['invalid_request', 'unknown_tenant'] as const
@@ -110,13 +119,14 @@ export const EVENT_CATALOG = {
     cef: { name: 'Registration succeeded', severity: 2 },
     outcome: success,
     reason: z.null(),
-    metadata: z.strictObject({}),
+    // A registration through an invitation names it and the role it granted.
+    metadata: z.strictObject({ invitation_id: z.string().optional(), role: role.optional() }),
   },
   registration_failed: {
     category: 'registration',
     cef: { name: 'Registration failed', severity: 4 },
     outcome: failure,
-    reason: z.enum(['unknown_organisation', 'weak_password', 'identifier_taken', ...REFUSAL_REASONS]),
+    reason: z.enum(['unknown_organisation', 'weak_password', 'identifier_taken', 'registration_closed', 'invitation_invalid', ...REFUSAL_REASONS]),
     metadata: z.union([z.strictObject({ password_policy: z.string().optional() }), refusedRequest]),
   },
   audit_exported: {
@@ -198,5 +208,84 @@ export const EVENT_CATALOG = {
       /** Distinct accounts the network failed against in the window, this attempt's included. */
       failed_accounts: count,
     }),
+  },
+  tenant_created: {
+    category: 'administration',
+    cef: { name: 'Tenant created', severity: 4 },
+    outcome: success,
+    reason: z.null(),
+    metadata: z.strictObject({
+      actor_kind: actorKind,
+      slug: z.string(),
+      name: z.string(),
+      registration_mode: z.string(),
+      allowed_origins: z.array(z.string()),
+      retention_days: count,
+      can_download: z.boolean(),
+      chain_shards: count,
+      lockout_max_failures: count,
+      lockout_window_seconds: count,
+      lockout_base_seconds: count,
+      lockout_multiplier: count,
+      lockout_max_seconds: count,
+      /** The organisation created with the tenant. */
+      organisation_name: z.string(),
+    }),
+  },
+  tenant_plan_changed: {
+    category: 'administration',
+    cef: { name: 'Tenant plan changed', severity: 5 },
+    outcome: success,
+    reason: z.null(),
+    metadata: z.strictObject({ actor_kind: actorKind, changes: changes(PLAN_FIELDS) }),
+  },
+  tenant_settings_changed: {
+    category: 'administration',
+    cef: { name: 'Tenant settings changed', severity: 4 },
+    outcome: success,
+    reason: z.null(),
+    metadata: z.strictObject({ actor_kind: actorKind, changes: changes(SETTINGS_FIELDS) }),
+  },
+  organisation_created: {
+    category: 'administration',
+    cef: { name: 'Organisation created', severity: 3 },
+    outcome: success,
+    reason: z.null(),
+    metadata: z.strictObject({ actor_kind: actorKind, name: z.string() }),
+  },
+  user_invited: {
+    category: 'administration',
+    cef: { name: 'User invited', severity: 4 },
+    outcome: success,
+    reason: z.null(),
+    metadata: z.strictObject({ actor_kind: actorKind, invitation_id: z.string(), role, expires_at: instant }),
+  },
+  user_role_changed: {
+    category: 'account_state',
+    cef: { name: 'User role changed', severity: 6 },
+    outcome: success,
+    reason: z.null(),
+    metadata: z.strictObject({ actor_kind: actorKind, from: role, to: role }),
+  },
+  user_disabled: {
+    category: 'account_state',
+    cef: { name: 'User disabled', severity: 5 },
+    outcome: success,
+    reason: z.null(),
+    metadata: z.strictObject({ actor_kind: actorKind }),
+  },
+  user_enabled: {
+    category: 'account_state',
+    cef: { name: 'User enabled', severity: 4 },
+    outcome: success,
+    reason: z.null(),
+    metadata: z.strictObject({ actor_kind: actorKind }),
+  },
+  operator_created: {
+    category: 'administration',
+    cef: { name: 'Platform operator created', severity: 7 },
+    outcome: success,
+    reason: z.null(),
+    metadata: z.strictObject({ actor_kind: actorKind, operator_id: z.string(), operator_name: z.string() }),
   },
 } as const satisfies Record<string, EventDefinition>

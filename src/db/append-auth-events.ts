@@ -29,6 +29,8 @@ export interface AppendRequest {
   lockout?: AppendLockout
   /** A login attempt's address state: appended through append_login_attempt(), which composes with append_auth_events(). */
   defence?: DefenceWrite
+  /** The events are administrative changes that apply_admin_events() makes before appending them. */
+  applyChanges?: boolean
 }
 
 /** The place, digests and link the database gave one event (hex). */
@@ -78,6 +80,8 @@ export async function appendAuthEvents(db: Queryable, request: AppendRequest): P
   }
   const [row] = request.defence
     ? await db<{ answer: RawAnswer }[]>`SELECT append_login_attempt(${db.json({ ...attempt, defence: defenceWriteJson(request.defence) } as never)}) AS answer`
+    : request.applyChanges
+      ? await db<{ answer: RawAnswer }[]>`SELECT apply_admin_events(${db.json(attempt as never)}) AS answer`
     : await db<{ answer: RawAnswer }[]>`SELECT append_auth_events(${db.json(attempt as never)}) AS answer`
   const answer = row!.answer
   if (answer.status === 'stale') return { status: 'stale', lockout: lockoutStateFromJson(answer.lockout) }

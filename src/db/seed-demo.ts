@@ -10,7 +10,7 @@ export const DEMO = {
 /** Seeds a demo tenant with a user and an admin, once. Development only. */
 export async function seedDemo(sql: Sql, hasher: { hash(password: string): Promise<string> }): Promise<void> {
   if (await findTenantBySlug(sql, DEMO.tenant)) return
-  const tenant = await createTenant(sql, { slug: DEMO.tenant, name: 'Demo tenant', canDownload: true, retentionDays: 30 })
+  const tenant = await createTenant(sql, { slug: DEMO.tenant, name: 'Demo tenant', canDownload: true, retentionDays: 30, registrationMode: 'open' })
   const org = await createOrganisation(sql, tenant.id, 'Demo organisation')
   await createUser(sql, { tenantId: tenant.id, organisationId: org.id, identifier: DEMO.user.identifier, passwordHash: await hasher.hash(DEMO.user.password) })
   await createUser(sql, { tenantId: tenant.id, organisationId: org.id, identifier: DEMO.admin.identifier, passwordHash: await hasher.hash(DEMO.admin.password), role: 'admin' })

@@ -34,3 +34,19 @@ export function isUniqueViolation(error: unknown, constraints: readonly string[]
 export function isInsufficientPrivilege(error: unknown): boolean {
   return asPg(error).code === '42501'
 }
+
+/** True when apply_admin_events() found a row no longer as the change's event says it was (AT101). */
+export function isChangedMeanwhile(error: unknown): boolean {
+  return asPg(error).code === 'AT101'
+}
+
+/** Runs `attempt` again (up to `tries` times in all) while it fails because its rows changed meanwhile. */
+export async function retryWhileChangedMeanwhile<T>(attempt: () => Promise<T>, tries = 5): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await attempt()
+    } catch (error) {
+      if (i >= tries || !isChangedMeanwhile(error)) throw error
+    }
+  }
+}

@@ -17,6 +17,8 @@ export interface AppEnv {
     sessionGuard: SessionGuard
     /** Checks the request's session again, as it was checked on arrival: for long-lived responses (event streams). */
     recheckSession: () => Promise<void>
+    /** The platform operator behind a /v1/platform request. */
+    operator: { id: string; name: string }
   }
 }
 

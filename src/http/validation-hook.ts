@@ -1,12 +1,13 @@
 import type { ZodError } from 'zod'
 import { ApiError, type FieldError } from '../errors/codes.ts'
 
-/** Turns zod issues into field errors: the field is the dotted path, or the parameter's name. */
+/** Turns zod issues into field errors: the field is the dotted path, or the parameter's name; an unknown field is named too. */
 export function fieldErrors(error: ZodError): FieldError[] {
-  return error.issues.map((issue) => ({
-    field: issue.path.length ? issue.path.map(String).join('.') : '(body)',
-    detail: issue.message,
-  }))
+  return error.issues.flatMap((issue) => {
+    const at = issue.path.map(String)
+    if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => ({ field: [...at, key].join('.'), detail: 'unknown field' }))
+    return [{ field: at.length ? at.join('.') : '(body)', detail: issue.message }]
+  })
 }
 
 /** The 400 validation_failed problem for a part of the request (`json`, `query`, `header`…) that failed its schema. */

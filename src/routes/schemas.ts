@@ -46,7 +46,8 @@ export const IdempotencyKeyHeader = z.object({
  * const route = routesOf({ tag: 'audit', bearer: true })
  * export const verifyRoute = route('get', '/verify', 'Recompute the chains', { responses: { 200: ... } })
  */
-export function routesOf(area: { tag: string; bearer: boolean }) {
+export function routesOf(area: { tag: string; bearer: boolean; scheme?: string }) {
+  const security = area.bearer ? { security: [{ [area.scheme ?? 'bearerAuth']: [] }] } : {}
   return <M extends RouteConfig['method'], P extends string, S extends Pick<RouteConfig, 'request' | 'responses'>>(method: M, path: P, summary: string, spec: S) =>
-    createRoute({ method, path, tags: [area.tag], summary, ...(area.bearer ? { security: [{ bearerAuth: [] }] } : {}), ...spec })
+    createRoute({ method, path, tags: [area.tag], summary, ...security, ...spec })
 }

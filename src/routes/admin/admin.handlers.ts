@@ -18,6 +18,7 @@ import { scopeOfSession } from '../../core/tenancy.ts'
 import { createRouter } from '../create-router.ts'
 import { exportRoute, retentionPurgeRoute, unlockRoute } from './admin.routes.ts'
 import { createOutboxRoutes, type OutboxRouteDeps } from './outbox.handlers.ts'
+import { createUserAdministrationRoutes } from './users.handlers.ts'
 
 export interface AdminRouteDeps extends OutboxRouteDeps {
   /** HMAC key of retention checkpoints (CHECKPOINT_HMAC_KEY); null stores them unsigned, still attested by the purge event. */
@@ -103,5 +104,6 @@ export function createAdminRoutes(deps: AdminRouteDeps): OpenAPIHono<AppEnv> {
     }
   })
   app.route('/outbox', createOutboxRoutes(deps))
+  app.route('/', createUserAdministrationRoutes(deps))
   return app
 }

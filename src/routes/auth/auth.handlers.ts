@@ -247,7 +247,7 @@ export function createAuthRoutes(deps: AuthRouteDeps): OpenAPIHono<AppEnv> {
     answerAttempt(c, registration, RegisterBody, async ({ body, tenant, idempotencyKey }) => {
       const result = await registerUser(deps, {
         tenant,
-        organisationId: body.organisation_id ?? null,
+        invitation: body.invitation ?? null,
         identifier: normalizeIdentifier(body.identifier),
         password: body.password,
         origin: deps.origin(c, 'web'),
@@ -256,8 +256,12 @@ export function createAuthRoutes(deps: AuthRouteDeps): OpenAPIHono<AppEnv> {
       if (result.kind === 'weak_password') {
         return problemResponse(c, ApiError.from('weak_password', result.detail, [{ field: 'password', detail: result.detail }]), { event_id: result.eventId })
       }
-      if (result.kind === 'unknown_organisation') {
-        const error = ApiError.from('validation_failed', 'unknown organisation', [{ field: 'organisation_id', detail: 'unknown organisation' }])
+      if (result.kind === 'unknown_organisation' || result.kind === 'registration_closed') {
+        // No organisation to register into, or the tenant's registration mode refuses this kind of registration.
+        return problemResponse(c, ApiError.from('registration_closed', 'this tenant does not accept this registration'), { event_id: result.eventId })
+      }
+      if (result.kind === 'invitation_invalid') {
+        const error = ApiError.from('validation_failed', 'invalid invitation', [{ field: 'invitation', detail: 'unknown, used or expired for this identifier' }])
         return problemResponse(c, error, { event_id: result.eventId })
       }
       return c.json({ status: 'accepted' as const, event_id: result.eventId }, 202)

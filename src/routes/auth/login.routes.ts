@@ -63,7 +63,12 @@ export const mobileLoginRoute = route('post', '/mobile/auth/login', 'Log in from
 export const RegisterBody = z
   .object({
     tenant: credentials.tenant,
-    organisation_id: z.string().uuid().optional().openapi({ description: "Defaults to the tenant's first organisation" }),
+    invitation: z
+      .string()
+      .min(1)
+      .max(128)
+      .optional()
+      .openapi({ description: "An invitation's secret: the account gets the invitation's organisation and role. Without one, only a tenant whose registration mode is open accepts the registration (as a user of its first organisation)." }),
     identifier: credentials.identifier,
     password: z.string().min(1).max(1024).openapi({ format: 'password', description: '12 to 128 characters' }),
   })
@@ -77,7 +82,8 @@ export const registerRoute = route('post', '/auth/register', 'Register an accoun
       description: 'Registration received',
       content: { 'application/json': { schema: z.object({ status: z.literal('accepted'), event_id: z.string().uuid() }).openapi('RegistrationAccepted') } },
     },
-    400: problem('Invalid request; the attempt is audited'),
+    400: problem('Invalid request, or an invitation that is unknown, used or expired; the attempt is audited'),
+    403: problem('The tenant accepts no registration of this kind (registration_closed); the attempt is audited'),
     413: problem('Body too large'),
     431: problem('Request headers too large (over 16 KiB); the attempt is audited'),
     422: problem('Password does not meet the policy'),
