@@ -88,6 +88,30 @@ const EXAMPLES = {
       metadata: { network: '203.0.113.66/32', throttled_until: '2026-12-01T09:45:00.000Z', failure_budget: 20, window_seconds: 3600, failed_accounts: 12 },
     },
   },
+  tenant_created: {
+    event: {
+      ...admin,
+      outcome: 'success',
+      metadata: {
+        actor_kind: 'operator', slug: 'acme', name: 'Acme', registration_mode: 'invite', allowed_origins: ['https://app.acme.example'], retention_days: 365, can_download: false, chain_shards: 16,
+        lockout_max_failures: 5, lockout_window_seconds: 900, lockout_base_seconds: 300, lockout_multiplier: 2, lockout_max_seconds: 86400, organisation_name: 'default',
+      },
+    },
+  },
+  tenant_plan_changed: { event: { ...admin, outcome: 'success', metadata: { actor_kind: 'operator', changes: { retention_days: { from: 365, to: 30 } } } } },
+  tenant_settings_changed: { event: { ...admin, outcome: 'success', metadata: { actor_kind: 'operator', changes: { registration_mode: { from: 'invite', to: 'open' } } } } },
+  organisation_created: { event: { ...admin, outcome: 'success', metadata: { actor_kind: 'admin', name: 'Branch office' } } },
+  user_invited: {
+    event: { ...admin, outcome: 'success', identifier: 'carol@example.com', metadata: { actor_kind: 'admin', invitation_id: '01937a2c-6666-7000-8000-000000000001', role: 'auditor', expires_at: '2026-12-08T09:30:00.000Z' } },
+  },
+  user_role_changed: {
+    event: { ...admin, outcome: 'success', identifier: 'bob@example.com', user_id: '0193779a-3333-7e2f-8a3b-4c5d6e7f8095', metadata: { actor_kind: 'admin', from: 'user', to: 'auditor' } },
+  },
+  user_disabled: { event: { ...admin, outcome: 'success', identifier: 'bob@example.com', user_id: '0193779a-3333-7e2f-8a3b-4c5d6e7f8095', metadata: { actor_kind: 'admin' } } },
+  user_enabled: { event: { ...admin, outcome: 'success', identifier: 'bob@example.com', user_id: '0193779a-3333-7e2f-8a3b-4c5d6e7f8095', metadata: { actor_kind: 'admin' } } },
+  operator_created: {
+    event: { ...admin, channel: 'system', actor_id: null, ip: null, outcome: 'success', metadata: { actor_kind: 'service', operator_id: '01937a2c-7777-7000-8000-000000000001', operator_name: 'ops' } },
+  },
 } satisfies Record<EventType, { event: Partial<ChainedEvent>; lockedUntil?: string }>
 
 /** The example payload of an event type, as the outbox would carry it. */
