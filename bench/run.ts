@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url'
 import { createSql } from '../src/db/client.ts'
 import { auditOverheadBenchmark } from './audit-overhead.ts'
 import { hashChainBenchmark } from './hash-chain.ts'
+import { ipThrottleBenchmark } from './ip-throttle.ts'
 import { queriesBenchmark } from './queries.ts'
 import { relayBenchmark } from './relay.ts'
 import { BENCH_ADMIN_URL, dropAllBenchDatabases } from './support/bench-database.ts'
@@ -25,7 +26,7 @@ import { figureLine, figuresTable, markdownTable, textTable, type Benchmark, typ
 import { wasmArgon2idBenchmark } from './wasm-argon2id.ts'
 import { writePathBenchmark } from './write-path.ts'
 
-const BENCHMARKS: Benchmark[] = [writePathBenchmark, auditOverheadBenchmark, wasmArgon2idBenchmark, hashChainBenchmark, relayBenchmark, queriesBenchmark]
+const BENCHMARKS: Benchmark[] = [writePathBenchmark, ipThrottleBenchmark, auditOverheadBenchmark, wasmArgon2idBenchmark, hashChainBenchmark, relayBenchmark, queriesBenchmark]
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url))
 const ARTEFACT_DIR = `${RESULTS_DIR}artefacts/`

@@ -32,8 +32,18 @@ export const CAMPAIGN_ORIGIN = { ip: '203.0.113.50', userAgent: 'Mozilla/5.0 (X1
  * every attempt takes the same statements). The lockout threshold is raised to the schema's maximum so that
  * every attempt records exactly one event; a lock would add a second event and change the statements.
  */
-export async function seedCampaign(sql: Sql, options: { slug: string; chainShards: number; accounts: number }): Promise<Campaign> {
-  const tenant = await createTenant(sql, { slug: options.slug, chainShards: options.chainShards, lockoutPolicy: { maxFailures: 1000 } })
+export async function seedCampaign(
+  sql: Sql,
+  options: { slug: string; chainShards: number; accounts: number; defencePolicy?: NonNullable<Parameters<typeof createTenant>[1]['defencePolicy']> },
+): Promise<Campaign> {
+  // The campaign's one address is allow-listed: this is the audit write path, which the per-address
+  // throttle would otherwise stop after 100 failures (its own cost is bench/ip-throttle.ts's).
+  const tenant = await createTenant(sql, {
+    slug: options.slug,
+    chainShards: options.chainShards,
+    lockoutPolicy: { maxFailures: 1000 },
+    defencePolicy: { allow_list: [`${CAMPAIGN_ORIGIN.ip}/32`], ...options.defencePolicy },
+  })
   const org = await createOrganisation(sql, tenant.id, `${options.slug}-org`)
   await sql`
     INSERT INTO users (id, tenant_id, organisation_id, identifier, password_hash)
