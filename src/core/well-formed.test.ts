@@ -10,6 +10,12 @@ describe('wellFormed', () => {
     expect(wellFormed('')).toBe('')
   })
 
+  it('replaces every NUL (which PostgreSQL text refuses) with U+FFFD, lone surrogates with it too', () => {
+    expect(wellFormed('a\u0000b\u0000')).toBe('a\ufffdb\ufffd')
+    expect(wellFormed('\u0000\ud800')).toBe('\ufffd\ufffd')
+    expect(wellFormed('no nul here')).toBe('no nul here')
+  })
+
   it('gives text that UTF-8 encodes and decodes unchanged', () => {
     const s = wellFormed('x\ud83dy\ude00z')
     expect(new TextDecoder().decode(new TextEncoder().encode(s))).toBe(s)
