@@ -14,6 +14,7 @@ import { ApiError } from './errors/codes.ts'
 import type { AppEnv, ClientAddressResolver } from './http/app-env.ts'
 import type { ProxyTrust } from './core/client-address.ts'
 import { createOriginReader } from './http/client-origin.ts'
+import { boundRequestTime } from './http/bound-request-time.ts'
 import { limitBody } from './http/limit-body.ts'
 import { limitHeaders } from './http/limit-headers.ts'
 import { refuseUnstorableQuery } from './http/refuse-unstorable-query.ts'
@@ -46,6 +47,8 @@ export interface AppDeps {
     refreshTtlSeconds?: number
     /** Which proxies are believed about the client's address (TRUSTED_PROXIES); `true` is one hop. */
     trustProxy: ProxyTrust | boolean
+    /** Every request is answered within this many milliseconds (REQUEST_TIMEOUT_MS; 5000 when not given). */
+    requestTimeoutMs?: number
     secureCookies: boolean
   }
   log: (entry: Record<string, unknown>) => void
@@ -90,6 +93,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>()
 
   app.use('*', requestId())
+  app.use('*', boundRequestTime(deps.config.requestTimeoutMs ?? 5000))
   app.use('*', secureHeaders())
   if (deps.metrics) app.use('*', deps.metrics.middleware)
   app.use('*', allowTenantOrigins(sql))

@@ -51,6 +51,15 @@ export const envSchema = z
     HOST: z.string().min(1).default('127.0.0.1'),
     DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
     DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+    DATABASE_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600_000).default(5000),
+    DATABASE_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(0).max(3_600_000).default(4000),
+    DATABASE_LOCK_TIMEOUT_MS: z.coerce.number().int().min(0).max(3_600_000).default(3000),
+    DATABASE_IDLE_TIMEOUT_MS: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
+    /** Every request is answered within this bound: 503 + Retry-After when the database is too slow. */
+    REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
+    /** argon2id verifications running at once, and waiting: beyond both, a login is refused with 503 at once. */
+    PASSWORD_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
+    PASSWORD_HASH_QUEUE: z.coerce.number().int().min(0).max(100_000).default(64),
     /** `authtrail migrate` connects with this (the owner role); DATABASE_URL is the runtime role's. */
     MIGRATION_DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
     /** The retention role's connection: the purge command, and the API's purge when set. */

@@ -5,8 +5,21 @@ export type Sql = postgres.Sql<{}>
 /** A transaction handle, as given by `sql.begin`. */
 export type Tx = postgres.TransactionSql<{}>
 
+/** How long the database may take before a request fails closed (DATABASE_*_TIMEOUT_MS); 0 disables one. */
+export interface DatabaseTimeouts {
+  /** Establishing a connection. */
+  connectMs: number
+  /** One statement (PostgreSQL statement_timeout). */
+  statementMs: number
+  /** Waiting for a row or table lock (lock_timeout). */
+  lockMs: number
+  /** A transaction left open with nothing running (idle_in_transaction_session_timeout). */
+  idleInTransactionMs: number
+}
+
 export interface SqlOptions {
   max?: number
+  timeouts?: DatabaseTimeouts
   /** Silences server NOTICE messages (migrations emit some). */
   quiet?: boolean
 }
@@ -23,7 +36,15 @@ export function createSql(url: string, options: SqlOptions = {}): Sql {
   return postgres(url, {
     max: options.max ?? 10,
     onnotice: options.quiet === false ? undefined : () => {},
-    connection: { application_name: 'authtrail' },
+    connection: {
+      application_name: 'authtrail',
+      ...(options.timeouts && {
+        statement_timeout: options.timeouts.statementMs,
+        lock_timeout: options.timeouts.lockMs,
+        idle_in_transaction_session_timeout: options.timeouts.idleInTransactionMs,
+      }),
+    },
+    ...(options.timeouts?.connectMs && { connect_timeout: Math.max(1, Math.ceil(options.timeouts.connectMs / 1000)) }),
     types: {
       // int8 values (sequence numbers, counters) stay below 2^53; read them as numbers.
       bigint: { to: 20, from: [20], serialize: (x: number | bigint) => String(x), parse: (x: string) => Number(x) },

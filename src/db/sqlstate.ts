@@ -21,7 +21,8 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   }
   // 08 connection exception, 53 insufficient resources, 57 operator intervention, 58 system error,
   // 40 transaction rollback (serialisation, deadlock), 25 invalid transaction state, XX internal.
-  return /^(08|53|57|58|40|25|XX)/.test(code)
+  // 55P03: lock_timeout expired (a row lock held too long); 57014 (statement_timeout) is in class 57.
+  return code === '55P03' || /^(08|53|57|58|40|25|XX)/.test(code)
 }
 
 /** True for a unique violation (23505) on one of the named constraints. */

@@ -2,6 +2,7 @@ import { resolve } from 'node:path'
 import type { OpenAPIHono } from '@hono/zod-openapi'
 import { createApp, type AppDeps } from '../app.ts'
 import { checkpointKeyFromSecret } from '../audit/chain-checkpoints.ts'
+import { createBoundedHasher } from '../auth/bounded-hasher.ts'
 import { selectPasswordHasher, type PasswordHasherKind, type PasswordHasherLoaders } from '../auth/select-password-hasher.ts'
 import { tokenServiceFromEnv } from '../auth/token-keys.ts'
 import type { Env } from '../config/env.ts'
@@ -49,11 +50,18 @@ export interface BootOptions {
  */
 export async function bootServices(env: Env, resolveAddress: ClientAddressResolver, extraDeps: Partial<AppDeps> = {}, options: BootOptions = {}): Promise<Services> {
   const log = createLogger()
-  const { hasher, kind, reason } = await selectPasswordHasher(env.PASSWORD_HASHER, options.hasherLoaders ?? serverPasswordHasherLoaders)
+  const { hasher: unbounded, kind, reason } = await selectPasswordHasher(env.PASSWORD_HASHER, options.hasherLoaders ?? serverPasswordHasherLoaders)
   log({ level: 'info', msg: 'password hasher', algorithm: 'argon2id', implementation: kind, reason })
+  const hasher = createBoundedHasher(unbounded, { concurrency: env.PASSWORD_HASH_CONCURRENCY, queue: env.PASSWORD_HASH_QUEUE })
   const embeddedDataDir = env.DATABASE_URL === undefined ? `${env.DATA_DIR}/pglite` : null
   const embedded = embeddedDataDir ? await startEmbeddedPostgres(embeddedDataDir) : null
-  const sql = createSql(env.DATABASE_URL ?? embedded!.url, { max: embedded ? 1 : env.DATABASE_POOL_SIZE })
+  const timeouts = {
+    connectMs: env.DATABASE_CONNECT_TIMEOUT_MS,
+    statementMs: env.DATABASE_STATEMENT_TIMEOUT_MS,
+    lockMs: env.DATABASE_LOCK_TIMEOUT_MS,
+    idleInTransactionMs: env.DATABASE_IDLE_TIMEOUT_MS,
+  }
+  const sql = createSql(env.DATABASE_URL ?? embedded!.url, { max: embedded ? 1 : env.DATABASE_POOL_SIZE, timeouts })
   await prepareDatabase(sql, env)
   const retentionSql = env.RETENTION_DATABASE_URL ? createSql(env.RETENTION_DATABASE_URL, { max: 1 }) : undefined
   if (env.AUTHTRAIL_ENV === 'development') await seedDemo(sql, hasher)
@@ -84,7 +92,7 @@ export async function bootServices(env: Env, resolveAddress: ClientAddressResolv
     clock: () => new Date(),
     dummyHash,
     resolveAddress,
-    config: { tokenTtlSeconds: env.JWT_TTL_SECONDS, refreshTtlSeconds: env.REFRESH_TTL_SECONDS, trustProxy: env.TRUSTED_PROXIES ?? env.TRUST_PROXY, secureCookies: env.AUTHTRAIL_ENV !== 'development' },
+    config: { tokenTtlSeconds: env.JWT_TTL_SECONDS, refreshTtlSeconds: env.REFRESH_TTL_SECONDS, trustProxy: env.TRUSTED_PROXIES ?? env.TRUST_PROXY, requestTimeoutMs: env.REQUEST_TIMEOUT_MS, secureCookies: env.AUTHTRAIL_ENV !== 'development' },
     log,
     sinks,
     metrics,

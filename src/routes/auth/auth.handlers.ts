@@ -9,6 +9,7 @@ import { isOriginAllowedForTenant } from '../../db/sessions.ts'
 import { crossOriginOf, requireRole } from '../../http/require-role.ts'
 import { recordRejectedAttempt, type RejectedAttempt } from '../../audit/record-rejected-attempt.ts'
 import { attemptLogin, type LoginDeps, type LoginResult } from '../../auth/attempt-login.ts'
+import { HashQueueFullError } from '../../auth/bounded-hasher.ts'
 import { registerUser } from '../../auth/register-user.ts'
 import type { Channel } from '../../core/event-types.ts'
 import { normalizeIdentifier } from '../../core/identifier.ts'
@@ -226,7 +227,23 @@ export function createAuthRoutes(deps: AuthRouteDeps): OpenAPIHono<AppEnv> {
   }
 
   type Credentials = { body: { identifier: string; password: string }; tenant: Tenant; idempotencyKey: string | null }
-  const logIn = async (c: AppContext, channel: 'web' | 'mobile', attempt: Credentials, deviceId: string | null) => {
+  /**
+   * An attempt the service is too busy to check (the password-hashing queue is full) is refused at once
+   * with 503 + Retry-After, and that refusal is audited: nothing of the attempt itself was written.
+   */
+  const unlessOverloaded = async (c: AppContext, kind: AttemptKind, fields: AttemptFields, attempt: () => Promise<Response>): Promise<Response> => {
+    try {
+      return await attempt()
+    } catch (error) {
+      if (!(error instanceof HashQueueFullError)) throw error
+      const refusal = new ApiError('service_unavailable', 'too many attempts in progress; retry shortly', undefined, { 'Retry-After': String(error.retryAfterSeconds) })
+      return refuseAttempt(c, kind, refusal, fields)
+    }
+  }
+
+  const logIn = async (c: AppContext, channel: 'web' | 'mobile', attempt: Credentials, deviceId: string | null) =>
+    unlessOverloaded(c, channel === 'web' ? web : mobile, { tenant: attempt.tenant.slug, identifier: normalizeIdentifier(attempt.body.identifier), deviceId }, () => logInChecked(c, channel, attempt, deviceId))
+  const logInChecked = async (c: AppContext, channel: 'web' | 'mobile', attempt: Credentials, deviceId: string | null) => {
     const result = await attemptLogin(deps, {
       tenant: attempt.tenant,
       identifier: normalizeIdentifier(attempt.body.identifier),
@@ -244,7 +261,8 @@ export function createAuthRoutes(deps: AuthRouteDeps): OpenAPIHono<AppEnv> {
 
   const registration: AttemptKind = { eventType: 'registration_failed', channel: 'web' }
   attemptRoute(registerRoute, registration, (c) =>
-    answerAttempt(c, registration, RegisterBody, async ({ body, tenant, idempotencyKey }) => {
+    answerAttempt(c, registration, RegisterBody, ({ body, tenant, idempotencyKey }) =>
+      unlessOverloaded(c, registration, { tenant: tenant.slug, identifier: normalizeIdentifier(body.identifier), deviceId: null }, async () => {
       const result = await registerUser(deps, {
         tenant,
         invitation: body.invitation ?? null,
@@ -265,7 +283,8 @@ export function createAuthRoutes(deps: AuthRouteDeps): OpenAPIHono<AppEnv> {
         return problemResponse(c, error, { event_id: result.eventId })
       }
       return c.json({ status: 'accepted' as const, event_id: result.eventId }, 202)
-    }),
+      }),
+    ),
   )
 
   app.openapi(refreshRoute, async (c) => {
