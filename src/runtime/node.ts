@@ -13,6 +13,10 @@ await runCommand(async () => {
   const shutdown = () => {
     services.endStreams()
     server.close(() => void services.close().then(() => process.exit(0)))
+    server.closeIdleConnections()
+    // A connection still busy after a grace period (a client holding a request open on a kept-alive
+    // socket) is closed rather than waited for: a shutdown never depends on a client.
+    setTimeout(() => server.closeAllConnections(), 5_000).unref()
   }
   process.on('SIGTERM', shutdown)
   process.on('SIGINT', shutdown)
