@@ -64,7 +64,8 @@ export async function bootServices(env: Env, resolveAddress: ClientAddressResolv
   const sql = createSql(env.DATABASE_URL ?? embedded!.url, { max: embedded ? 1 : env.DATABASE_POOL_SIZE, timeouts })
   await prepareDatabase(sql, env)
   const retentionSql = env.RETENTION_DATABASE_URL ? createSql(env.RETENTION_DATABASE_URL, { max: 1 }) : undefined
-  if (env.AUTHTRAIL_ENV === 'development') await seedDemo(sql, hasher)
+  // The demo tenant and its published passwords go only into the embedded database, never into a server's.
+  if (env.AUTHTRAIL_ENV === 'development' && embedded) await seedDemo(sql, hasher)
   const dummyHash = await hasher.hash(crypto.randomUUID())
 
   const cefFile = env.SYSLOG_URL === undefined && env.AUTHTRAIL_ENV === 'development' ? resolve(env.DATA_DIR, 'cef.log') : null
@@ -135,5 +136,6 @@ export function developmentBanner(port: number, host: string, services: Pick<Ser
     'Log in as the demo user:',
     `  curl -i -X POST ${base}/v1/auth/login -H 'content-type: application/json' \\`,
     `    -d '{"tenant":"${DEMO.tenant}","identifier":"${DEMO.user.identifier}","password":"${DEMO.user.password}"}'`,
+    `Demo administrator (embedded database only): tenant ${DEMO.tenant}, ${DEMO.admin.identifier}, password "${DEMO.admin.password}"`,
   ].join('\n')
 }
