@@ -84,6 +84,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description Too many failed attempts from this address; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
                 /** @description The attempt could not be recorded; nothing was written */
                 503: {
                     headers: {
@@ -174,6 +183,15 @@ export interface paths {
                 };
                 /** @description Account temporarily locked; see Retry-After */
                 423: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Too many failed attempts from this address; see Retry-After */
+                429: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1726,7 +1744,7 @@ export interface components {
             shard: number;
             seq: number;
             /** @enum {string} */
-            event_type: "login_failed" | "account_locked" | "login_success" | "lockout_reset" | "registration_succeeded" | "registration_failed" | "audit_exported" | "retention_purged" | "dead_letters_redriven" | "token_refreshed" | "refresh_reuse_detected" | "logout" | "session_revoked";
+            event_type: "login_failed" | "account_locked" | "login_success" | "lockout_reset" | "registration_succeeded" | "registration_failed" | "audit_exported" | "retention_purged" | "dead_letters_redriven" | "token_refreshed" | "refresh_reuse_detected" | "logout" | "session_revoked" | "ip_throttled";
             /** @enum {string} */
             channel: "web" | "mobile" | "admin" | "system";
             user_id: string | null;
@@ -1960,7 +1978,7 @@ export interface components {
             shard: number;
             seq: number;
             /** @enum {string} */
-            event_type: "login_failed" | "account_locked" | "login_success" | "lockout_reset" | "registration_succeeded" | "registration_failed" | "audit_exported" | "retention_purged" | "dead_letters_redriven" | "token_refreshed" | "refresh_reuse_detected" | "logout" | "session_revoked";
+            event_type: "login_failed" | "account_locked" | "login_success" | "lockout_reset" | "registration_succeeded" | "registration_failed" | "audit_exported" | "retention_purged" | "dead_letters_redriven" | "token_refreshed" | "refresh_reuse_detected" | "logout" | "session_revoked" | "ip_throttled";
             occurred_at: string;
             attempts: number;
             last_error: string;
