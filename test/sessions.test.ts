@@ -117,9 +117,11 @@ describe('refresh tokens (RFC 9700 rotation and reuse detection)', () => {
   })
 
   it('serialises concurrent refreshes of one token: exactly one rotates it, the other is treated as reuse', async () => {
-    const first = await logIn('bob@acme.test')
-    const answers = await Promise.all([refresh({ refresh_token: first.refresh_token }), refresh({ refresh_token: first.refresh_token })])
-    expect(answers.map((r) => r.status).sort()).toEqual([200, 401])
+    for (let round = 0; round < 5; round++) {
+      const first = await logIn('bob@acme.test')
+      const answers = await Promise.all([1, 2, 3].map(() => refresh({ refresh_token: first.refresh_token })))
+      expect(answers.map((r) => r.status).sort()).toEqual([200, 401, 401])
+    }
   })
 
   it('binds a mobile session to its device: another device revokes it', async () => {

@@ -64,8 +64,11 @@ export async function lockRefreshToken(sql: Queryable, tokenHash: Uint8Array): P
     WHERE r.token_hash = ${Buffer.from(tokenHash)}
     FOR UPDATE OF s`
   if (!row) return null
-  const { rotated_at, identifier, organisation_id, role, ...session } = row
-  return { session, rotatedAt: rotated_at, user: { identifier, organisationId: organisation_id, role } }
+  // Read again under the lock: after waiting for it, the statement above still saw the token as its
+  // snapshot had it, so a concurrent refresh of the same token would pass unnoticed.
+  const [token] = await sql<{ rotated_at: Date | null }[]>`SELECT rotated_at FROM refresh_tokens WHERE token_hash = ${Buffer.from(tokenHash)}`
+  const { rotated_at: _stale, identifier, organisation_id, role, ...session } = row
+  return { session, rotatedAt: token!.rotated_at, user: { identifier, organisationId: organisation_id, role } }
 }
 
 /** Revokes sessions not yet revoked; answers how many. */
