@@ -93,6 +93,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description Request headers too large (over 16 KiB); the attempt is audited */
+                431: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
                 /** @description The attempt could not be recorded; nothing was written */
                 503: {
                     headers: {
@@ -199,6 +208,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description Request headers too large (over 16 KiB); the attempt is audited */
+                431: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
                 /** @description The attempt could not be recorded; nothing was written */
                 503: {
                     headers: {
@@ -271,6 +289,15 @@ export interface paths {
                 };
                 /** @description Password does not meet the policy */
                 422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Request headers too large (over 16 KiB); the attempt is audited */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1611,7 +1638,10 @@ export interface components {
              * @example acme
              */
             tenant: string;
-            /** @example alice@example.com */
+            /**
+             * @description At most 254 characters, also once normalised (NFKC, trimmed, lower case)
+             * @example alice@example.com
+             */
             identifier: string;
             /** Format: password */
             password: string;
@@ -1622,7 +1652,10 @@ export interface components {
              * @example acme
              */
             tenant: string;
-            /** @example alice@example.com */
+            /**
+             * @description At most 254 characters, also once normalised (NFKC, trimmed, lower case)
+             * @example alice@example.com
+             */
             identifier: string;
             /** Format: password */
             password: string;
@@ -1646,7 +1679,10 @@ export interface components {
              * @description Defaults to the tenant's first organisation
              */
             organisation_id?: string;
-            /** @example alice@example.com */
+            /**
+             * @description At most 254 characters, also once normalised (NFKC, trimmed, lower case)
+             * @example alice@example.com
+             */
             identifier: string;
             /**
              * Format: password
