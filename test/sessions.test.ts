@@ -67,9 +67,10 @@ describe('access tokens: EdDSA, key ids, JWKS', () => {
     const before = createTokenService({ signing: TEST_SIGNING_KEY, verifying: [publicJwkOf(next)] }, 'authtrail')
     const after = createTokenService({ signing: next, verifying: [publicJwkOf(TEST_SIGNING_KEY)] }, 'authtrail')
     const iat = Math.floor(Date.now() / 1000)
-    const claims = { sub: 'u', tid: 't', org: 'o', role: 'user' as const, jti: 'j', sid: 's', iat, exp: iat + 60 }
-    expect((await after.verify(await before.issue(claims))).sub).toBe('u')
-    expect((await before.verify(await after.issue(claims))).sub).toBe('u')
+    const [sub, tid, org, sid] = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()]
+    const claims = { sub, tid, org, role: 'user' as const, jti: crypto.randomUUID(), sid, iat, exp: iat + 60 }
+    expect((await after.verify(await before.issue(claims))).sub).toBe(sub)
+    expect((await before.verify(await after.issue(claims))).sub).toBe(sub)
     expect(before.jwks().keys.map((k) => k.kid)).toEqual([TEST_SIGNING_KEY.kid, 'next-2027-01'])
   })
 })
