@@ -1472,7 +1472,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The live overview pushed as Server-Sent Events: one `overview` event at once, then one whenever it changes (at least every few seconds); the stream ends when the token expires */
+        /** The live overview pushed as Server-Sent Events: one `overview` event at once, then one whenever it changes (at least every few seconds). The session is checked again before each push: a revoked session or a changed role ends the stream with an `end` event; it also ends when the token expires */
         get: {
             parameters: {
                 query?: never;
@@ -1911,6 +1911,14 @@ export interface components {
                 lockouts_triggered: number;
                 first_seen_at: string;
                 last_seen_at: string;
+            }[];
+            throttled_addresses: {
+                network: string;
+                episodes: number;
+                throttled_attempts: number;
+                reasons: ("failure_budget" | "spraying")[];
+                first_throttled_at: string;
+                last_throttled_at: string;
             }[];
             lockout_timeline: {
                 event_id: string;
