@@ -269,8 +269,17 @@ export interface paths {
                         "application/json": components["schemas"]["RegistrationAccepted"];
                     };
                 };
-                /** @description Invalid request; the attempt is audited */
+                /** @description Invalid request, or an invitation that is unknown, used or expired; the attempt is audited */
                 400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The tenant accepts no registration of this kind (registration_closed); the attempt is audited */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1411,6 +1420,755 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/organisations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the tenant's organisations */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The organisations */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            organisations: components["schemas"]["Organisation"][];
+                        };
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Requires the admin role, held now (a demoted or disabled administrator is refused at once) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Create an organisation in your tenant (records organisation_created) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["CreateOrganisationRequest"];
+                };
+            };
+            responses: {
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            organisation: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                            };
+                            /** Format: uuid */
+                            event_id: string;
+                        };
+                    };
+                };
+                /** @description Invalid request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Requires the admin role, held now (a demoted or disabled administrator is refused at once) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description An organisation of this name exists */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the users of your organisation in creation order, a page at a time (keyset pagination) */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    /** @description The next_cursor of the previous page */
+                    cursor?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description One page */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["UserPage"];
+                    };
+                };
+                /** @description Invalid parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Requires the admin role, held now (a demoted or disabled administrator is refused at once) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/invitations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Invite someone into your organisation with a role (records user_invited) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["AdminInvitationRequest"];
+                };
+            };
+            responses: {
+                /** @description Invited; the secret is shown once */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Invitation"];
+                    };
+                };
+                /** @description Invalid request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Requires the admin role, held now (a demoted or disabled administrator is refused at once) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The identifier has an account already */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/users/{id}/role": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Set a user's role (records user_role_changed with you as actor) */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["SetRoleRequest"];
+                };
+            };
+            responses: {
+                /** @description The user as they now are; event_id is null when nothing changed */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["UserChanged"];
+                    };
+                };
+                /** @description Invalid request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Requires the admin role, held now; or refused: your own account, or a role beyond your own */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No such user in your organisation */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/users/{id}/disable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Disable a user: their logins fail as for an unknown identifier (records user_disabled) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The user as they now are; event_id is null when nothing changed */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["UserChanged"];
+                    };
+                };
+                /** @description Invalid request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Requires the admin role, held now; or refused: your own account, or a role beyond your own */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No such user in your organisation */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/users/{id}/enable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Enable a disabled user (records user_enabled) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The user as they now are; event_id is null when nothing changed */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["UserChanged"];
+                    };
+                };
+                /** @description Invalid request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Requires the admin role, held now; or refused: your own account, or a role beyond your own */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No such user in your organisation */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/platform/tenants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List tenants in creation order, a page at a time */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    /** @description The next_cursor of the previous page */
+                    cursor?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description One page */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["TenantPage"];
+                    };
+                };
+                /** @description Invalid parameters */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or unknown operator credential */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Create a tenant with its first organisation (records tenant_created) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["CreateTenantRequest"];
+                };
+            };
+            responses: {
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["TenantCreated"];
+                    };
+                };
+                /** @description Invalid settings (the problem names the fields) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or unknown operator credential */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A tenant with this slug exists */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/platform/tenants/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change a tenant's plan or settings (records tenant_plan_changed and/or tenant_settings_changed) */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["UpdateTenantRequest"];
+                };
+            };
+            responses: {
+                /** @description The tenant as it now is, and the events recorded (none when nothing changed) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["TenantUpdated"];
+                    };
+                };
+                /** @description Invalid settings */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or unknown operator credential */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No such tenant */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/v1/platform/tenants/{id}/invitations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Invite someone into a tenant's organisation with a role (records user_invited) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["InvitationRequest"];
+                };
+            };
+            responses: {
+                /** @description Invited */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Invitation"];
+                    };
+                };
+                /** @description Invalid request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or unknown operator credential */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No such tenant or organisation */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The identifier has an account already */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/monitoring/overview": {
         parameters: {
             query?: never;
@@ -1674,11 +2432,8 @@ export interface components {
              * @example acme
              */
             tenant: string;
-            /**
-             * Format: uuid
-             * @description Defaults to the tenant's first organisation
-             */
-            organisation_id?: string;
+            /** @description An invitation's secret: the account gets the invitation's organisation and role. Without one, only a tenant whose registration mode is open accepts the registration (as a user of its first organisation). */
+            invitation?: string;
             /**
              * @description At most 254 characters, also once normalised (NFKC, trimmed, lower case)
              * @example alice@example.com
@@ -1780,7 +2535,7 @@ export interface components {
             shard: number;
             seq: number;
             /** @enum {string} */
-            event_type: "login_failed" | "account_locked" | "login_success" | "lockout_reset" | "registration_succeeded" | "registration_failed" | "audit_exported" | "retention_purged" | "dead_letters_redriven" | "token_refreshed" | "refresh_reuse_detected" | "logout" | "session_revoked" | "ip_throttled";
+            event_type: "login_failed" | "account_locked" | "login_success" | "lockout_reset" | "registration_succeeded" | "registration_failed" | "audit_exported" | "retention_purged" | "dead_letters_redriven" | "token_refreshed" | "refresh_reuse_detected" | "logout" | "session_revoked" | "ip_throttled" | "tenant_created" | "tenant_plan_changed" | "tenant_settings_changed" | "organisation_created" | "user_invited" | "user_role_changed" | "user_disabled" | "user_enabled" | "operator_created";
             /** @enum {string} */
             channel: "web" | "mobile" | "admin" | "system";
             user_id: string | null;
@@ -2022,7 +2777,7 @@ export interface components {
             shard: number;
             seq: number;
             /** @enum {string} */
-            event_type: "login_failed" | "account_locked" | "login_success" | "lockout_reset" | "registration_succeeded" | "registration_failed" | "audit_exported" | "retention_purged" | "dead_letters_redriven" | "token_refreshed" | "refresh_reuse_detected" | "logout" | "session_revoked" | "ip_throttled";
+            event_type: "login_failed" | "account_locked" | "login_success" | "lockout_reset" | "registration_succeeded" | "registration_failed" | "audit_exported" | "retention_purged" | "dead_letters_redriven" | "token_refreshed" | "refresh_reuse_detected" | "logout" | "session_revoked" | "ip_throttled" | "tenant_created" | "tenant_plan_changed" | "tenant_settings_changed" | "organisation_created" | "user_invited" | "user_role_changed" | "user_disabled" | "user_enabled" | "operator_created";
             occurred_at: string;
             attempts: number;
             last_error: string;
@@ -2049,6 +2804,150 @@ export interface components {
             event_ids?: string[];
             /** @default 1000 */
             limit: number;
+        };
+        Organisation: {
+            /** Format: uuid */
+            id: string;
+            name: string;
+            created_at: string;
+        };
+        CreateOrganisationRequest: {
+            name: string;
+        };
+        UserPage: {
+            users: components["schemas"]["ManagedUser"][];
+            next_cursor: string | null;
+        };
+        ManagedUser: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            organisation_id: string;
+            identifier: string;
+            /** @enum {string} */
+            role: "user" | "admin" | "auditor";
+            /** @enum {string} */
+            status: "active" | "disabled";
+            created_at: string;
+        };
+        Invitation: {
+            /** Format: uuid */
+            invitation_id: string;
+            /** @description The secret, shown once: the invitee registers with it */
+            invitation: string;
+            identifier: string;
+            /** @enum {string} */
+            role: "user" | "admin" | "auditor";
+            /** Format: uuid */
+            organisation_id: string;
+            expires_at: string;
+            /** Format: uuid */
+            event_id: string;
+        };
+        AdminInvitationRequest: {
+            identifier: string;
+            /** @enum {string} */
+            role: "user" | "admin" | "auditor";
+        };
+        UserChanged: {
+            user: components["schemas"]["ManagedUser"];
+            /** Format: uuid */
+            event_id: string | null;
+        };
+        SetRoleRequest: {
+            /** @enum {string} */
+            role: "user" | "admin" | "auditor";
+        };
+        TenantCreated: {
+            tenant: components["schemas"]["Tenant"];
+            organisation: {
+                /** Format: uuid */
+                id: string;
+                name: string;
+            };
+            /** Format: uuid */
+            event_id: string;
+        };
+        Tenant: {
+            /** Format: uuid */
+            id: string;
+            slug: string;
+            chain_shards: number;
+            /** @example Acme Corporation */
+            name: string;
+            /**
+             * @description `open`: anyone may register; `invite`: only with an invitation; `closed`: no registration
+             * @enum {string}
+             */
+            registration_mode: "open" | "invite" | "closed";
+            allowed_origins: string[];
+            retention_days: number;
+            can_download: boolean;
+            lockout_max_failures: number;
+            lockout_window_seconds: number;
+            lockout_base_seconds: number;
+            lockout_multiplier: number;
+            lockout_max_seconds: number;
+            created_at?: string;
+        };
+        CreateTenantRequest: {
+            /** @example Acme Corporation */
+            name?: string;
+            /**
+             * @description `open`: anyone may register; `invite`: only with an invitation; `closed`: no registration
+             * @enum {string}
+             */
+            registration_mode?: "open" | "invite" | "closed";
+            allowed_origins?: string[];
+            retention_days?: number;
+            can_download?: boolean;
+            lockout_max_failures?: number;
+            lockout_window_seconds?: number;
+            lockout_base_seconds?: number;
+            lockout_multiplier?: number;
+            lockout_max_seconds?: number;
+            /** @example acme */
+            slug: string;
+            /** @description The first organisation; default `default` */
+            organisation_name?: string;
+            /** @description Fixed at creation; default 16 */
+            chain_shards?: number;
+        };
+        TenantPage: {
+            tenants: components["schemas"]["Tenant"][];
+            next_cursor: string | null;
+        };
+        TenantUpdated: {
+            tenant: components["schemas"]["Tenant"];
+            event_ids: string[];
+        };
+        UpdateTenantRequest: {
+            /** @example Acme Corporation */
+            name?: string;
+            /**
+             * @description `open`: anyone may register; `invite`: only with an invitation; `closed`: no registration
+             * @enum {string}
+             */
+            registration_mode?: "open" | "invite" | "closed";
+            allowed_origins?: string[];
+            retention_days?: number;
+            can_download?: boolean;
+            lockout_max_failures?: number;
+            lockout_window_seconds?: number;
+            lockout_base_seconds?: number;
+            lockout_multiplier?: number;
+            lockout_max_seconds?: number;
+        };
+        InvitationRequest: {
+            /** @example admin@acme.example */
+            identifier: string;
+            /** @enum {string} */
+            role: "user" | "admin" | "auditor";
+            /**
+             * Format: uuid
+             * @description Default: the tenant's first organisation
+             */
+            organisation_id?: string;
         };
         TenantOverview: {
             as_of: string;
