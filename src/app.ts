@@ -4,6 +4,7 @@ import type { MiddlewareHandler } from 'hono'
 import { cors } from 'hono/cors'
 import { requestId } from 'hono/request-id'
 import { secureHeaders } from 'hono/secure-headers'
+import type { CheckpointKeys } from './audit/checkpoint-keys.ts'
 import type { PasswordHasher } from './auth/password-hasher.ts'
 import { createSessionCheck } from './auth/check-session.ts'
 import type { TokenService } from './auth/tokens.ts'
@@ -29,6 +30,7 @@ import { createMetricsRoutes } from './routes/metrics/metrics.handlers.ts'
 import { createConsoleRoutes } from './routes/console/console.handlers.ts'
 import { createMonitoringRoutes } from './routes/monitoring/monitoring.handlers.ts'
 import { createPlatformRoutes } from './routes/platform/platform.handlers.ts'
+import type { DocumentStore } from './sinks/docstore/document-store.ts'
 import type { EventSink } from './sinks/event-sink.ts'
 import { SERVICE_VERSION } from './version.ts'
 
@@ -54,8 +56,10 @@ export interface AppDeps {
   log: (entry: Record<string, unknown>) => void
   /** The sinks the relay delivers to; the admin re-drive delivers through them. */
   sinks?: readonly EventSink[]
-  /** HMAC key of retention checkpoints (CHECKPOINT_HMAC_KEY); null leaves them unsigned but attested. */
-  checkpointKey?: Uint8Array | null
+  /** The checkpoint signing key and the published keys (CHECKPOINT_SIGNING_KEY*); without, checkpoints are unsigned. */
+  checkpointKeys?: CheckpointKeys
+  /** The document store the relay feeds, if any: verification can compare with its copies of the checkpoints. */
+  documentStore?: DocumentStore | null
   /** The retention role's connection (RETENTION_DATABASE_URL): the API's purge runs on it when given. */
   retentionSql?: Sql
   /** Tenants cached in the process for the authentication routes; read each time without it. */
@@ -89,7 +93,7 @@ export const OPENAPI_INFO = {
 export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   const { sql, tokens, clock, log } = deps
   const origin = createOriginReader(deps.resolveAddress, deps.config.trustProxy)
-  const checkpointKey = deps.checkpointKey ?? null
+  const keys = deps.checkpointKeys ?? null
   const app = new OpenAPIHono<AppEnv>()
 
   app.use('*', requestId())
@@ -130,9 +134,15 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.use('*', limitHeaders())
   app.use('/v1/*', limitBody())
   app.use('/v1/*', refuseUnstorableQuery())
-  app.route('/v1/audit', createAuditRoutes({ sql, tokens, checkpointKey }))
+  app.route('/v1/audit', createAuditRoutes({
+      sql,
+      tokens,
+      checkpointVerifier: keys?.verifier ?? null,
+      publishedKeys: keys?.published ?? [],
+      documentStore: deps.documentStore ?? null,
+    }))
   app.route('/v1/investigation', createInvestigationRoutes({ sql, tokens, clock }))
-  app.route('/v1/admin', createAdminRoutes({ sql, retentionSql: deps.retentionSql, tokens, clock, origin, sinks: deps.sinks ?? [], checkpointKey, cefDevice: deps.cefDevice }))
+  app.route('/v1/admin', createAdminRoutes({ sql, retentionSql: deps.retentionSql, tokens, clock, origin, sinks: deps.sinks ?? [], signer: keys?.signer ?? null, cefDevice: deps.cefDevice }))
   app.route('/v1/platform', createPlatformRoutes({ sql, clock, origin }))
   app.route('/v1/monitoring', createMonitoringRoutes({ sql, tokens, clock, sinks: deps.sinks ?? [], log, closing: deps.closing }))
   if (deps.metrics) app.route('/', createMetricsRoutes(deps.metrics))

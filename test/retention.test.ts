@@ -3,7 +3,7 @@ import { promisify } from 'node:util'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { SYSTEM_ACTOR } from '../src/admin/admin-actor.ts'
 import { purgeExpiredEvents } from '../src/admin/purge-expired-events.ts'
-import { checkpointKeyFromSecret } from '../src/audit/chain-checkpoints.ts'
+import { generateEd25519Pem, loadCheckpointKeys } from '../src/audit/checkpoint-keys.ts'
 import { nodeDigester } from '../src/audit/node-digester.ts'
 import { verifyTenantChain, type TenantVerification } from '../src/audit/verify-tenant-chain.ts'
 import { runPurgeRetention } from '../src/cli/purge-retention-command.ts'
@@ -92,23 +92,24 @@ describe('retention purge', () => {
     expect((await verify()).ok).toBe(true)
   })
 
-  it('signs checkpoints with the configured key; verification with the key rejects a wrong one', async () => {
+  it('signs checkpoints with the Ed25519 signing key; verification with other keys rejects them', async () => {
     const signed = await seedTenant(db.sql, { slug: 'signed', retentionDays: 10, chainShards: 2 })
-    const key = checkpointKeyFromSecret('checkpoint-key-checkpoint-key-0123456789')
+    const keys = await loadCheckpointKeys({ signingKeyPem: await generateEd25519Pem(), retiredKeysJwks: null })
+    const otherKeys = await loadCheckpointKeys({ signingKeyPem: await generateEd25519Pem(), retiredKeysJwks: null })
     // The identifiers go to the non-administrative shard, so the second purge can move its checkpoint.
     const id = Array.from({ length: 50 }, (_, i) => `s${i}@signed.test`).find((x) => shardFor(x, 2) === 1)!
     await recordTestEvents(db.sql, signed.tenant, [{ at: daysAgo(30), identifier: id }, { at: daysAgo(29), identifier: id }])
-    const first = await purgeExpiredEvents({ sql: db.sql, clock: () => new Date(), checkpointKey: key }, { tenant: signed.tenant, before: new Date(), actor: SYSTEM_ACTOR })
+    const first = await purgeExpiredEvents({ sql: db.sql, clock: () => new Date(), signer: keys.signer }, { tenant: signed.tenant, before: new Date(), actor: SYSTEM_ACTOR })
     expect(first.shards).toEqual([{ shard: 1, boundary_seq: 2, deleted: 2 }])
     await recordTestEvents(db.sql, signed.tenant, [{ at: daysAgo(20), identifier: id }])
-    const second = await purgeExpiredEvents({ sql: db.sql, clock: () => new Date(), checkpointKey: key }, { tenant: signed.tenant, before: new Date(), actor: SYSTEM_ACTOR })
+    const second = await purgeExpiredEvents({ sql: db.sql, clock: () => new Date(), signer: keys.signer }, { tenant: signed.tenant, before: new Date(), actor: SYSTEM_ACTOR })
     expect(second.shards).toEqual([{ shard: 1, boundary_seq: 3, deleted: 1 }])
 
-    const withKey = await verifyTenantChain(db.sql, signed.tenant.id, nodeDigester, { checkpointKey: key })
+    const withKey = await verifyTenantChain(db.sql, signed.tenant.id, nodeDigester, { verifier: keys.verifier })
     expect(withKey.ok).toBe(true)
     expect(withKey.shards[1]!.checkpoint).toEqual({ seq: 3, signed: true })
     expect((await verifyTenantChain(db.sql, signed.tenant.id, nodeDigester)).ok).toBe(true)
-    const wrong = await verifyTenantChain(db.sql, signed.tenant.id, nodeDigester, { checkpointKey: checkpointKeyFromSecret('another-key-another-key-another-key-0') })
+    const wrong = await verifyTenantChain(db.sql, signed.tenant.id, nodeDigester, { verifier: otherKeys.verifier })
     expect(wrong.first_break).toMatchObject({ shard: 1, seq: 3, reason: 'checkpoint_mismatch' })
     // The newest purge event attests every checkpoint of the tenant (here, shard 1's alone).
     const [purge] = await db.sql<{ metadata: { checkpoints: { shard: number; seq: number }[]; checkpoints_signed: boolean } }[]>`
@@ -122,18 +123,18 @@ describe('CLI', () => {
     const lines: string[] = []
     const system = await seedTenant(db.sql, { slug: 'cli', retentionDays: 5, chainShards: 1 })
     await recordTestEvents(db.sql, system.tenant, [{ at: daysAgo(9), identifier: 'x@cli.test' }])
-    expect(await runPurgeRetention(db.sql, { tenants: [], all: true, before: new Date(), checkpointKey: null }, (l) => lines.push(l))).toBe(0)
+    expect(await runPurgeRetention(db.sql, { tenants: [], all: true, before: new Date(), signer: null }, (l) => lines.push(l))).toBe(0)
     expect(lines.find((l) => l.includes(' cli '))).toMatch(/^purged cli .*: 1 events/)
     const [event] = await db.sql`SELECT channel, actor_id FROM auth_logs WHERE tenant_id = ${system.tenant.id} AND event_type = 'retention_purged'`
     expect(event).toEqual({ channel: 'system', actor_id: null })
-    expect(await runPurgeRetention(db.sql, { tenants: ['nope'], all: false, before: new Date(), checkpointKey: null }, (l) => lines.push(l))).toBe(2)
+    expect(await runPurgeRetention(db.sql, { tenants: ['nope'], all: false, before: new Date(), signer: null }, (l) => lines.push(l))).toBe(2)
   })
 
   it('verify-chain names the first broken seq and exits non-zero; the real command does the same', async () => {
     const victim = await seedTenant(db.sql, { slug: 'tampered', chainShards: 1 })
     await recordTestEvents(db.sql, victim.tenant, Array.from({ length: 5 }, (_, i) => ({ at: daysAgo(0, -i * 1000), identifier: `v${i}@t.test` })))
     const lines: string[] = []
-    expect(await runVerifyChain(db.sql, { tenants: ['tampered', 'acme'], all: false, checkpointKey: null }, (l) => lines.push(l))).toBe(0)
+    expect(await runVerifyChain(db.sql, { tenants: ['tampered', 'acme'], all: false, verifier: null }, (l) => lines.push(l))).toBe(0)
     expect(lines[0]).toMatch(/^ok tampered .*: 5 events in 1 chains/)
     expect(lines[1]).toMatch(/^ok acme .*from retention checkpoints/)
 
@@ -144,7 +145,7 @@ describe('CLI', () => {
       await tx`ALTER TABLE auth_logs ENABLE TRIGGER auth_logs_append_only`
     })
     lines.length = 0
-    expect(await runVerifyChain(db.sql, { tenants: [], all: true, checkpointKey: null }, (l) => lines.push(l))).toBe(1)
+    expect(await runVerifyChain(db.sql, { tenants: [], all: true, verifier: null }, (l) => lines.push(l))).toBe(1)
     expect(lines.find((l) => l.startsWith('BROKEN'))).toMatch(/^BROKEN tampered .*: first broken seq 3 in shard 0 \(digest_mismatch, event /)
     expect(lines.filter((l) => l.startsWith('ok ')).length).toBeGreaterThan(2)
 

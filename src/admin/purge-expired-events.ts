@@ -1,6 +1,7 @@
 import { bytesToHex } from '@noble/hashes/utils.js'
-import { signCheckpoint, type CheckpointAttestation } from '../audit/chain-checkpoints.ts'
+import type { CheckpointAttestation } from '../audit/chain-checkpoints.ts'
 import { recordEvents } from '../audit/record-events.ts'
+import { fromBase64Url, signCheckpoint, type CheckpointSigner } from '../core/checkpoint.ts'
 import { uuidv7 } from '../core/ids.ts'
 import type { Sql } from '../db/client.ts'
 import type { Tenant } from '../db/tenants.ts'
@@ -9,8 +10,8 @@ import type { AdminActor } from './admin-actor.ts'
 export interface PurgeDeps {
   sql: Sql
   clock: () => Date
-  /** HMAC key for checkpoints; null stores them unsigned (still attested by the purge event). */
-  checkpointKey: Uint8Array | null
+  /** Signs the checkpoints (Ed25519, like the periodic ones); null stores them unsigned (still attested by the purge event). */
+  signer: CheckpointSigner | null
 }
 
 export interface PurgeRequest {
@@ -50,7 +51,7 @@ interface PurgedRow {
  * one tenant serialise on an advisory lock; logins are not blocked (they only append after the prefix).
  *
  * @example
- * await purgeExpiredEvents({ sql, clock, checkpointKey }, { tenant, before: new Date(), actor: SYSTEM_ACTOR })
+ * await purgeExpiredEvents({ sql, clock, signer }, { tenant, before: new Date(), actor: SYSTEM_ACTOR })
  */
 export async function purgeExpiredEvents(deps: PurgeDeps, request: PurgeRequest): Promise<PurgeResult> {
   const { tenant, actor } = request
@@ -65,24 +66,30 @@ export async function purgeExpiredEvents(deps: PurgeDeps, request: PurgeRequest)
 
     const now = deps.clock()
     const eventId = uuidv7(now.getTime())
-    const checkpointRows = purged.map((p) => {
-      const cp = { tenantId: tenant.id, shard: p.shard, seq: p.boundary_seq, chainHash: new Uint8Array(p.boundary_hash) }
-      return {
-        tenant_id: tenant.id,
-        shard: p.shard,
-        seq: p.boundary_seq,
-        chain_hash: Buffer.from(p.boundary_hash),
-        purged_before: request.before,
-        purge_event_id: eventId,
-        signature: deps.checkpointKey ? Buffer.from(signCheckpoint(deps.checkpointKey, cp)) : null,
-        updated_at: now,
-      }
-    })
+    const checkpointRows = await Promise.all(
+      purged.map(async (p) => {
+        const statement = { tenantId: tenant.id, shard: p.shard, seq: p.boundary_seq, chainHash: bytesToHex(new Uint8Array(p.boundary_hash)), signedAt: now.toISOString() }
+        const signed = deps.signer ? await signCheckpoint(deps.signer, statement) : null
+        return {
+          tenant_id: tenant.id,
+          shard: p.shard,
+          seq: p.boundary_seq,
+          chain_hash: Buffer.from(p.boundary_hash),
+          purged_before: request.before,
+          purge_event_id: eventId,
+          signature: signed ? Buffer.from(fromBase64Url(signed.signature)!) : null,
+          key_id: signed?.keyId ?? null,
+          signed_at: signed ? now : null,
+          updated_at: now,
+        }
+      }),
+    )
     await tx`
       INSERT INTO chain_checkpoints ${tx(checkpointRows)}
       ON CONFLICT ON CONSTRAINT chain_checkpoints_pkey DO UPDATE SET
         seq = EXCLUDED.seq, chain_hash = EXCLUDED.chain_hash, purged_before = EXCLUDED.purged_before,
-        purge_event_id = EXCLUDED.purge_event_id, signature = EXCLUDED.signature, updated_at = EXCLUDED.updated_at`
+        purge_event_id = EXCLUDED.purge_event_id, signature = EXCLUDED.signature, key_id = EXCLUDED.key_id,
+        signed_at = EXCLUDED.signed_at, updated_at = EXCLUDED.updated_at`
     // Every checkpoint of the tenant is attested by this, the newest, purge event: older purge events
     // may themselves be purged later, the newest never is (it sits after every boundary).
     const all = await tx<{ shard: number; seq: number; chain_hash: Uint8Array }[]>`
@@ -98,7 +105,7 @@ export async function purgeExpiredEvents(deps: PurgeDeps, request: PurgeRequest)
       purged_events: total,
       shards: shards.map((s) => ({ ...s })),
       checkpoints,
-      checkpoints_signed: deps.checkpointKey !== null,
+      checkpoints_signed: deps.signer !== null,
     }
     // Tenant-wide, like the chains it cuts: no organisation, so every organisation of the tenant sees it.
     const draft = { id: eventId, eventType: 'retention_purged', outcome: 'success', reason: 'retention_expired', origin: actor.origin, actorId: actor.userId, metadata } as const

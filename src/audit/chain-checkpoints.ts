@@ -1,8 +1,5 @@
-import { hmac } from '@noble/hashes/hmac.js'
-import { sha256 } from '@noble/hashes/sha2.js'
-import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js'
-import { canonicalJson } from '../core/canonical-json.ts'
-import { constantTimeEqual } from '../core/digests.ts'
+import { bytesToHex } from '@noble/hashes/utils.js'
+import { checkpointSignatureProblem, toBase64Url, type CheckpointVerifier, type SignedCheckpoint } from '../core/checkpoint.ts'
 import type { EventMetadata } from '../core/event-types.ts'
 import type { Sql } from '../db/client.ts'
 
@@ -18,43 +15,44 @@ export interface ChainCheckpoint {
   purgedBefore: Date
   /** The retention_purged event that lists this checkpoint (and every other one of the tenant). */
   purgeEventId: string
-  /** HMAC-SHA256 of checkpointSigningInput under the configured key; null when none was configured. */
+  /** Ed25519 signature of the checkpoint (src/core/checkpoint.ts), its key and time; null when no signing key was configured. */
   signature: Uint8Array | null
+  keyId: string | null
+  signedAt: Date | null
 }
 
 /** One checkpoint as the retention_purged event's metadata lists it. */
 export type CheckpointAttestation = EventMetadata<'retention_purged'>['checkpoints'][number]
 
-/** The bytes a checkpoint signature covers: a versioned label and the position, in canonical JSON. */
-export function checkpointSigningInput(cp: Pick<ChainCheckpoint, 'tenantId' | 'shard' | 'seq' | 'chainHash'>): Uint8Array {
-  return utf8ToBytes(
-    canonicalJson({ v: 'authtrail/checkpoint/v1', tenant_id: cp.tenantId, shard: cp.shard, seq: cp.seq, chain_hash: bytesToHex(cp.chainHash) }),
-  )
-}
-
-/** Signs a checkpoint with HMAC-SHA256 (RFC 2104, FIPS 198-1). */
-export function signCheckpoint(key: Uint8Array, cp: Pick<ChainCheckpoint, 'tenantId' | 'shard' | 'seq' | 'chainHash'>): Uint8Array {
-  return hmac(sha256, key, checkpointSigningInput(cp))
-}
-
-/** The configured secret as key bytes (its UTF-8 encoding). */
-export function checkpointKeyFromSecret(secret: string): Uint8Array {
-  return utf8ToBytes(secret)
+/** A retention checkpoint as the signed statement it carries, when it carries one. */
+export function retentionCheckpointStatement(cp: ChainCheckpoint): SignedCheckpoint | null {
+  if (cp.signature === null || cp.keyId === null || cp.signedAt === null) return null
+  return {
+    tenantId: cp.tenantId,
+    shard: cp.shard,
+    seq: cp.seq,
+    chainHash: bytesToHex(cp.chainHash),
+    signedAt: cp.signedAt.toISOString(),
+    keyId: cp.keyId,
+    signature: toBase64Url(cp.signature),
+  }
 }
 
 /**
- * Why a checkpoint cannot be trusted, or null when it can: with a key, it must carry a valid signature;
- * with or without one, the retention_purged event it names must list exactly this position and hash
- * (that event is in the chain, so altering it breaks verification of its own shard).
+ * Why a checkpoint cannot be trusted, or null when it can: when the verifier accepts any key, it must
+ * carry a valid signature of one of them; with or without one, the retention_purged event it names must
+ * list exactly this position and hash (that event is in the chain, so altering it breaks verification
+ * of its own shard).
  */
-export function checkpointProblem(
+export async function checkpointProblem(
   cp: ChainCheckpoint,
   attested: CheckpointAttestation | undefined,
-  key: Uint8Array | null,
-): 'unsigned' | 'bad_signature' | 'unattested' | null {
-  if (key) {
-    if (cp.signature === null) return 'unsigned'
-    if (!constantTimeEqual(signCheckpoint(key, cp), cp.signature)) return 'bad_signature'
+  verifier: CheckpointVerifier | null,
+): Promise<'unsigned' | 'bad_signature' | 'unattested' | null> {
+  if (verifier && verifier.keyIds.length > 0) {
+    const statement = retentionCheckpointStatement(cp)
+    if (statement === null) return 'unsigned'
+    if ((await checkpointSignatureProblem(verifier, statement)) !== null) return 'bad_signature'
   }
   if (!attested || attested.seq !== cp.seq || attested.chain_hash !== bytesToHex(cp.chainHash)) return 'unattested'
   return null
@@ -68,12 +66,14 @@ interface CheckpointRow {
   purged_before: Date
   purge_event_id: string
   signature: Uint8Array | null
+  key_id: string | null
+  signed_at: Date | null
 }
 
 /** A tenant's checkpoints, by shard. */
 export async function readChainCheckpoints(sql: Sql, tenantId: string): Promise<Map<number, ChainCheckpoint>> {
   const rows = await sql<CheckpointRow[]>`
-    SELECT tenant_id, shard, seq, chain_hash, purged_before, purge_event_id, signature
+    SELECT tenant_id, shard, seq, chain_hash, purged_before, purge_event_id, signature, key_id, signed_at
     FROM chain_checkpoints WHERE tenant_id = ${tenantId} ORDER BY shard`
   return new Map(
     rows.map((r) => [
@@ -86,6 +86,8 @@ export async function readChainCheckpoints(sql: Sql, tenantId: string): Promise<
         purgedBefore: r.purged_before,
         purgeEventId: r.purge_event_id,
         signature: r.signature ? new Uint8Array(r.signature) : null,
+        keyId: r.key_id,
+        signedAt: r.signed_at,
       },
     ]),
   )

@@ -1,8 +1,30 @@
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
+import { checkpointSignatureProblem, toBase64Url, type Anchor, type CheckpointVerifier, type SignedCheckpoint } from '../core/checkpoint.ts'
 import { constantTimeEqual, type Digester } from '../core/digests.ts'
 import { genesisHash, verifyChainSegment, type ChainBreak, type StoredChainedEvent } from '../core/chain.ts'
 import type { Sql } from '../db/client.ts'
 import { checkpointProblem, readChainCheckpoints, readCheckpointAttestations } from './chain-checkpoints.ts'
 import { AUTH_LOG_COLUMNS, storedFromRow, type AuthLogRow } from './stored-event.ts'
+
+/** Where the chain disagrees with itself, with its head, or with an anchor. */
+export type VerificationBreak =
+  | ChainBreak
+  | { shard: number; seq: number; eventId: null; reason: 'head_mismatch' }
+  | { shard: number; seq: number; eventId: string; reason: 'checkpoint_mismatch' }
+  | {
+      shard: number
+      seq: number
+      eventId: string | null
+      /**
+       * `checkpoint_signature_invalid`: a checkpoint in PostgreSQL whose signature does not verify under a
+       * published key; `checkpoint_missing`: an anchor holds a signed checkpoint that PostgreSQL lacks;
+       * `anchor_beyond_head`: an anchored checkpoint lies past the chain's head (the end was cut off).
+       */
+      reason: 'checkpoint_signature_invalid' | 'checkpoint_missing' | 'anchor_beyond_head'
+    }
+
+/** A break, and for one found by an anchor, which anchor and the newest anchored position that still agreed. */
+export type AnchoredBreak = VerificationBreak & { anchor?: Anchor; last_agreeing_seq?: number }
 
 export interface ShardVerification {
   shard: number
@@ -11,26 +33,42 @@ export interface ShardVerification {
   ok: boolean
   /** Present when retention purged the chain's beginning: verification started after this event. */
   checkpoint?: { seq: number; signed: boolean }
-  break?:
-    | ChainBreak
-    | { shard: number; seq: number; eventId: null; reason: 'head_mismatch' }
-    | { shard: number; seq: number; eventId: string; reason: 'checkpoint_mismatch' }
+  /** The newest position whose hash a signed checkpoint anchors and the chain agreed with; null when none. */
+  anchored_seq: number | null
+  break?: AnchoredBreak
+}
+
+export interface CheckpointSummary {
+  /** Whether signatures were checked against published keys (none are configured in tests without a key). */
+  signatures_checked: boolean
+  /** Signed checkpoints read from PostgreSQL, the document store and the SIEM file (null: that anchor was not given). */
+  postgresql: number
+  docstore: number | null
+  siem: number | null
+  /** Anchor checkpoints refused for a bad signature or an unknown key (a forged copy proves nothing). */
+  rejected: number
+  /** Distinct anchored positions the chain was compared with. */
+  compared: number
 }
 
 export interface TenantVerification {
   ok: boolean
   verified_events: number
   shards: ShardVerification[]
+  checkpoints: CheckpointSummary
   /** The first broken sequence number (lowest shard first), if any. */
-  first_break: NonNullable<ShardVerification['break']> | null
+  first_break: AnchoredBreak | null
 }
 
 export interface VerifyOptions {
   /**
-   * The checkpoint signing key. When given, every checkpoint must carry a valid HMAC; without it,
-   * checkpoints are trusted only as far as the retention_purged event in the chain attests them.
+   * The published checkpoint keys. With keys, every checkpoint in PostgreSQL must carry a valid signature,
+   * anchors' checkpoints are used only when theirs verifies, and retention checkpoints must be signed;
+   * without, checkpoints are compared unchecked and retention ones trusted as far as the chain attests them.
    */
-  checkpointKey?: Uint8Array | null
+  verifier?: CheckpointVerifier | null
+  /** Signed checkpoints held outside PostgreSQL, to compare the chain and the checkpoint table with. */
+  anchors?: { docstore?: readonly SignedCheckpoint[]; siem?: readonly SignedCheckpoint[] }
   /** Rows read per query (keyset pagination); tests make it small to cross page boundaries cheaply. */
   pageSize?: number
 }
@@ -45,36 +83,113 @@ function readPage(sql: Sql, tenantId: string, shard: number, afterSeq: number, p
     ORDER BY seq LIMIT ${pageSize}`
 }
 
+/** A tenant's signed checkpoints in PostgreSQL. Scoped to the tenant in SQL. */
+export async function readSignedCheckpoints(sql: Sql, tenantId: string): Promise<SignedCheckpoint[]> {
+  const rows = await sql<{ shard: number; seq: number; chain_hash: Uint8Array; signed_at: Date; key_id: string; signature: Uint8Array }[]>`
+    SELECT shard, seq, chain_hash, signed_at, key_id, signature FROM signed_checkpoints
+    WHERE tenant_id = ${tenantId} ORDER BY shard, seq`
+  return rows.map((r) => ({
+    tenantId,
+    shard: r.shard,
+    seq: r.seq,
+    chainHash: bytesToHex(new Uint8Array(r.chain_hash)),
+    signedAt: r.signed_at.toISOString(),
+    keyId: r.key_id,
+    signature: toBase64Url(new Uint8Array(r.signature)),
+  }))
+}
+
+interface AnchorPoint {
+  hash: Uint8Array
+  anchors: Anchor[]
+}
+
 /**
  * Recomputes every chain of a tenant from PostgreSQL: canonical form, the three digests, each link, and
- * finally that the last link equals the chain head (so truncating the end is caught too). A chain whose
- * beginning retention purged starts from its checkpoint, once the checkpoint is shown genuine (signature
- * and attestation, see checkpointProblem); deleting a checkpoint leaves a sequence gap at the start.
- * Reads in pages with keyset pagination (two pages per chain at most in memory), two chains at a time.
- * Scoped to one tenant in SQL.
+ * finally that the last link equals the chain head (so truncating the end is caught too). Against the
+ * anchors: every signed checkpoint in PostgreSQL must verify under a published key; the chain must have
+ * exactly the signed hash at every checkpointed position, whether the checkpoint comes from PostgreSQL,
+ * the document store or the SIEM; no anchored position may lie past the head; and every checkpoint an
+ * anchor holds must still be in PostgreSQL. The report names the first sequence number that disagrees
+ * and the anchor it disagrees with; the rows changed lie after `last_agreeing_seq` and at or before it.
+ *
+ * A chain whose beginning retention purged starts from its retention checkpoint, once shown genuine
+ * (signature and attestation, see checkpointProblem). Reads in pages with keyset pagination (two pages per
+ * chain at most in memory), two chains at a time. Scoped to one tenant in SQL.
  */
-export async function verifyTenantChain(
-  sql: Sql,
-  tenantId: string,
-  digester: Digester,
-  options: VerifyOptions = {},
-): Promise<TenantVerification> {
+export async function verifyTenantChain(sql: Sql, tenantId: string, digester: Digester, options: VerifyOptions = {}): Promise<TenantVerification> {
   const heads = await sql<{ shard: number; seq: number; head_hash: Uint8Array }[]>`
     SELECT shard, seq, head_hash FROM chain_heads WHERE tenant_id = ${tenantId} ORDER BY shard`
   const checkpoints = await readChainCheckpoints(sql, tenantId)
   const attestations = await readCheckpointAttestations(sql, tenantId, [...new Set([...checkpoints.values()].map((c) => c.purgeEventId))])
-  const key = options.checkpointKey ?? null
+  const verifier = options.verifier ?? null
   const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE
+  const signaturesChecked = verifier !== null && verifier.keyIds.length > 0
+
+  // Every signed checkpoint, by shard and position; PostgreSQL's with a bad signature become breaks.
+  const signed = await readSignedCheckpoints(sql, tenantId)
+  const summary: CheckpointSummary = {
+    signatures_checked: signaturesChecked,
+    postgresql: signed.length,
+    docstore: options.anchors?.docstore ? 0 : null,
+    siem: options.anchors?.siem ? 0 : null,
+    rejected: 0,
+    compared: 0,
+  }
+  const points = new Map<number, Map<number, AnchorPoint>>()
+  const inPostgres = new Set<string>()
+  const badSignatures = new Map<number, AnchoredBreak[]>()
+  const addPoint = (cp: SignedCheckpoint, anchor: Anchor) => {
+    const byShard = points.get(cp.shard) ?? new Map<number, AnchorPoint>()
+    points.set(cp.shard, byShard)
+    const point = byShard.get(cp.seq)
+    if (point) point.anchors.push(anchor)
+    else byShard.set(cp.seq, { hash: hexToBytes(cp.chainHash), anchors: [anchor] })
+  }
+  const accepted = async (cp: SignedCheckpoint) => !signaturesChecked || (await checkpointSignatureProblem(verifier!, cp)) === null
+  for (const cp of signed) {
+    if (await accepted(cp)) {
+      addPoint(cp, 'postgresql')
+      inPostgres.add(`${cp.shard}/${cp.seq}/${cp.chainHash}`)
+    } else {
+      const list = badSignatures.get(cp.shard) ?? []
+      list.push({ shard: cp.shard, seq: cp.seq, eventId: null, reason: 'checkpoint_signature_invalid', anchor: 'postgresql' })
+      badSignatures.set(cp.shard, list)
+    }
+  }
+  const missing = new Map<number, AnchoredBreak[]>()
+  for (const anchor of ['docstore', 'siem'] as const) {
+    for (const cp of options.anchors?.[anchor] ?? []) {
+      if (cp.tenantId !== tenantId) continue
+      if (!(await accepted(cp))) {
+        summary.rejected++
+        continue
+      }
+      summary[anchor]!++
+      addPoint(cp, anchor)
+      if (!inPostgres.has(`${cp.shard}/${cp.seq}/${cp.chainHash}`)) {
+        const list = missing.get(cp.shard) ?? []
+        list.push({ shard: cp.shard, seq: cp.seq, eventId: null, reason: 'checkpoint_missing', anchor })
+        missing.set(cp.shard, list)
+      }
+    }
+  }
 
   const verifyShard = async (head: (typeof heads)[number]): Promise<ShardVerification> => {
     let from = { seq: 0, hash: genesisHash(tenantId, head.shard, digester) }
     let verified = 0
-    let broken: ShardVerification['break'] | undefined
+    let broken: AnchoredBreak | undefined
+    const anchorPoints = points.get(head.shard) ?? new Map<number, AnchorPoint>()
+    const anchorHashes = new Map([...anchorPoints].map(([seq, p]) => [seq, p.hash]))
     const checkpoint = checkpoints.get(head.shard)
     if (checkpoint) {
-      const problem = checkpointProblem(checkpoint, attestations.get(checkpoint.purgeEventId)?.get(head.shard), key)
+      const problem = await checkpointProblem(checkpoint, attestations.get(checkpoint.purgeEventId)?.get(head.shard), verifier)
       if (problem) broken = { shard: head.shard, seq: checkpoint.seq, eventId: checkpoint.purgeEventId, reason: 'checkpoint_mismatch' }
       else from = { seq: checkpoint.seq, hash: checkpoint.chainHash }
+      const atBoundary = anchorPoints.get(checkpoint.seq)
+      if (!broken && atBoundary && !constantTimeEqual(atBoundary.hash, checkpoint.chainHash)) {
+        broken = { shard: head.shard, seq: checkpoint.seq, eventId: checkpoint.purgeEventId, reason: 'checkpoint_mismatch', anchor: atBoundary.anchors[0]! }
+      }
     }
     // The next page is read while this one is verified: PostgreSQL and the hashing overlap.
     let next = broken ? null : readPage(sql, tenantId, head.shard, from.seq, pageSize)
@@ -82,23 +197,40 @@ export async function verifyTenantChain(
       const rows = await next
       next = rows.length === pageSize ? readPage(sql, tenantId, head.shard, rows[rows.length - 1]!.seq, pageSize) : null
       if (rows.length === 0) break
-      const result = verifyChainSegment(rows.map(storedFromRow) as Iterable<StoredChainedEvent>, from, digester)
+      const result = verifyChainSegment(rows.map(storedFromRow) as Iterable<StoredChainedEvent>, from, digester, anchorHashes)
       verified += result.count
       if (!result.ok) {
-        broken = result.break
+        broken = result.break.reason === 'anchor_mismatch' ? { ...result.break, anchor: anchorPoints.get(result.break.seq)!.anchors[0]! } : result.break
         next?.catch(() => {})
         break
       }
       from = { seq: result.seq, hash: result.hash }
     }
+    const sorted = [...anchorPoints.entries()].sort(([a], [b]) => a - b)
+    // The end was cut off and the head moved back: an anchored position lies past the last event verified.
+    const beyond = sorted.find(([seq]) => seq > from.seq)
+    if (!broken && beyond) {
+      broken = { shard: head.shard, seq: from.seq + 1, eventId: null, reason: 'anchor_beyond_head', anchor: beyond[1].anchors[0]! }
+    }
     if (!broken && (from.seq !== head.seq || !constantTimeEqual(from.hash, new Uint8Array(head.head_hash)))) {
       broken = { shard: head.shard, seq: from.seq + 1, eventId: null, reason: 'head_mismatch' }
     }
+    // A checkpoint row that does not verify, or one an anchor holds and PostgreSQL lost, may lie before the
+    // first break of the chain itself: the report names the lowest position.
+    for (const candidate of [...(badSignatures.get(head.shard) ?? []), ...(missing.get(head.shard) ?? [])]) {
+      if (!broken || candidate.seq < broken.seq) broken = candidate
+    }
+    const reached = broken ? broken.seq - 1 : from.seq
+    const agreeing = sorted.filter(([seq]) => seq <= reached && seq > (checkpoint?.seq ?? 0) - 1)
+    const anchoredSeq = agreeing.length > 0 ? agreeing[agreeing.length - 1]![0] : null
+    summary.compared += sorted.filter(([seq]) => seq <= Math.max(from.seq, broken?.seq ?? 0)).length
+    if (broken?.anchor !== undefined) broken.last_agreeing_seq = anchoredSeq ?? checkpoint?.seq ?? 0
     return {
       shard: head.shard,
       verified,
       head_seq: head.seq,
       ok: !broken,
+      anchored_seq: anchoredSeq,
       ...(checkpoint && { checkpoint: { seq: checkpoint.seq, signed: checkpoint.signature !== null } }),
       ...(broken && { break: broken }),
     }
@@ -115,5 +247,5 @@ export async function verifyTenantChain(
   }
   await Promise.all(Array.from({ length: Math.min(CONCURRENT_CHAINS, heads.length) }, worker))
   const firstBreak = shards.find((s) => s.break)?.break ?? null
-  return { ok: firstBreak === null, verified_events: shards.reduce((n, s) => n + s.verified, 0), shards, first_break: firstBreak }
+  return { ok: firstBreak === null, verified_events: shards.reduce((n, s) => n + s.verified, 0), shards, checkpoints: summary, first_break: firstBreak }
 }

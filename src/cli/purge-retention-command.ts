@@ -1,5 +1,6 @@
 import { SYSTEM_ACTOR } from '../admin/admin-actor.ts'
 import { purgeExpiredEvents, type PurgeResult } from '../admin/purge-expired-events.ts'
+import type { CheckpointSigner } from '../core/checkpoint.ts'
 import type { Sql } from '../db/client.ts'
 import { findTenantById } from '../db/tenants.ts'
 import { resolveTenants } from './tenant-selection.ts'
@@ -10,7 +11,7 @@ export interface PurgeRetentionCommand {
   all: boolean
   /** Defaults to now; the database never purges past its own now(). */
   before: Date
-  checkpointKey: Uint8Array | null
+  signer: CheckpointSigner | null
 }
 
 /**
@@ -31,7 +32,7 @@ export async function runPurgeRetention(
     const tenant = await findTenantById(sql, id)
     if (!tenant) continue
     const result: PurgeResult = await purgeExpiredEvents(
-      { sql, clock, checkpointKey: command.checkpointKey },
+      { sql, clock, signer: command.signer },
       { tenant, before: command.before, actor: SYSTEM_ACTOR },
     )
     print(

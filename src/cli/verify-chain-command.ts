@@ -1,24 +1,37 @@
 import { nodeDigester } from '../audit/node-digester.ts'
-import { verifyTenantChain } from '../audit/verify-tenant-chain.ts'
+import { verifyTenantChain, type AnchoredBreak } from '../audit/verify-tenant-chain.ts'
+import type { CheckpointVerifier, SignedCheckpoint } from '../core/checkpoint.ts'
 import type { Sql } from '../db/client.ts'
+import type { DocumentStore } from '../sinks/docstore/document-store.ts'
 import { resolveTenants } from './tenant-selection.ts'
 
 export interface VerifyChainCommand {
   /** Tenant ids or slugs; empty with `all` means every tenant. */
   tenants: string[]
   all: boolean
-  checkpointKey: Uint8Array | null
+  /** The published checkpoint keys; null leaves signatures unchecked. */
+  verifier: CheckpointVerifier | null
+  /** The document store whose checkpoint copies to compare with (--docstore). */
+  documentStore?: DocumentStore | null
+  /** Checkpoints read from a SIEM's file of received CEF lines (--siem-file), every tenant's. */
+  siemCheckpoints?: readonly SignedCheckpoint[] | null
 }
 
 /** Exit codes: 0 every chain verifies, 1 a chain is broken, 2 a named tenant does not exist. */
 export const VERIFY_EXIT = { ok: 0, broken: 1, unknownTenant: 2 } as const
 
+function describeBreak(b: AnchoredBreak): string {
+  const anchor = b.anchor ? `, against the ${b.anchor} checkpoint; last agreeing anchored seq ${b.last_agreeing_seq ?? 0}` : ''
+  return `first broken seq ${b.seq} in shard ${b.shard} (${b.reason}${b.eventId ? `, event ${b.eventId}` : ''}${anchor})`
+}
+
 /**
- * Verifies the chains of one tenant, several, or all, printing one line per tenant and, for a broken
- * one, the first broken sequence number. Returns the exit code.
+ * Verifies the chains of one tenant, several, or all, against their signed checkpoints and the anchors
+ * given, printing one line per tenant and, for a broken one, the first broken sequence number and the
+ * anchor that disagrees. Returns the exit code.
  *
  * @example
- * process.exitCode = await runVerifyChain(sql, { tenants: ['acme'], all: false, checkpointKey: null }, console.log)
+ * process.exitCode = await runVerifyChain(sql, { tenants: ['acme'], all: false, verifier }, console.log)
  */
 export async function runVerifyChain(sql: Sql, command: VerifyChainCommand, print: (line: string) => void): Promise<number> {
   const { found, unknown } = await resolveTenants(sql, command.tenants, command.all)
@@ -26,18 +39,22 @@ export async function runVerifyChain(sql: Sql, command: VerifyChainCommand, prin
   if (unknown.length > 0) return VERIFY_EXIT.unknownTenant
   let broken = 0
   for (const tenant of found) {
-    const result = await verifyTenantChain(sql, tenant.id, nodeDigester, { checkpointKey: command.checkpointKey })
-    const checkpoints = result.shards.filter((s) => s.checkpoint).length
+    const docstore = command.documentStore ? await command.documentStore.listChainCheckpoints(tenant.id) : undefined
+    const siem = command.siemCheckpoints?.filter((cp) => cp.tenantId === tenant.id)
+    const result = await verifyTenantChain(sql, tenant.id, nodeDigester, { verifier: command.verifier, anchors: { docstore, siem } })
+    const retention = result.shards.filter((s) => s.checkpoint).length
+    const c = result.checkpoints
+    const anchors = [`${c.postgresql} in PostgreSQL`, ...(c.docstore === null ? [] : [`${c.docstore} in the document store`]), ...(c.siem === null ? [] : [`${c.siem} in the SIEM file`])]
+    const signatures = c.signatures_checked ? `signatures checked${c.rejected ? `, ${c.rejected} anchor copies refused` : ''}` : 'signatures NOT checked (no keys)'
+    const checkpoints = `signed checkpoints: ${anchors.join(', ')} (${signatures})`
     if (result.ok) {
-      print(`ok ${tenant.slug} (${tenant.id}): ${result.verified_events} events in ${result.shards.length} chains, ${checkpoints} from retention checkpoints`)
+      print(`ok ${tenant.slug} (${tenant.id}): ${result.verified_events} events in ${result.shards.length} chains, ${retention} from retention checkpoints; ${checkpoints}`)
       continue
     }
     broken++
     const b = result.first_break!
-    print(`BROKEN ${tenant.slug} (${tenant.id}): first broken seq ${b.seq} in shard ${b.shard} (${b.reason}${b.eventId ? `, event ${b.eventId}` : ''})`)
-    for (const shard of result.shards.filter((s) => s.break && s.break !== b)) {
-      print(`  also shard ${shard.shard} at seq ${shard.break!.seq} (${shard.break!.reason})`)
-    }
+    print(`BROKEN ${tenant.slug} (${tenant.id}): ${describeBreak(b)}; ${checkpoints}`)
+    for (const shard of result.shards.filter((s) => s.break && s.break !== b)) print(`  also ${describeBreak(shard.break!)}`)
   }
   return broken > 0 ? VERIFY_EXIT.broken : VERIFY_EXIT.ok
 }

@@ -105,7 +105,13 @@ export const envSchema = z
     RELAY_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(2000),
     RELAY_BACKOFF_BASE_MS: z.coerce.number().int().min(10).max(600_000).default(1000),
     RELAY_BACKOFF_MAX_MS: z.coerce.number().int().min(10).max(86_400_000).default(300_000),
-    CHECKPOINT_HMAC_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+    /** Ed25519 private key (PKCS#8 PEM, `\n` for line breaks) that signs chain checkpoints; or the file holding it. */
+    CHECKPOINT_SIGNING_KEY: z.string().includes('PRIVATE KEY', { message: 'must be a PKCS#8 PEM private key' }).optional(),
+    CHECKPOINT_SIGNING_KEY_FILE: z.string().min(1).optional(),
+    /** JWKS file of earlier checkpoint keys, still published and accepted by verification after a rotation. */
+    CHECKPOINT_RETIRED_KEYS_FILE: z.string().min(1).optional(),
+    CHECKPOINT_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
+    CHECKPOINT_EVERY_EVENTS: z.coerce.number().int().min(1).max(10_000_000).default(10_000),
     /** argon2id implementation: `native` (Node-API), `wasm` (WebAssembly), `auto` (native where it loads). */
     PASSWORD_HASHER: z.enum(['auto', 'native', 'wasm']).default('auto'),
   })
@@ -119,8 +125,11 @@ export const envSchema = z
     if (env.RELAY_BACKOFF_MAX_MS < env.RELAY_BACKOFF_BASE_MS) {
       ctx.addIssue({ code: 'custom', path: ['RELAY_BACKOFF_MAX_MS'], message: 'must be at least RELAY_BACKOFF_BASE_MS' })
     }
-    if (env.AUTHTRAIL_ENV === 'production' && env.CHECKPOINT_HMAC_KEY === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['CHECKPOINT_HMAC_KEY'], message: 'must be set in production (retention checkpoints are signed with it)' })
+    if (env.AUTHTRAIL_ENV === 'production' && env.CHECKPOINT_SIGNING_KEY === undefined && env.CHECKPOINT_SIGNING_KEY_FILE === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['CHECKPOINT_SIGNING_KEY'], message: 'must be set in production, or CHECKPOINT_SIGNING_KEY_FILE (chain checkpoints are signed with it)' })
+    }
+    if (env.CHECKPOINT_SIGNING_KEY !== undefined && env.CHECKPOINT_SIGNING_KEY_FILE !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['CHECKPOINT_SIGNING_KEY_FILE'], message: 'set either CHECKPOINT_SIGNING_KEY or CHECKPOINT_SIGNING_KEY_FILE, not both' })
     }
     if (env.AUTHTRAIL_ENV !== 'development' && env.DATABASE_URL === undefined) {
       ctx.addIssue({ code: 'custom', path: ['DATABASE_URL'], message: 'must be set outside development (the embedded database is for development only)' })

@@ -1,4 +1,5 @@
 import type { OutboxPayload } from './auth-event.ts'
+import { formatCheckpointToken } from './checkpoint.ts'
 import { EVENT_CATEGORY, mapEventTypes, type EventType } from './event-types.ts'
 
 /**
@@ -161,6 +162,18 @@ const typedIdentifier = (payload: OutboxPayload): string | null => {
   const typed = (payload.event.metadata as Record<string, unknown>)['identifier_as_typed']
   return typeof typed === 'string' ? typed : null
 }
+/** The signed checkpoint a `chain_checkpoint` event carries, as one token (see formatCheckpointToken). */
+const checkpointToken = (payload: OutboxPayload): string | null => {
+  const e = payload.event
+  if (e.event_type !== 'chain_checkpoint') return null
+  const m = e.metadata as Record<string, unknown>
+  if (typeof m.checkpoint_seq !== 'number' || typeof m.chain_hash !== 'string' || typeof m.signed_at !== 'string' || typeof m.key_id !== 'string' || typeof m.signature !== 'string') return null
+  return formatCheckpointToken({ tenantId: e.tenant_id, shard: e.shard, seq: m.checkpoint_seq, chainHash: m.chain_hash, signedAt: m.signed_at, keyId: m.key_id, signature: m.signature })
+}
+const checkpointSeq = (payload: OutboxPayload): number | null => {
+  const seq = payload.event.event_type === 'chain_checkpoint' ? (payload.event.metadata as Record<string, unknown>)['checkpoint_seq'] : null
+  return typeof seq === 'number' ? integerOrNull(seq) : null
+}
 const address = (payload: OutboxPayload) => (payload.event.ip ? classifySourceAddress(payload.event.ip) : null)
 
 /**
@@ -191,6 +204,17 @@ export const CEF_FIELDS: readonly CefField[] = [
   { key: 'cs2', label: 'organisation', fullName: 'deviceCustomString2', type: 'String', limit: CUSTOM_STRING_LIMIT, meaning: 'The organisation id within the tenant', value: (p) => p.event.organisation_id },
   { key: 'cs5', label: 'deviceId', fullName: 'deviceCustomString5', type: 'String', limit: CUSTOM_STRING_LIMIT, meaning: 'The device id a mobile client sent', value: (p) => p.event.device_id },
   { key: 'cs6', label: 'tokenJti', fullName: 'deviceCustomString6', type: 'String', limit: CUSTOM_STRING_LIMIT, meaning: 'The id (jti) of the session token a successful login issued', value: (p) => p.event.token_jti },
+  { key: 'flexNumber1', label: 'checkpointSeq', fullName: 'flexNumber1', type: 'Long', meaning: '`chain_checkpoint` only: the chain position the checkpoint signs', value: checkpointSeq },
+  {
+    key: 'flexString1',
+    label: 'checkpoint',
+    fullName: 'flexString1',
+    type: 'String',
+    limit: 1023,
+    meaning:
+      '`chain_checkpoint` only: the signed checkpoint, `atcp1.<tenant>.<shard>.<seq>.<chain hash hex>.<signed at, epoch ms>.<key id>.<Ed25519 signature, base64url>`; verify it with the key of that id from `GET /v1/audit/keys` (an anchor of the trail: `verify-chain --siem-file`)',
+    value: checkpointToken,
+  },
   { key: 'requestClientApplication', fullName: 'requestClientApplication', type: 'String', limit: 1023, meaning: 'The client\'s User-Agent', value: (p) => p.event.user_agent },
 ]
 

@@ -38,7 +38,7 @@ export function appendToChain(
 }
 
 /** Why a stored event does not verify. */
-export type ChainBreakReason = 'sequence_gap' | 'digest_mismatch' | 'prev_hash_mismatch' | 'chain_hash_mismatch'
+export type ChainBreakReason = 'sequence_gap' | 'digest_mismatch' | 'prev_hash_mismatch' | 'chain_hash_mismatch' | 'anchor_mismatch'
 
 export interface ChainBreak {
   shard: number
@@ -59,12 +59,16 @@ export interface StoredChainedEvent {
 
 /**
  * Verifies a run of consecutive events of one chain, starting after (`fromSeq`, `fromHash`). Returns the
- * new head or the first break. Every comparison of digests is constant-time.
+ * new head or the first break. With `anchors` (chain hashes held outside the table, by sequence number:
+ * signed checkpoints), the recomputed chain must also have exactly the anchored hash at each anchored
+ * position, so a chain rebuilt consistently after a change still breaks at the first anchor past the
+ * change (`anchor_mismatch`). Every comparison of digests is constant-time.
  */
 export function verifyChainSegment(
   rows: Iterable<StoredChainedEvent>,
   from: { seq: number; hash: Uint8Array },
   digester: Digester = nobleDigester,
+  anchors?: ReadonlyMap<number, Uint8Array>,
 ): { ok: true; seq: number; hash: Uint8Array; count: number } | { ok: false; break: ChainBreak; count: number } {
   let expectedSeq = from.seq + 1
   let prev = from.hash
@@ -85,6 +89,8 @@ export function verifyChainSegment(
     if (!constantTimeEqual(prev, row.prevHash)) return fail('prev_hash_mismatch')
     const link = linkHash(prev, row.digestSha256, digester)
     if (!constantTimeEqual(link, row.chainHash)) return fail('chain_hash_mismatch')
+    const anchored = anchors?.get(event.seq)
+    if (anchored && !constantTimeEqual(link, anchored)) return fail('anchor_mismatch')
     prev = link
     expectedSeq++
     count++

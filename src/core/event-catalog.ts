@@ -288,4 +288,19 @@ export const EVENT_CATALOG = {
     reason: z.null(),
     metadata: z.strictObject({ actor_kind: actorKind, operator_id: z.string(), operator_name: z.string() }),
   },
+  chain_checkpoint: {
+    category: 'administration',
+    cef: { name: 'Chain checkpoint signed', severity: 1 },
+    outcome: success,
+    reason: z.null(),
+    // The signed checkpoint of this chain at checkpoint_seq, the position just before this event (see
+    // src/core/checkpoint.ts); the shard and tenant are the event's own.
+    metadata: z.strictObject({
+      checkpoint_seq: count,
+      chain_hash: z.string(),
+      signed_at: instant,
+      key_id: z.string(),
+      signature: z.string(),
+    }),
+  },
 } as const satisfies Record<string, EventDefinition>

@@ -1,5 +1,6 @@
 import { MongoClient } from 'mongodb'
 import type { Env } from '../config/env.ts'
+import type { DocumentStore } from '../sinks/docstore/document-store.ts'
 import { createDocumentStoreSink } from '../sinks/docstore/docstore-sink.ts'
 import { createMongoDocumentStore } from '../sinks/docstore/mongodb-store.ts'
 import type { EventSink } from '../sinks/event-sink.ts'
@@ -18,7 +19,7 @@ export type SinkSettings = Pick<Env, 'SYSLOG_URL' | 'SYSLOG_HOSTNAME' | 'SYSLOG_
  * const sinks = createConfiguredSinks(loadEnv(process.env))
  * const relay = createOutboxRelay({ sql, sinks })
  */
-export function createConfiguredSinks(env: SinkSettings, options: { deviceVersion?: string } = {}): EventSink[] {
+export function createConfiguredSinks(env: SinkSettings, options: { deviceVersion?: string; documentStore?: DocumentStore | null } = {}): EventSink[] {
   const sinks: EventSink[] = []
   if (env.SYSLOG_URL !== undefined) {
     const tlsGiven = env.SYSLOG_TLS_CA !== undefined || env.SYSLOG_TLS_CERT !== undefined || env.SYSLOG_TLS_KEY !== undefined
@@ -32,11 +33,17 @@ export function createConfiguredSinks(env: SinkSettings, options: { deviceVersio
       }),
     )
   }
-  if (env.MONGO_URL !== undefined) {
-    const store = createMongoDocumentStore(new MongoClient(env.MONGO_URL), { dbName: env.MONGO_DB })
+  const store = options.documentStore ?? createConfiguredDocumentStore(env)
+  if (store !== null) {
     sinks.push(withSetUpFirst(createDocumentStoreSink(store), () => store.ensureSchema()))
   }
   return sinks
+}
+
+/** The MongoDB document store MONGO_URL names, or null; nothing connects until it is used. */
+export function createConfiguredDocumentStore(env: Pick<Env, 'MONGO_URL' | 'MONGO_DB'>): DocumentStore | null {
+  if (env.MONGO_URL === undefined) return null
+  return createMongoDocumentStore(new MongoClient(env.MONGO_URL), { dbName: env.MONGO_DB })
 }
 
 /** Runs `setUp` (idempotent) before the first delivery, and again before the next one until it succeeds. */

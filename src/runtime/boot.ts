@@ -1,10 +1,11 @@
 import { resolve } from 'node:path'
 import type { OpenAPIHono } from '@hono/zod-openapi'
 import { createApp, type AppDeps } from '../app.ts'
-import { checkpointKeyFromSecret } from '../audit/chain-checkpoints.ts'
+import { createCheckpointer, type Checkpointer } from '../audit/checkpoint-chain-heads.ts'
 import { createBoundedHasher } from '../auth/bounded-hasher.ts'
 import { selectPasswordHasher, type PasswordHasherKind, type PasswordHasherLoaders } from '../auth/select-password-hasher.ts'
 import { tokenServiceFromEnv } from '../auth/token-keys.ts'
+import { checkpointKeysFromEnvironment } from '../cli/checkpoint-key.ts'
 import type { Env } from '../config/env.ts'
 import { createSql, type Sql } from '../db/client.ts'
 import { startEmbeddedPostgres } from '../db/embedded-postgres.ts'
@@ -15,7 +16,7 @@ import type { AppEnv, ClientAddressResolver } from '../http/app-env.ts'
 import { createLogger } from '../http/logger.ts'
 import { relayMetricsContributor } from '../metrics/relay-metrics.ts'
 import { createServiceMetrics } from '../metrics/service-metrics.ts'
-import { createConfiguredSinks } from '../outbox/create-configured-sinks.ts'
+import { createConfiguredDocumentStore, createConfiguredSinks } from '../outbox/create-configured-sinks.ts'
 import { createOutboxRelay, type OutboxRelay } from '../outbox/create-outbox-relay.ts'
 import { SERVICE_VERSION } from '../version.ts'
 import { serverPasswordHasherLoaders } from './password-hashers.ts'
@@ -27,6 +28,8 @@ export interface Services {
   embeddedDataDir: string | null
   /** The in-process relay, or null when RELAY_ENABLED=false or no sink is configured. */
   relay: OutboxRelay | null
+  /** The periodic checkpointer, or null when no signing key is configured. */
+  checkpointer: Checkpointer | null
   /** Where CEF lines go in development without SYSLOG_URL, so a newcomer sees them appear. */
   cefFile: string | null
   log: (entry: Record<string, unknown>) => void
@@ -69,7 +72,8 @@ export async function bootServices(env: Env, resolveAddress: ClientAddressResolv
   const dummyHash = await hasher.hash(crypto.randomUUID())
 
   const cefFile = env.SYSLOG_URL === undefined && env.AUTHTRAIL_ENV === 'development' ? resolve(env.DATA_DIR, 'cef.log') : null
-  const sinks = createConfiguredSinks(cefFile ? { ...env, SYSLOG_URL: `file://${cefFile}` } : env, { deviceVersion: SERVICE_VERSION })
+  const documentStore = createConfiguredDocumentStore(env)
+  const sinks = createConfiguredSinks(cefFile ? { ...env, SYSLOG_URL: `file://${cefFile}` } : env, { deviceVersion: SERVICE_VERSION, documentStore })
   const relay =
     env.RELAY_ENABLED && sinks.length > 0
       ? createOutboxRelay({
@@ -83,6 +87,17 @@ export async function bootServices(env: Env, resolveAddress: ClientAddressResolv
           log,
         })
       : null
+  const checkpointKeys = await checkpointKeysFromEnvironment(env)
+  const checkpointer = checkpointKeys.signer
+    ? createCheckpointer({
+        sql,
+        signer: checkpointKeys.signer,
+        clock: () => new Date(),
+        policy: { intervalMs: env.CHECKPOINT_INTERVAL_SECONDS * 1000, everyEvents: env.CHECKPOINT_EVERY_EVENTS },
+        tickMs: Math.min(5_000, env.CHECKPOINT_INTERVAL_SECONDS * 1000),
+        log,
+      })
+    : null
   const closing = new AbortController()
   const metrics = createServiceMetrics({ sql, contributors: [relayMetricsContributor(sql, relay ? () => relay.stats() : undefined)] })
 
@@ -97,7 +112,8 @@ export async function bootServices(env: Env, resolveAddress: ClientAddressResolv
     log,
     sinks,
     metrics,
-    checkpointKey: env.CHECKPOINT_HMAC_KEY ? checkpointKeyFromSecret(env.CHECKPOINT_HMAC_KEY) : null,
+    checkpointKeys,
+    documentStore,
     cefDevice: { deviceVendor: 'authtrail', deviceProduct: 'authtrail', deviceVersion: SERVICE_VERSION },
     closing: closing.signal,
     retentionSql,
@@ -105,17 +121,20 @@ export async function bootServices(env: Env, resolveAddress: ClientAddressResolv
     ...extraDeps,
   })
   await relay?.start()
+  checkpointer?.start()
   return {
     app,
     sql,
     embeddedDataDir,
     relay,
+    checkpointer,
     cefFile,
     log,
     passwordHasher: kind,
     endStreams: () => closing.abort(),
     close: async () => {
       closing.abort()
+      await checkpointer?.stop()
       await relay?.stop()
       await Promise.allSettled(sinks.map((s) => s.close()))
       await sql.end({ timeout: 5 })

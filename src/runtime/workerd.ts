@@ -3,7 +3,7 @@ import noSimd from 'argon2id/dist/no-simd.wasm'
 import type { OpenAPIHono } from '@hono/zod-openapi'
 import type { Context, ExecutionContext } from 'hono'
 import { createApp } from '../app.ts'
-import { checkpointKeyFromSecret } from '../audit/chain-checkpoints.ts'
+import { loadCheckpointKeys } from '../audit/checkpoint-keys.ts'
 import { tokenServiceFromEnv } from '../auth/token-keys.ts'
 import { createWasmArgon2Hasher } from '../auth/wasm-argon2-hasher.ts'
 import { ConfigError, loadEnv, type Env } from '../config/env.ts'
@@ -67,6 +67,9 @@ function loadWorkerEnv(bindings: Bindings): Env & { DATABASE_URL: string } {
   if (env.DATABASE_URL === undefined) problems.push('  DATABASE_URL: required on Workers, or a Hyperdrive binding named HYPERDRIVE (the embedded database needs a file system)')
   if (env.JWT_ALGORITHM === 'EdDSA' && env.JWT_SIGNING_KEY === undefined) problems.push('  JWT_SIGNING_KEY: required on Workers (each isolate would make a key of its own)')
   if (env.PASSWORD_HASHER === 'native') problems.push('  PASSWORD_HASHER: native argon2id cannot be loaded on Workers; use wasm or auto')
+  for (const variable of ['CHECKPOINT_SIGNING_KEY_FILE', 'CHECKPOINT_RETIRED_KEYS_FILE'] as const) {
+    if (env[variable] !== undefined) problems.push(`  ${variable}: Workers have no file system; set the key itself as CHECKPOINT_SIGNING_KEY`)
+  }
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`)
   return env as Env & { DATABASE_URL: string }
 }
@@ -88,7 +91,8 @@ async function prepareIsolate(bindings: Bindings): Promise<Isolate> {
     config: { tokenTtlSeconds: env.JWT_TTL_SECONDS, refreshTtlSeconds: env.REFRESH_TTL_SECONDS, trustProxy: env.TRUSTED_PROXIES ?? env.TRUST_PROXY, secureCookies: env.AUTHTRAIL_ENV !== 'development' },
     log,
     sinks: [],
-    checkpointKey: env.CHECKPOINT_HMAC_KEY ? checkpointKeyFromSecret(env.CHECKPOINT_HMAC_KEY) : null,
+    // No file system on Workers: the signing key comes from CHECKPOINT_SIGNING_KEY (a secret), if at all.
+    checkpointKeys: await loadCheckpointKeys({ signingKeyPem: env.CHECKPOINT_SIGNING_KEY ?? null, retiredKeysJwks: null }),
     cefDevice: { deviceVendor: 'authtrail', deviceProduct: 'authtrail', deviceVersion: SERVICE_VERSION },
   })
   log({ level: 'info', msg: 'authtrail worker ready', runtime: 'workerd', authtrail_env: env.AUTHTRAIL_ENV, database: hyperdriveConnectionString(bindings) ? 'HYPERDRIVE' : 'DATABASE_URL' })

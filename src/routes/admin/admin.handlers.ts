@@ -5,6 +5,7 @@ import { EXPORT_MEDIA } from '../../admin/export-formats.ts'
 import { purgeExpiredEvents } from '../../admin/purge-expired-events.ts'
 import { unlockAccount } from '../../admin/unlock-account.ts'
 import type { CefDevice } from '../../core/cef.ts'
+import type { CheckpointSigner } from '../../core/checkpoint.ts'
 import { normalizeIdentifier } from '../../core/identifier.ts'
 import type { Sql } from '../../db/client.ts'
 import { isInsufficientPrivilege } from '../../db/sqlstate.ts'
@@ -21,8 +22,8 @@ import { createOutboxRoutes, type OutboxRouteDeps } from './outbox.handlers.ts'
 import { createUserAdministrationRoutes } from './users.handlers.ts'
 
 export interface AdminRouteDeps extends OutboxRouteDeps {
-  /** HMAC key of retention checkpoints (CHECKPOINT_HMAC_KEY); null stores them unsigned, still attested by the purge event. */
-  checkpointKey: Uint8Array | null
+  /** Signs retention checkpoints; null stores them unsigned, still attested by the purge event. */
+  signer: CheckpointSigner | null
   /** Device fields of exported CEF lines. */
   cefDevice?: CefDevice
   /** The retention role's connection; without it the purge runs on `sql`, which the runtime role may not. */
@@ -93,7 +94,7 @@ export function createAdminRoutes(deps: AdminRouteDeps): OpenAPIHono<AppEnv> {
     const tenant = await callerTenant(c, deps)
     try {
       const result = await purgeExpiredEvents(
-        { sql: deps.retentionSql ?? deps.sql, clock: deps.clock, checkpointKey: deps.checkpointKey },
+        { sql: deps.retentionSql ?? deps.sql, clock: deps.clock, signer: deps.signer },
         { tenant, before: deps.clock(), actor: actorOf(c, deps) },
       )
       return c.json(result, 200)

@@ -1,4 +1,5 @@
 import type { OutboxPayload } from '../../core/auth-event.ts'
+import type { SignedCheckpoint } from '../../core/checkpoint.ts'
 import type { EventDocument, LockoutDocument } from './event-document.ts'
 
 /** How many events `findEvents` returns when no limit is given, and the most it will return. */
@@ -67,6 +68,11 @@ export interface DocumentStore {
   findEvents(tenantId: string, query?: EventQuery): Promise<EventDocument[]>
   /** A tenant's events in chain order (`shard`, then `seq`, ascending), for the cross-store check. */
   listTenantEvents(tenantId: string, range?: ChainRange): Promise<EventDocument[]>
+  /**
+   * The signed chain checkpoints among a tenant's events (`chain_checkpoint`), in chain order: the
+   * document store's copies, an anchor that verification compares PostgreSQL with.
+   */
+  listChainCheckpoints(tenantId: string): Promise<SignedCheckpoint[]>
   /** The mirrored lockout state of one normalised identifier, or null if none was ever delivered. */
   getLockout(tenantId: string, identifier: string): Promise<LockoutDocument | null>
   /**

@@ -1,3 +1,4 @@
+import type { SignedCheckpoint } from '../../core/checkpoint.ts'
 import { EVENT_FIELDS, type ChainedEvent, type EventField, type LockoutSnapshot } from '../../core/auth-event.ts'
 
 /**
@@ -136,4 +137,24 @@ export function snapshotSupersedes(
   incoming: Pick<LockoutDocument, 'shard' | 'seq'>,
 ): boolean {
   return stored === null || stored.shard !== incoming.shard || stored.seq < incoming.seq
+}
+
+/**
+ * The signed checkpoint a `chain_checkpoint` document carries, or null when it carries none (another
+ * type, or metadata that is not a checkpoint). Verification checks the signature.
+ */
+export function checkpointOfDocument(doc: EventDocument): SignedCheckpoint | null {
+  if (doc.event_type !== 'chain_checkpoint') return null
+  const m = doc.metadata as Record<string, unknown>
+  const ok = typeof m.checkpoint_seq === 'number' && typeof m.chain_hash === 'string' && typeof m.signed_at === 'string' && typeof m.key_id === 'string' && typeof m.signature === 'string'
+  if (!ok) return null
+  return {
+    tenantId: doc.tenant_id,
+    shard: doc.shard,
+    seq: m.checkpoint_seq as number,
+    chainHash: m.chain_hash as string,
+    signedAt: m.signed_at as string,
+    keyId: m.key_id as string,
+    signature: m.signature as string,
+  }
 }

@@ -1,6 +1,6 @@
 import type { OutboxPayload } from '../../core/auth-event.ts'
 import { DocumentRejectedError, resolveFindLimit, type ChainRange, type DocumentStore, type EventQuery, type RejectedEvent } from './document-store.ts'
-import { lockoutDocumentId, snapshotSupersedes, type EventDocument, type LockoutDocument } from './event-document.ts'
+import { checkpointOfDocument, lockoutDocumentId, snapshotSupersedes, type EventDocument, type LockoutDocument } from './event-document.ts'
 import { EVENTS_COLLECTION_SPEC, LOCKOUTS_COLLECTION_SPEC } from './mongo-schema.ts'
 import { planDocumentWrites } from './plan-document-writes.ts'
 import { validateDocument } from './validate-document.ts'
@@ -104,6 +104,13 @@ export function createMemoryDocumentStore(): DocumentStore {
         .filter((doc) => inRange(doc, tenantId, range))
         .sort((a, b) => a.shard - b.shard || a.seq - b.seq)
         .map((doc) => structuredClone(doc))
+    },
+
+    async listChainCheckpoints(tenantId: string) {
+      return [...events.values()]
+        .filter((doc) => doc.tenant_id === tenantId && doc.event_type === 'chain_checkpoint')
+        .sort((a, b) => a.shard - b.shard || a.seq - b.seq)
+        .flatMap((doc) => checkpointOfDocument(doc) ?? [])
     },
 
     async getLockout(tenantId: string, identifier: string) {

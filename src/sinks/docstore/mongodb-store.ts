@@ -1,7 +1,7 @@
 import { MongoBulkWriteError, MongoServerError, type AnyBulkWriteOperation, type Collection, type Document, type MongoClient, type WriteError } from 'mongodb'
 import type { OutboxPayload } from '../../core/auth-event.ts'
 import { DocumentRejectedError, resolveFindLimit, type ChainRange, type DocumentStore, type EventQuery, type RejectedEvent } from './document-store.ts'
-import { lockoutDocumentId, type EventDocument, type LockoutDocument } from './event-document.ts'
+import { checkpointOfDocument, lockoutDocumentId, type EventDocument, type LockoutDocument } from './event-document.ts'
 import {
   CHAIN_ORDER,
   NEWEST_FIRST,
@@ -144,6 +144,11 @@ export function createMongoDocumentStore(client: MongoClient, options: MongoDocu
 
     async listTenantEvents(tenantId: string, range: ChainRange = {}) {
       return events.find(chainRangeFilter(tenantId, range)).sort(CHAIN_ORDER).toArray()
+    },
+
+    async listChainCheckpoints(tenantId: string) {
+      const docs = await events.find({ tenant_id: tenantId, event_type: 'chain_checkpoint' }).sort(CHAIN_ORDER).toArray()
+      return docs.flatMap((doc) => checkpointOfDocument(doc) ?? [])
     },
 
     async getLockout(tenantId: string, identifier: string) {
