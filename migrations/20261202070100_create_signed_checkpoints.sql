@@ -28,3 +28,10 @@ CREATE TRIGGER signed_checkpoints_append_only BEFORE UPDATE OR DELETE ON signed_
 DROP TRIGGER IF EXISTS signed_checkpoints_no_truncate ON signed_checkpoints;
 CREATE TRIGGER signed_checkpoints_no_truncate BEFORE TRUNCATE ON signed_checkpoints
   FOR EACH STATEMENT EXECUTE FUNCTION signed_checkpoints_reject_change();
+
+-- The service appends checkpoints (never changes them); retention and auditors read them.
+INSERT INTO authtrail_role_grants (role_kind, object_kind, object_name, privileges) VALUES
+  ('runtime', 'table', 'signed_checkpoints', 'SELECT, INSERT'),
+  ('retention', 'table', 'signed_checkpoints', 'SELECT'),
+  ('auditor', 'table', 'signed_checkpoints', 'SELECT')
+ON CONFLICT ON CONSTRAINT authtrail_role_grants_pkey DO NOTHING;

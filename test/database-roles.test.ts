@@ -183,7 +183,7 @@ describe('the retention and auditor roles', () => {
     await recordTestEvents(runtime, old.tenant, Array.from({ length: 5 }, (_, i) => ({ at: new Date(Date.now() - 3 * DAY + i), identifier: `u${i}@old.test` })))
     await expect(retention`DELETE FROM auth_logs WHERE tenant_id = ${old.tenant.id}`).rejects.toMatchObject(REFUSED)
     await expect(retention`UPDATE auth_logs SET ip = NULL WHERE tenant_id = ${old.tenant.id}`).rejects.toMatchObject(REFUSED)
-    const result = await purgeExpiredEvents({ sql: retention, clock: () => new Date(), checkpointKey: null }, { tenant: old.tenant, before: new Date(), actor: SYSTEM_ACTOR })
+    const result = await purgeExpiredEvents({ sql: retention, clock: () => new Date(), signer: null }, { tenant: old.tenant, before: new Date(), actor: SYSTEM_ACTOR })
     expect(result.purged_events).toBe(5)
     expect(await verifyTenantChain(auditor, old.tenant.id, nodeDigester)).toMatchObject({ ok: true })
   })

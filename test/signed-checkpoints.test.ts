@@ -8,6 +8,8 @@ import { nodeDigester } from '../src/audit/node-digester.ts'
 import { readSignedCheckpoints, verifyTenantChain, type TenantVerification } from '../src/audit/verify-tenant-chain.ts'
 import { runVerifyChain } from '../src/cli/verify-chain-command.ts'
 import { checkpointSignatureProblem, checkpointsInCefLines } from '../src/core/checkpoint.ts'
+import { createSql, type Sql } from '../src/db/client.ts'
+import { DEFAULT_ROLE_NAMES } from '../src/db/migrate.ts'
 import type { Tenant } from '../src/db/tenants.ts'
 import { createOutboxRelay } from '../src/outbox/create-outbox-relay.ts'
 import { createDocumentStoreSink } from '../src/sinks/docstore/docstore-sink.ts'
@@ -227,5 +229,31 @@ describe('GET /v1/audit/verify with anchors', () => {
     const bad = await getWith(t.app, '/v1/audit/verify?anchors=elsewhere', auditor)
     expect(bad.status).toBe(400)
     expect(await bad.json()).toMatchObject({ code: 'validation_failed' })
+  })
+})
+
+describe('as the least-privilege roles', () => {
+  const connectAs = (role: string): Sql => {
+    const url = new URL(db.url)
+    url.username = role
+    return createSql(url.toString(), { max: 2 })
+  }
+
+  it('the runtime role signs checkpoints and cannot change or remove one; the auditor verifies against them', async () => {
+    const runtime = connectAs(DEFAULT_ROLE_NAMES.runtime)
+    const auditor = connectAs(DEFAULT_ROLE_NAMES.auditor)
+    try {
+      const tenant = await createChainTenant(runtime, 1)
+      await appendEvents(runtime, tenant, 0, 3)
+      expect(await checkpointChainHead(deps({ sql: runtime, policy: { intervalMs: 0, everyEvents: 1 } }), { tenantId: tenant.id, shard: 0 })).toMatchObject({ seq: 3 })
+      const refused = { code: '42501' }
+      await expect(runtime`UPDATE signed_checkpoints SET seq = seq + 1 WHERE tenant_id = ${tenant.id}`).rejects.toMatchObject(refused)
+      await expect(runtime`DELETE FROM signed_checkpoints WHERE tenant_id = ${tenant.id}`).rejects.toMatchObject(refused)
+      await expect(runtime`TRUNCATE signed_checkpoints`).rejects.toMatchObject(refused)
+      await expect(auditor`INSERT INTO signed_checkpoints SELECT * FROM signed_checkpoints LIMIT 0`).rejects.toMatchObject(refused)
+      expect(await verifyTenantChain(auditor, tenant.id, nodeDigester, { verifier: keys.verifier })).toMatchObject({ ok: true, checkpoints: { postgresql: 1, compared: 1 } })
+    } finally {
+      await Promise.all([runtime.end(), auditor.end()])
+    }
   })
 })
