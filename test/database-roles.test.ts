@@ -10,6 +10,7 @@ import { DEFAULT_ROLE_NAMES, migrate } from '../src/db/migrate.ts'
 import { createOutboxRelay } from '../src/outbox/create-outbox-relay.ts'
 import { createDocumentStoreSink } from '../src/sinks/docstore/docstore-sink.ts'
 import { createMemoryDocumentStore } from '../src/sinks/docstore/memory-store.ts'
+import { TEST_CHECKPOINT_SIGNING_KEY } from './support/checkpoint-key.ts'
 import { useTestDatabase } from './support/database.ts'
 import { recordTestEvents } from './support/test-events.ts'
 import { spawnService } from './support/spawn-service.ts'
@@ -200,7 +201,7 @@ describe('start-up in production', () => {
     AUTHTRAIL_ENV: 'production',
     DATABASE_URL: url,
     JWT_SIGNING_KEY: TEST_JWT_SIGNING_KEY,
-    CHECKPOINT_HMAC_KEY: 'roles-test-checkpoint-key-roles-test-0123456',
+    CHECKPOINT_SIGNING_KEY: TEST_CHECKPOINT_SIGNING_KEY,
     RELAY_ENABLED: 'false',
     HOST: '127.0.0.1',
     PORT: '0',

@@ -1,4 +1,5 @@
 import { DEFAULT_ROLE_NAMES } from '../../src/db/migrate.ts'
+import { TEST_CHECKPOINT_SIGNING_KEY } from '../../test/support/checkpoint-key.ts'
 
 /**
  * The environment the benchmarks start production processes with (the service, the relay command):
@@ -14,7 +15,7 @@ export function productionEnv(databaseUrl: string, extra: Record<string, string>
     DATABASE_URL: runtimeUrl,
     // A throwaway Ed25519 key, for benchmarks only.
     JWT_SIGNING_KEY: JSON.stringify({ kty: 'OKP', crv: 'Ed25519', x: 'g1M1w1JQy1wHFDbOwTpPqyFl-AN4LqJnrzj3rFhGS6w', d: 'QTG0khk51iH_p4FbLHbVopYEwiY6vBYe1qDr82K7LJw', kid: 'bench-2026-12', alg: 'EdDSA' }),
-    CHECKPOINT_HMAC_KEY: 'bench-checkpoint-key-bench-checkpoint-key-0123',
+    CHECKPOINT_SIGNING_KEY: TEST_CHECKPOINT_SIGNING_KEY,
     // NODE_OPTIONS refuses --cpu-prof: a preload takes the profile instead.
     ...(process.env.BENCH_PROFILE_DIR && {
       BENCH_PROFILE_DIR: process.env.BENCH_PROFILE_DIR,

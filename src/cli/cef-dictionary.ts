@@ -112,6 +112,25 @@ const EXAMPLES = {
   operator_created: {
     event: { ...admin, channel: 'system', actor_id: null, ip: null, outcome: 'success', metadata: { actor_kind: 'service', operator_id: '01937a2c-7777-7000-8000-000000000001', operator_name: 'ops' } },
   },
+  chain_checkpoint: {
+    event: {
+      channel: 'system',
+      outcome: 'success',
+      identifier: null,
+      user_id: null,
+      organisation_id: null,
+      ip: null,
+      user_agent: null,
+      seq: 1043,
+      metadata: {
+        checkpoint_seq: 1042,
+        chain_hash: '3c9a'.repeat(16),
+        signed_at: '2026-12-01T09:30:00.000Z',
+        key_id: 'GuqitZ2mFcJ4SVtquSQVALKqZE4dl29oqPAcPSXsmzY',
+        signature: 'u4JXkZ0oS2xQ7l5D8rT1nC6vB3yE9aF0hG2iK4mN6pQ8sU0wY2zA4cE6gI8kM0oQ2sU4wY6aC8eG0iK2mO4qSg',
+      },
+    },
+  },
 } satisfies Record<EventType, { event: Partial<ChainedEvent>; lockedUntil?: string }>
 
 /** The example payload of an event type, as the outbox would carry it. */
