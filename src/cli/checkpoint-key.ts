@@ -16,11 +16,11 @@ async function readConfigured(variable: string, path: string): Promise<string> {
 /**
  * The checkpoint keys the environment configures: the signing key from CHECKPOINT_SIGNING_KEY or
  * CHECKPOINT_SIGNING_KEY_FILE, earlier keys from CHECKPOINT_RETIRED_KEYS_FILE. In development without a
- * key, one is generated once and kept in DATA_DIR, so that a newcomer sees signed checkpoints and they
+ * key, one is generated once (by the service: `createDevelopmentKey`; commands only read it) and kept in DATA_DIR, so that a newcomer sees signed checkpoints and they
  * still verify after a restart; elsewhere no key means no signatures (production refuses to start
  * without one, see env.ts). A bad key is a ConfigError naming the variable, never showing the key.
  */
-export async function checkpointKeysFromEnvironment(env: KeySettings): Promise<CheckpointKeys> {
+export async function checkpointKeysFromEnvironment(env: KeySettings, options: { createDevelopmentKey?: boolean } = {}): Promise<CheckpointKeys> {
   let pem: string | null = env.CHECKPOINT_SIGNING_KEY ?? null
   let variable = 'CHECKPOINT_SIGNING_KEY'
   if (env.CHECKPOINT_SIGNING_KEY_FILE !== undefined) {
@@ -29,6 +29,7 @@ export async function checkpointKeysFromEnvironment(env: KeySettings): Promise<C
   } else if (pem === null && env.AUTHTRAIL_ENV === 'development') {
     const path = `${env.DATA_DIR}/checkpoint-signing-key.pem`
     pem = await readFile(path, 'utf8').catch(async () => {
+      if (!options.createDevelopmentKey) return null
       const generated = await generateEd25519Pem()
       await mkdir(dirname(path), { recursive: true })
       await writeFile(path, generated, { mode: 0o600 })

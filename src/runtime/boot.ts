@@ -87,7 +87,7 @@ export async function bootServices(env: Env, resolveAddress: ClientAddressResolv
           log,
         })
       : null
-  const checkpointKeys = await checkpointKeysFromEnvironment(env)
+  const checkpointKeys = await checkpointKeysFromEnvironment(env, { createDevelopmentKey: true })
   const checkpointer = checkpointKeys.signer
     ? createCheckpointer({
         sql,
