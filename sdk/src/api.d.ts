@@ -611,10 +611,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Recompute the caller's tenant hash chains and name the first broken sequence number */
+        /** Recompute the caller's tenant hash chains against the signed checkpoints and name the first broken sequence number */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /** @description Also compare with the signed checkpoints the document store holds (the service's own, when it has one) */
+                    anchors?: "docstore";
+                };
                 header?: never;
                 path?: never;
                 cookie?: never;
@@ -628,6 +631,15 @@ export interface paths {
                     };
                     content: {
                         "application/json": components["schemas"]["ChainVerification"];
+                    };
+                };
+                /** @description Invalid query, or no document store is configured */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Missing or invalid token */
@@ -646,6 +658,42 @@ export interface paths {
                     };
                     content: {
                         "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/audit/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The public keys that verify signed chain checkpoints (JWKS, RFC 7517/8037) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The checkpoint keys */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["CheckpointKeySet"];
                     };
                 };
             };
@@ -2498,12 +2546,29 @@ export interface components {
             verified_events: number;
             first_break: {
                 shard: number;
-                /** @description The first sequence number that does not verify */
+                /** @description The first sequence number that does not verify, or that disagrees with an anchored checkpoint */
                 seq: number;
                 eventId: string | null;
                 /** @enum {string} */
-                reason: "sequence_gap" | "digest_mismatch" | "prev_hash_mismatch" | "chain_hash_mismatch" | "head_mismatch" | "checkpoint_mismatch";
+                reason: "sequence_gap" | "digest_mismatch" | "prev_hash_mismatch" | "chain_hash_mismatch" | "head_mismatch" | "checkpoint_mismatch" | "anchor_mismatch" | "anchor_beyond_head" | "checkpoint_signature_invalid" | "checkpoint_missing";
+                /**
+                 * @description The copy of a signed checkpoint this break was found against
+                 * @enum {string}
+                 */
+                anchor?: "postgresql" | "docstore" | "siem";
+                /** @description The newest anchored position that still agreed: what changed lies after it, at or before seq */
+                last_agreeing_seq?: number;
             } | null;
+            checkpoints: {
+                signatures_checked: boolean;
+                postgresql: number;
+                /** @description Signed checkpoints read from the document store; null when not asked for */
+                docstore: number | null;
+                siem: number | null;
+                /** @description Anchors' checkpoints refused for a bad signature or an unknown key */
+                rejected: number;
+                compared: number;
+            };
             shards: {
                 shard: number;
                 verified: number;
@@ -2514,14 +2579,44 @@ export interface components {
                     seq: number;
                     signed: boolean;
                 };
+                /** @description The newest position a signed checkpoint anchors and the chain agrees with */
+                anchored_seq: number | null;
                 break?: {
                     shard: number;
-                    /** @description The first sequence number that does not verify */
+                    /** @description The first sequence number that does not verify, or that disagrees with an anchored checkpoint */
                     seq: number;
                     eventId: string | null;
                     /** @enum {string} */
-                    reason: "sequence_gap" | "digest_mismatch" | "prev_hash_mismatch" | "chain_hash_mismatch" | "head_mismatch" | "checkpoint_mismatch";
+                    reason: "sequence_gap" | "digest_mismatch" | "prev_hash_mismatch" | "chain_hash_mismatch" | "head_mismatch" | "checkpoint_mismatch" | "anchor_mismatch" | "anchor_beyond_head" | "checkpoint_signature_invalid" | "checkpoint_missing";
+                    /**
+                     * @description The copy of a signed checkpoint this break was found against
+                     * @enum {string}
+                     */
+                    anchor?: "postgresql" | "docstore" | "siem";
+                    /** @description The newest anchored position that still agreed: what changed lies after it, at or before seq */
+                    last_agreeing_seq?: number;
                 };
+            }[];
+        };
+        CheckpointKeySet: {
+            keys: {
+                /** @enum {string} */
+                kty: "OKP";
+                /** @enum {string} */
+                crv: "Ed25519";
+                /** @description The public key, base64url */
+                x: string;
+                /** @description Key id: the RFC 7638 thumbprint, as checkpoints name it */
+                kid: string;
+                /** @enum {string} */
+                use: "sig";
+                /** @enum {string} */
+                alg: "EdDSA";
+                /**
+                 * @description active signs new checkpoints; retired still verifies what it signed
+                 * @enum {string}
+                 */
+                status: "active" | "retired";
             }[];
         };
         EventPage: {
@@ -2535,7 +2630,7 @@ export interface components {
             shard: number;
             seq: number;
             /** @enum {string} */
-            event_type: "login_failed" | "account_locked" | "login_success" | "lockout_reset" | "registration_succeeded" | "registration_failed" | "audit_exported" | "retention_purged" | "dead_letters_redriven" | "token_refreshed" | "refresh_reuse_detected" | "logout" | "session_revoked" | "ip_throttled" | "tenant_created" | "tenant_plan_changed" | "tenant_settings_changed" | "organisation_created" | "user_invited" | "user_role_changed" | "user_disabled" | "user_enabled" | "operator_created";
+            event_type: "login_failed" | "account_locked" | "login_success" | "lockout_reset" | "registration_succeeded" | "registration_failed" | "audit_exported" | "retention_purged" | "dead_letters_redriven" | "token_refreshed" | "refresh_reuse_detected" | "logout" | "session_revoked" | "ip_throttled" | "tenant_created" | "tenant_plan_changed" | "tenant_settings_changed" | "organisation_created" | "user_invited" | "user_role_changed" | "user_disabled" | "user_enabled" | "operator_created" | "chain_checkpoint";
             /** @enum {string} */
             channel: "web" | "mobile" | "admin" | "system";
             user_id: string | null;
@@ -2777,7 +2872,7 @@ export interface components {
             shard: number;
             seq: number;
             /** @enum {string} */
-            event_type: "login_failed" | "account_locked" | "login_success" | "lockout_reset" | "registration_succeeded" | "registration_failed" | "audit_exported" | "retention_purged" | "dead_letters_redriven" | "token_refreshed" | "refresh_reuse_detected" | "logout" | "session_revoked" | "ip_throttled" | "tenant_created" | "tenant_plan_changed" | "tenant_settings_changed" | "organisation_created" | "user_invited" | "user_role_changed" | "user_disabled" | "user_enabled" | "operator_created";
+            event_type: "login_failed" | "account_locked" | "login_success" | "lockout_reset" | "registration_succeeded" | "registration_failed" | "audit_exported" | "retention_purged" | "dead_letters_redriven" | "token_refreshed" | "refresh_reuse_detected" | "logout" | "session_revoked" | "ip_throttled" | "tenant_created" | "tenant_plan_changed" | "tenant_settings_changed" | "organisation_created" | "user_invited" | "user_role_changed" | "user_disabled" | "user_enabled" | "operator_created" | "chain_checkpoint";
             occurred_at: string;
             attempts: number;
             last_error: string;
