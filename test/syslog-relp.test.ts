@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { OutboxPayload } from '../src/core/auth-event.ts'
-import { formatSyslog5424 } from '../src/core/cef.ts'
+import { formatSyslog5424 } from '../src/core/syslog-5424.ts'
 import type { EventSink } from '../src/sinks/event-sink.ts'
 import { createSyslogSink, type SyslogSinkOptions } from '../src/sinks/syslog/index.ts'
 import { parseCefWithLognormalizer } from './support/lognormalizer.ts'

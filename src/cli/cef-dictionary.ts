@@ -1,15 +1,6 @@
 import type { ChainedEvent, OutboxPayload } from '../core/auth-event.ts'
-import {
-  CEF_DATAGRAM_TRUNCATED_KEY,
-  CEF_EVENT_NAME,
-  CEF_FIELDS,
-  CEF_SEVERITY,
-  CEF_TRUNCATION_MARKER,
-  createSyslog5424Formatter,
-  SYSLOG_FACILITY_AUTHPRIV,
-  syslogSeverityForCef,
-  type CefDevice,
-} from '../core/cef.ts'
+import { CEF_DATAGRAM_TRUNCATED_KEY, CEF_EVENT_NAME, CEF_FIELDS, CEF_SEVERITY, CEF_TRUNCATION_MARKER, type CefDevice } from '../core/cef.ts'
+import { createSyslog5424Formatter, SYSLOG_FACILITY_AUTHPRIV, syslogSeverityForCef } from '../core/syslog-5424.ts'
 import { EVENT_CATEGORY, EVENT_TYPES, type EventType } from '../core/event-types.ts'
 
 /**

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import type { ChainedEvent, OutboxPayload } from './auth-event.ts'
-import { classifySourceAddress, formatCef, formatSyslog5424, syslogSeverityForCef, truncateCefMessage, truncateToUtf8Bytes, utf8ByteLength } from './cef.ts'
+import { classifySourceAddress, formatCef } from './cef.ts'
+import { truncateCefMessage, truncateToUtf8Bytes } from './datagram-truncation.ts'
+import { utf8ByteLength } from './octet-framing.ts'
+import { formatSyslog5424, syslogSeverityForCef } from './syslog-5424.ts'
 
 // The edges of the CEF and syslog formatting that a SIEM's parser or a receiver's framing depends on.
 

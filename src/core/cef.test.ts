@@ -1,22 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import type { ChainedEvent, OutboxPayload } from './auth-event.ts'
-import {
-  CEF_EVENT_NAME,
-  CEF_SEVERITY,
-  classifySourceAddress,
-  escapeCefExtensionValue,
-  escapeCefHeader,
-  formatCef,
-  formatSyslog5424,
-  frameOctetCounted,
-  syslogSeverityForCef,
-  truncateCefMessage,
-  truncateToCodePoints,
-  truncateToUtf8Bytes,
-  truncateWithMarker,
-  cefReadBack,
-  utf8ByteLength,
-} from './cef.ts'
+import { CEF_EVENT_NAME, CEF_SEVERITY, classifySourceAddress, escapeCefExtensionValue, escapeCefHeader, formatCef, truncateToCodePoints, truncateWithMarker, cefReadBack } from './cef.ts'
+import { truncateCefMessage, truncateToUtf8Bytes } from './datagram-truncation.ts'
+import { frameOctetCounted, utf8ByteLength } from './octet-framing.ts'
+import { formatSyslog5424, syslogSeverityForCef } from './syslog-5424.ts'
 import { EVENT_TYPES } from './event-types.ts'
 
 const device = { deviceVendor: 'authtrail', deviceProduct: 'authtrail', deviceVersion: '0.1.0' }

@@ -3,8 +3,9 @@ import { formatCheckpointToken } from './checkpoint.ts'
 import { EVENT_CATEGORY, mapEventTypes, type EventType } from './event-types.ts'
 
 /**
- * CEF v0 and RFC 5424 formatting of audit events for SIEMs. Pure: no I/O, no runtime imports, so every
- * transport (and every runtime) sends the very same bytes, and a redelivered event is byte-identical.
+ * CEF v0 formatting of audit events for SIEMs (RFC 5424 around it: syslog-5424.ts; octet counting:
+ * octet-framing.ts; cutting to a datagram: datagram-truncation.ts). Pure: no I/O, no runtime imports, so
+ * every transport (and every runtime) sends the very same bytes, and a redelivered event is byte-identical.
  * The extension keys are defined once, in CEF_FIELDS, from which both the lines and the field
  * dictionary for SIEM operators (docs/cef.md) are produced.
  */
@@ -134,7 +135,7 @@ function hexToIpv4(high: string, low: string): string {
   return [h >> 8, h & 255, l >> 8, l & 255].join('.')
 }
 
-function epochMs(iso: string | null | undefined): number | null {
+export function epochMs(iso: string | null | undefined): number | null {
   if (!iso) return null
   const ms = Date.parse(iso)
   return Number.isFinite(ms) ? ms : null
@@ -267,189 +268,4 @@ function headerField(value: string, limit: number): string {
 /** The CEF severity (0–10) of an event type. */
 export function cefSeverity(eventType: EventType): number {
   return CEF_SEVERITY[eventType] ?? 5
-}
-
-/** Syslog facility authpriv (RFC 5424 table 1): security messages meant for restricted logs. */
-export const SYSLOG_FACILITY_AUTHPRIV = 10
-
-/**
- * Maps CEF severity to a syslog severity: very high (9–10) is critical (2), high (7–8) warning (4),
- * medium (4–6) notice (5), low (0–3) informational (6). No audit event is a system error, so err (3)
- * and the emergency levels stay unused.
- */
-export function syslogSeverityForCef(cefSeverityValue: number): number {
-  if (cefSeverityValue >= 9) return 2
-  if (cefSeverityValue >= 7) return 4
-  if (cefSeverityValue >= 4) return 5
-  return 6
-}
-
-/** The RFC 5424 header fields the sender chooses. */
-export interface SyslogHeader {
-  hostname: string
-  appName: string
-  /** Defaults to the NILVALUE `-`. */
-  procId?: string
-}
-
-/** RFC 5424 header fields are PRINTUSASCII (33–126) with a maximum length; `-` stands for empty. */
-function headerToken(value: string | undefined, maxLength: number): string {
-  const clean = (value ?? '').replace(/[^\x21-\x7e]/g, '').slice(0, maxLength)
-  return clean === '' ? '-' : clean
-}
-
-/**
- * Formats an event as an RFC 5424 syslog message carrying its CEF form:
- * `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID - CEF:0|...`. Facility authpriv, severity from the
- * CEF severity, TIMESTAMP the event's `occurred_at` (so a redelivery is byte-identical), MSGID the event
- * type, no structured data. The MSG carries no UTF-8 BOM: SIEM CEF parsers expect `CEF:` at its start.
- * The result never contains CR or LF, so it is also one line of a log file.
- *
- * @example
- * formatSyslog5424(payload, device, { hostname: 'auth-1', appName: 'authtrail' })
- * // '<85>1 2026-11-23T10:00:00.000Z auth-1 authtrail - login_failed - CEF:0|authtrail|...'
- */
-export function formatSyslog5424(payload: OutboxPayload, device: CefDevice, header: SyslogHeader): string {
-  return createSyslog5424Formatter(device, header)(payload)
-}
-
-/**
- * `formatSyslog5424` with the header fields sanitised once, for formatting many events (a sink).
- *
- * @example
- * const format = createSyslog5424Formatter(device, { hostname: 'auth-1', appName: 'authtrail' })
- * const lines = batch.map(format)
- */
-export function createSyslog5424Formatter(device: CefDevice, header: SyslogHeader): (payload: OutboxPayload) => string {
-  const hostname = headerToken(header.hostname, 255)
-  const origin = `${hostname} ${headerToken(header.appName, 48)} ${headerToken(header.procId, 128)}`
-  // dvchost names the same host as the syslog HOSTNAME, unless the caller says otherwise.
-  const cefDevice = device.deviceHost === undefined && hostname !== '-' ? { ...device, deviceHost: hostname } : device
-  return (payload) => {
-    const e = payload.event
-    const pri = SYSLOG_FACILITY_AUTHPRIV * 8 + syslogSeverityForCef(cefSeverity(e.event_type))
-    const ms = epochMs(e.occurred_at)
-    const timestamp = ms === null ? '-' : new Date(ms).toISOString()
-    return `<${pri}>1 ${timestamp} ${origin} ${headerToken(e.event_type, 32)} - ${formatCef(payload, cefDevice)}`
-  }
-}
-
-/**
- * The number of bytes `value` takes in UTF-8, as `TextEncoder` would encode it (a lone surrogate
- * becomes U+FFFD, three bytes). Computed without encoding so that frames can be built as strings and
- * encoded once per write.
- */
-export function utf8ByteLength(value: string): number {
-  let bytes = 0
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i)
-    if (c < 0x80) bytes += 1
-    else if (c < 0x800) bytes += 2
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < value.length) {
-      const next = value.charCodeAt(i + 1)
-      if (next >= 0xdc00 && next <= 0xdfff) {
-        bytes += 4
-        i++
-      } else bytes += 3
-    } else bytes += 3
-  }
-  return bytes
-}
-
-/**
- * Frames a message for syslog over TCP or TLS with octet counting (RFC 6587 §3.4.1, RFC 5425 §4.3):
- * `MSG-LEN SP MSG`, where MSG-LEN counts UTF-8 bytes. Counting characters instead would make the
- * receiver cut a message with `ö` short and read its tail as the start of the next frame.
- *
- * @example
- * frameOctetCounted('<85>1 - - - - - - Jörg') // '23 <85>1 - - - - - - Jörg'
- */
-export function frameOctetCounted(message: string): string {
-  return `${utf8ByteLength(message)} ${message}`
-}
-
-/**
- * Cuts `message` to at most `maxBytes` UTF-8 bytes on a code point boundary. A trailing backslash that
- * was the first half of a CEF escape is dropped too.
- */
-export function truncateToUtf8Bytes(message: string, maxBytes: number): string {
-  if (message.length <= maxBytes / 3 || utf8ByteLength(message) <= maxBytes) return message
-  let bytes = 0
-  let end = 0
-  for (const ch of message) {
-    const size = utf8ByteLength(ch)
-    if (bytes + size > maxBytes) break
-    bytes += size
-    end += ch.length
-  }
-  let cut = message.slice(0, end)
-  const trailingBackslashes = /\\+$/.exec(cut)?.[0].length ?? 0
-  if (trailingBackslashes % 2 === 1) cut = cut.slice(0, -1)
-  return cut
-}
-
-/**
- * Cuts a syslog message carrying CEF to at most `maxBytes` UTF-8 bytes (a UDP datagram) so that it
- * still parses and says it was cut: on a code point boundary, never inside an escape, never ending in a
- * partial key or an empty value. A shortened last value ends in the truncation marker, and the message
- * ends with `msg=datagram truncated to N bytes`. The fields that did not fit are lost; the short,
- * essential ones come first in `formatCef` for that reason.
- */
-export function truncateCefMessage(message: string, maxBytes: number): string {
-  if (utf8ByteLength(message) <= maxBytes) return message
-  const extensionStart = cefExtensionStart(message)
-  if (extensionStart < 0) return truncateToUtf8Bytes(message, maxBytes)
-  const notice = `${CEF_DATAGRAM_TRUNCATED_KEY}=datagram truncated to ${maxBytes} bytes`
-  // Room for the notice, its separating space and a marker on the last value.
-  const budget = maxBytes - utf8ByteLength(notice) - 1 - utf8ByteLength(CEF_TRUNCATION_MARKER)
-  const kept = cutCefFields(message, extensionStart, budget)
-  if (kept === null) return truncateToUtf8Bytes(message, maxBytes)
-  if (kept.length <= extensionStart) return `${message.slice(0, extensionStart)}${notice}`
-  return `${kept} ${notice}`
-}
-
-/**
- * The longest prefix of `message` within `budget` bytes that ends with a whole field or a field whose
- * value is cut (then ending in the marker); null when not even the header fits.
- */
-function cutCefFields(message: string, extensionStart: number, budget: number): string | null {
-  if (budget < utf8ByteLength(message.slice(0, extensionStart))) return null
-  const cut = truncateToUtf8Bytes(message, budget)
-  if (cut.length <= extensionStart) return cut.slice(0, extensionStart)
-  // Field boundaries come from the whole message: each unescaped `=` ends a key, which starts after the
-  // last space before it. Collected up to the first `=` beyond the cut, which bounds the last field kept.
-  const separators: number[] = []
-  for (let i = extensionStart; i < message.length; i++) {
-    const c = message[i]
-    if (c === '\\') i++
-    else if (c === '=') {
-      separators.push(i)
-      if (i >= cut.length) break
-    }
-  }
-  const keyStart = (eq: number) => Math.max(extensionStart, message.lastIndexOf(' ', eq) + 1)
-  for (let k = separators.length - 1; k >= 0; k--) {
-    const eq = separators[k]!
-    if (eq >= cut.length) continue
-    const fieldEnd = k + 1 < separators.length ? keyStart(separators[k + 1]!) - 1 : message.length
-    // Trailing spaces go: parsers trim them, so keeping them would not keep the value.
-    const value = cut.slice(eq + 1, Math.min(cut.length, fieldEnd)).replace(/ +$/, '')
-    if (value === '') continue
-    const whole = cut.length >= fieldEnd
-    return cut.slice(0, eq + 1) + value + (whole ? '' : CEF_TRUNCATION_MARKER)
-  }
-  return cut.slice(0, extensionStart)
-}
-
-/** Index just after the seventh unescaped pipe of the CEF part, or -1 if the header is incomplete. */
-function cefExtensionStart(message: string): number {
-  const cef = message.indexOf('CEF:')
-  if (cef < 0) return -1
-  let pipes = 0
-  for (let i = cef; i < message.length; i++) {
-    const c = message[i]
-    if (c === '\\') i++
-    else if (c === '|' && ++pipes === 7) return i + 1
-  }
-  return -1
 }

@@ -1,4 +1,4 @@
-import { utf8ByteLength } from './cef.ts'
+import { utf8ByteLength } from './octet-framing.ts'
 
 /**
  * RELP, rsyslog's Reliable Event Logging Protocol: framing and the protocol's fixed texts. Pure (no

@@ -1,6 +1,7 @@
 import { hostname as osHostname } from 'node:os'
 import type { OutboxPayload } from '../../core/auth-event.ts'
-import { createSyslog5424Formatter, type CefDevice } from '../../core/cef.ts'
+import { type CefDevice } from '../../core/cef.ts'
+import { createSyslog5424Formatter } from '../../core/syslog-5424.ts'
 import { PermanentSinkError, type EventSink } from '../event-sink.ts'
 import { createFileTransport } from './file-transport.ts'
 import { parseSyslogUrl } from './parse-syslog-url.ts'

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { connect as connectTcp, type Socket } from 'node:net'
 import { connect as connectTls } from 'node:tls'
-import { frameOctetCounted } from '../../core/cef.ts'
+import { frameOctetCounted } from '../../core/octet-framing.ts'
 import { createSerialQueue, type SyslogTransport } from './syslog-transport.ts'
 
 /** TLS material as file paths, read again at every connection so that rotated certificates are picked up. */

@@ -1,6 +1,6 @@
 import { createSocket, type Socket } from 'node:dgram'
 import { lookup } from 'node:dns/promises'
-import { truncateCefMessage } from '../../core/cef.ts'
+import { truncateCefMessage } from '../../core/datagram-truncation.ts'
 import { createSerialQueue, type SyslogTransport } from './syslog-transport.ts'
 
 export interface UdpTransportOptions {
