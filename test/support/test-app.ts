@@ -82,7 +82,9 @@ export async function createTestApp(sql: Sql, overrides: Partial<AppDeps> = {}):
     clock: () => clock.now ?? new Date(),
     dummyHash: await dummyHash,
     resolveAddress: () => '203.0.113.7',
-    config: { tokenTtlSeconds: 3600, trustProxy: true, secureCookies: true },
+    // The request bound is tested on its own (overload.test.ts, 500 ms); elsewhere it is set far above what
+    // 50 parallel argon2id checks take on a loaded two-core machine, so that it never decides a test.
+    config: { tokenTtlSeconds: 3600, trustProxy: true, secureCookies: true, requestTimeoutMs: 60_000 },
     log: (entry) => logs.push(entry),
     ...overrides,
   }
