@@ -206,41 +206,44 @@ export function createRelpTransport(options: RelpTransportOptions): SyslogTransp
   /**
    * Sends `messages` on `session`, keeping at most `windowSize` unacknowledged. Marks each acknowledged
    * message in `acked`; resolves once all are, rejects when the session dies or a message is refused.
+   * Once the window is full it waits until half of it is free (or all that is left fits), so that frames
+   * go out many per socket write instead of one per acknowledgement.
    */
   async function sendOnSession(session: Session, messages: readonly string[], acked: boolean[], indices: readonly number[]): Promise<void> {
-    const responses: Promise<void>[] = []
     let refused: RelpRefusedError | null = null
+    let outstanding = 0
     let next = 0
+    let allAcknowledged: (() => void) | null = null
+    const settle = (index: number) => (response: RelpResponse) => {
+      outstanding--
+      if (response.code === 200) acked[index] = true
+      else refused ??= new RelpRefusedError(`RELP receiver refused a message: ${response.code} ${response.message}`)
+      if (outstanding === 0 && next === indices.length) allAcknowledged?.()
+    }
     while (next < indices.length) {
       if (session.death) throw session.death
-      const room = windowSize - session.pending.size
-      if (room <= 0) {
+      const wanted = Math.min(Math.ceil(windowSize / 2), indices.length - next)
+      if (windowSize - session.pending.size < wanted) {
         await untilDeath(session, new Promise<void>((resolve) => session.onAck.add(function wake() {
+          if (windowSize - session.pending.size < wanted) return
           session.onAck.delete(wake)
           resolve()
         })))
         continue
       }
       let chunk = ''
-      const end = Math.min(indices.length, next + room)
+      const end = Math.min(indices.length, next + windowSize - session.pending.size)
       for (; next < end; next++) {
         const index = indices[next]!
         session.txnr = nextRelpTxnr(session.txnr)
-        const txnr = session.txnr
-        const response = new Promise<RelpResponse>((resolve) => session.pending.set(txnr, resolve))
-        if (session.pending.size === 1) session.lastProgressAt = Date.now()
-        const settled = untilDeath(session, response).then((r) => {
-          if (r.code === 200) acked[index] = true
-          else refused ??= new RelpRefusedError(`RELP receiver refused a message: ${r.code} ${r.message}`)
-        })
-        // Observed here too: a send abandoned half-way (dead session) leaves no unhandled rejection.
-        settled.catch(() => {})
-        responses.push(settled)
-        chunk += encodeRelpFrame(txnr, 'syslog', messages[index]!)
+        if (session.pending.size === 0) session.lastProgressAt = Date.now()
+        session.pending.set(session.txnr, settle(index))
+        outstanding++
+        chunk += encodeRelpFrame(session.txnr, 'syslog', messages[index]!)
       }
       await write(session, chunk)
     }
-    await Promise.all(responses)
+    if (outstanding > 0) await untilDeath(session, new Promise<void>((resolve) => (allAcknowledged = resolve)))
     if (refused) throw refused
   }
 
