@@ -1,6 +1,7 @@
 import { attemptLogin, type LoginInput } from '../src/auth/attempt-login.ts'
 import { createSql } from '../src/db/client.ts'
-import { updateDefencePolicy } from '../src/db/tenants.ts'
+import { changeDefencePolicyAudited } from '../src/admin/administer-tenants.ts'
+import { SYSTEM_ACTOR } from '../src/admin/admin-actor.ts'
 import { checkpoint, createBenchDatabase } from './support/bench-database.ts'
 import { campaignDeps, campaignInput, seedCampaign, vacuumHotTables, type Campaign } from './support/campaign.ts'
 import { fmt, type Benchmark, type Figure, type Table } from './support/report.ts'
@@ -77,7 +78,7 @@ export const ipThrottleBenchmark: Benchmark = {
 
       // One address with its budget spent: every attempt is refused unchecked.
       const attacker = '203.0.113.66'
-      await updateDefencePolicy(db.sql, campaign.tenant.id, { ip_failure_budget: 1, spray_failure_budget: 1 })
+      await changeDefencePolicyAudited({ sql: db.sql, clock: () => new Date() }, { tenantId: campaign.tenant.id, change: { ip_failure_budget: 1, spray_failure_budget: 1 }, actor: SYSTEM_ACTOR })
       const throttledCampaign: Campaign = { ...campaign, tenant: { ...campaign.tenant, defencePolicy: { ...campaign.tenant.defencePolicy, ipFailureBudget: 1, sprayFailureBudget: 1 } } }
       const fromAttacker = (account: number) => ({ ...campaignInput(throttledCampaign, account), origin: { ...campaignInput(campaign, account).origin, ip: attacker } })
       await attemptLogin(campaignDeps(db.sql), fromAttacker(0))

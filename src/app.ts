@@ -142,8 +142,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
       documentStore: deps.documentStore ?? null,
     }))
   app.route('/v1/investigation', createInvestigationRoutes({ sql, tokens, clock }))
-  app.route('/v1/admin', createAdminRoutes({ sql, retentionSql: deps.retentionSql, tokens, clock, origin, sinks: deps.sinks ?? [], signer: keys?.signer ?? null, cefDevice: deps.cefDevice }))
-  app.route('/v1/platform', createPlatformRoutes({ sql, clock, origin }))
+  app.route('/v1/admin', createAdminRoutes({ sql, retentionSql: deps.retentionSql, tokens, clock, origin, sinks: deps.sinks ?? [], signer: keys?.signer ?? null, cefDevice: deps.cefDevice, onTenantChanged: deps.tenants?.invalidate }))
+  app.route('/v1/platform', createPlatformRoutes({ sql, clock, origin, onTenantChanged: deps.tenants?.invalidate }))
   app.route('/v1/monitoring', createMonitoringRoutes({ sql, tokens, clock, sinks: deps.sinks ?? [], log, closing: deps.closing }))
   if (deps.metrics) app.route('/', createMetricsRoutes(deps.metrics))
   app.route('/console', createConsoleRoutes())

@@ -1961,6 +1961,113 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/defence-policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your tenant's defence policy */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The policy in force */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            defence_policy: components["schemas"]["DefencePolicy"];
+                        };
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Requires the admin or auditor role */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change your tenant's defence policy (records tenant_defence_policy_changed with the policy before and after) */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["DefencePolicyChange"];
+                };
+            };
+            responses: {
+                /** @description The policy as it now is, and its event */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DefencePolicyChanged"];
+                    };
+                };
+                /** @description Invalid policy (the problem names the field) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or invalid token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Requires the admin role, held now */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
     "/v1/platform/tenants": {
         parameters: {
             query?: never;
@@ -2109,6 +2216,75 @@ export interface paths {
                     };
                 };
                 /** @description Invalid settings */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Missing or unknown operator credential */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No such tenant */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/v1/platform/tenants/{id}/defence-policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change a tenant's defence policy (records tenant_defence_policy_changed with the policy before and after) */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["DefencePolicyChange"];
+                };
+            };
+            responses: {
+                /** @description The policy as it now is, and its event */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["DefencePolicyChanged"];
+                    };
+                };
+                /** @description Invalid policy (the problem names the field) */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -2630,7 +2806,7 @@ export interface components {
             shard: number;
             seq: number;
             /** @enum {string} */
-            event_type: "login_failed" | "account_locked" | "login_success" | "lockout_reset" | "registration_succeeded" | "registration_failed" | "audit_exported" | "retention_purged" | "dead_letters_redriven" | "token_refreshed" | "refresh_reuse_detected" | "logout" | "session_revoked" | "ip_throttled" | "tenant_created" | "tenant_plan_changed" | "tenant_settings_changed" | "organisation_created" | "user_invited" | "user_role_changed" | "user_disabled" | "user_enabled" | "operator_created" | "chain_checkpoint";
+            event_type: "login_failed" | "account_locked" | "login_success" | "lockout_reset" | "registration_succeeded" | "registration_failed" | "audit_exported" | "retention_purged" | "dead_letters_redriven" | "token_refreshed" | "refresh_reuse_detected" | "logout" | "session_revoked" | "ip_throttled" | "tenant_created" | "tenant_plan_changed" | "tenant_settings_changed" | "tenant_defence_policy_changed" | "organisation_created" | "user_invited" | "user_role_changed" | "user_disabled" | "user_enabled" | "operator_created" | "chain_checkpoint";
             /** @enum {string} */
             channel: "web" | "mobile" | "admin" | "system";
             user_id: string | null;
@@ -2872,7 +3048,7 @@ export interface components {
             shard: number;
             seq: number;
             /** @enum {string} */
-            event_type: "login_failed" | "account_locked" | "login_success" | "lockout_reset" | "registration_succeeded" | "registration_failed" | "audit_exported" | "retention_purged" | "dead_letters_redriven" | "token_refreshed" | "refresh_reuse_detected" | "logout" | "session_revoked" | "ip_throttled" | "tenant_created" | "tenant_plan_changed" | "tenant_settings_changed" | "organisation_created" | "user_invited" | "user_role_changed" | "user_disabled" | "user_enabled" | "operator_created" | "chain_checkpoint";
+            event_type: "login_failed" | "account_locked" | "login_success" | "lockout_reset" | "registration_succeeded" | "registration_failed" | "audit_exported" | "retention_purged" | "dead_letters_redriven" | "token_refreshed" | "refresh_reuse_detected" | "logout" | "session_revoked" | "ip_throttled" | "tenant_created" | "tenant_plan_changed" | "tenant_settings_changed" | "tenant_defence_policy_changed" | "organisation_created" | "user_invited" | "user_role_changed" | "user_disabled" | "user_enabled" | "operator_created" | "chain_checkpoint";
             occurred_at: string;
             attempts: number;
             last_error: string;
@@ -2952,6 +3128,36 @@ export interface components {
         SetRoleRequest: {
             /** @enum {string} */
             role: "user" | "admin" | "auditor";
+        };
+        /** @description A tenant's active defence: per-address failure budgets, the spraying budget, allow-listed networks and how a lockout binds (README, Active defence) */
+        DefencePolicy: {
+            ip_failure_budget: number;
+            ip_window_seconds: number;
+            spray_accounts: number;
+            spray_failure_budget: number;
+            allow_list: string[];
+            /** @enum {string} */
+            lockout_mode: "account" | "account_ip";
+            known_address_days: number;
+        };
+        DefencePolicyChanged: {
+            defence_policy: components["schemas"]["DefencePolicy"];
+            /**
+             * Format: uuid
+             * @description The tenant_defence_policy_changed event; null when nothing changed
+             */
+            event_id: string | null;
+        };
+        /** @description The settings to change; those left out keep their values. The merged policy must hold together (spray_failure_budget <= ip_failure_budget) */
+        DefencePolicyChange: {
+            ip_failure_budget?: number;
+            ip_window_seconds?: number;
+            spray_accounts?: number;
+            spray_failure_budget?: number;
+            allow_list?: string[];
+            /** @enum {string} */
+            lockout_mode?: "account" | "account_ip";
+            known_address_days?: number;
         };
         TenantCreated: {
             tenant: components["schemas"]["Tenant"];

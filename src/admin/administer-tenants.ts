@@ -1,5 +1,6 @@
 import { recordEvents, type EventDraft } from '../audit/record-events.ts'
 import { diffTenantSettings, lockoutPolicyProblem, type TenantSettings } from '../core/administration.ts'
+import { DefencePolicyChange, DefencePolicySettings } from '../core/defence-policy.ts'
 import type { Sql } from '../db/client.ts'
 import { isUniqueViolation, retryWhileChangedMeanwhile } from '../db/sqlstate.ts'
 import { createOrganisation, createTenant, tenantFromRow, tenantSettingsOf, type NewTenant, type Tenant, type TenantRow } from '../db/tenants.ts'
@@ -95,6 +96,57 @@ export async function updateTenantAudited(
     const [updated] = await tx<TenantRow[]>`SELECT * FROM tenants WHERE id = ${current.id}`
     return { kind: 'updated', tenant: tenantFromRow(updated!), eventIds: events.map((e) => e.id) } as const
   }))
+}
+
+export type ChangeDefencePolicyResult =
+  | { kind: 'not_found' }
+  /** The merged policy does not hold together (the spraying budget above the address budget). */
+  | { kind: 'invalid'; field: string; detail: string }
+  /** `eventId` null: the change left every setting as it was, and nothing was written. */
+  | { kind: 'changed'; tenant: Tenant; eventId: string | null }
+
+/**
+ * Changes a tenant's defence policy: the settings named in `change` take their new values, the others
+ * keep theirs, and the merged policy is validated whole. Records `tenant_defence_policy_changed` with
+ * the actor and the policy before (as it was stored) and after (complete), in the same transaction; the
+ * database applies the change from that event (apply_admin_events), refusing it if the stored policy
+ * moved since it was read (then all is tried again). Nothing differing, nothing written.
+ *
+ * @example
+ * const result = await changeDefencePolicyAudited({ sql, clock }, { tenantId, change: { lockout_mode: 'account_ip' }, actor })
+ */
+export async function changeDefencePolicyAudited(
+  deps: AdministrationDeps,
+  request: { tenantId: string; change: DefencePolicyChange; actor: AdminActor },
+): Promise<ChangeDefencePolicyResult> {
+  const { actor } = request
+  return retryWhileChangedMeanwhile(() => deps.sql.begin(async (tx) => {
+    const [row] = await tx<TenantRow[]>`SELECT * FROM tenants WHERE id = ${request.tenantId}`
+    if (!row) return { kind: 'not_found' } as const
+    const current = tenantFromRow(row)
+    const merged = DefencePolicySettings.safeParse({ ...current.defenceSettings, ...DefencePolicyChange.parse(request.change) })
+    if (!merged.success) {
+      const issue = merged.error.issues[0]!
+      return { kind: 'invalid', field: issue.path.join('.') || 'defence_policy', detail: issue.message } as const
+    }
+    if (JSON.stringify(sortedKeys(merged.data)) === JSON.stringify(sortedKeys(current.defenceSettings))) {
+      return { kind: 'changed', tenant: current, eventId: null } as const
+    }
+    const from = DefencePolicyChange.parse(row.defence_policy ?? {})
+    const [event] = await recordEvents(
+      tx,
+      current,
+      [{ eventType: 'tenant_defence_policy_changed', outcome: 'success', origin: actor.origin, organisationId: null, actorId: actor.userId, metadata: { actor_kind: actorKindOf(actor), from, to: merged.data } }],
+      { now: deps.clock(), applyChanges: true },
+    )
+    const [updated] = await tx<TenantRow[]>`SELECT * FROM tenants WHERE id = ${current.id}`
+    return { kind: 'changed', tenant: tenantFromRow(updated!), eventId: event!.id } as const
+  }))
+}
+
+/** A policy with its keys in one order, so that two equal policies serialise alike. */
+function sortedKeys(policy: DefencePolicySettings): DefencePolicySettings {
+  return Object.fromEntries(Object.entries(policy).sort(([a], [b]) => a.localeCompare(b))) as DefencePolicySettings
 }
 
 /** One page of tenants in id order (creation order), after the cursor's id. */

@@ -91,6 +91,17 @@ const EXAMPLES = {
   },
   tenant_plan_changed: { event: { ...admin, outcome: 'success', metadata: { actor_kind: 'operator', changes: { retention_days: { from: 365, to: 30 } } } } },
   tenant_settings_changed: { event: { ...admin, outcome: 'success', metadata: { actor_kind: 'operator', changes: { registration_mode: { from: 'invite', to: 'open' } } } } },
+  tenant_defence_policy_changed: {
+    event: {
+      ...admin,
+      outcome: 'success',
+      metadata: {
+        actor_kind: 'admin',
+        from: { ip_failure_budget: 100, ip_window_seconds: 3600, spray_accounts: 10, spray_failure_budget: 20, allow_list: [], lockout_mode: 'account', known_address_days: 90 },
+        to: { ip_failure_budget: 100, ip_window_seconds: 3600, spray_accounts: 10, spray_failure_budget: 20, allow_list: ['198.51.100.0/24'], lockout_mode: 'account_ip', known_address_days: 90 },
+      },
+    },
+  },
   organisation_created: { event: { ...admin, outcome: 'success', metadata: { actor_kind: 'admin', name: 'Branch office' } } },
   user_invited: {
     event: { ...admin, outcome: 'success', identifier: 'carol@example.com', metadata: { actor_kind: 'admin', invitation_id: '01937a2c-6666-7000-8000-000000000001', role: 'auditor', expires_at: '2026-12-08T09:30:00.000Z' } },

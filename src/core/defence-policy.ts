@@ -29,25 +29,46 @@ const cidr = z.string().max(64).refine(
 export const LOCKOUT_MODES = ['account', 'account_ip'] as const
 export type LockoutMode = (typeof LOCKOUT_MODES)[number]
 
+/** Each setting with its bounds, no default: what a change may name (see DefencePolicyChange). */
+const fields = {
+  /** Failures one address (IPv6: one /64) may make in the window, refilling continuously. */
+  ip_failure_budget: z.number().int().min(1).max(100_000),
+  ip_window_seconds: z.number().int().min(60).max(7 * 86_400),
+  /** An address that failed against this many distinct accounts in the window is spraying... */
+  spray_accounts: z.number().int().min(2).max(10_000),
+  /** ...and gets this budget instead (same window). */
+  spray_failure_budget: z.number().int().min(1).max(100_000),
+  /** Networks never throttled and, in `account_ip` mode, never bound by an account's lock (a corporate NAT). */
+  allow_list: z.array(cidr).max(256),
+  lockout_mode: z.enum(LOCKOUT_MODES),
+  /** How long an address where the account logged in stays known to it (`account_ip` mode). */
+  known_address_days: z.number().int().min(1).max(3650),
+}
+
+const budgetsAgree = (p: { spray_failure_budget: number; ip_failure_budget: number }) => p.spray_failure_budget <= p.ip_failure_budget
+const budgetsDisagree = { message: 'spray_failure_budget must not exceed ip_failure_budget', path: ['spray_failure_budget'] }
+
 export const DefencePolicySettings = z
   .strictObject({
-    /** Failures one address (IPv6: one /64) may make in the window, refilling continuously. */
-    ip_failure_budget: z.number().int().min(1).max(100_000).default(100),
-    ip_window_seconds: z.number().int().min(60).max(7 * 86_400).default(3600),
-    /** An address that failed against this many distinct accounts in the window is spraying... */
-    spray_accounts: z.number().int().min(2).max(10_000).default(10),
-    /** ...and gets this budget instead (same window). */
-    spray_failure_budget: z.number().int().min(1).max(100_000).default(20),
-    /** Networks never throttled and, in `account_ip` mode, never bound by an account's lock (a corporate NAT). */
-    allow_list: z.array(cidr).max(256).default([]),
-    lockout_mode: z.enum(LOCKOUT_MODES).default('account'),
-    /** How long an address where the account logged in stays known to it (`account_ip` mode). */
-    known_address_days: z.number().int().min(1).max(3650).default(90),
+    ip_failure_budget: fields.ip_failure_budget.default(100),
+    ip_window_seconds: fields.ip_window_seconds.default(3600),
+    spray_accounts: fields.spray_accounts.default(10),
+    spray_failure_budget: fields.spray_failure_budget.default(20),
+    allow_list: fields.allow_list.default([]),
+    lockout_mode: fields.lockout_mode.default('account'),
+    known_address_days: fields.known_address_days.default(90),
   })
-  .refine((p) => p.spray_failure_budget <= p.ip_failure_budget, {
-    message: 'spray_failure_budget must not exceed ip_failure_budget',
-    path: ['spray_failure_budget'],
-  })
+  .refine(budgetsAgree, budgetsDisagree)
+
+/**
+ * A change of the policy as an administrator sends it: the settings to change, each optional and without
+ * a default (what is left out keeps its current value). The merged policy is checked again as a whole
+ * (DefencePolicySettings), since the budgets must agree with each other.
+ */
+export const DefencePolicyChange = z.strictObject(fields).partial()
+/** Every setting present, as a policy is stored once written through the administration API. */
+export const CompleteDefencePolicy = z.strictObject(fields)
+export type DefencePolicyChange = z.output<typeof DefencePolicyChange>
 
 /** The settings as stored and as the administration API shows them (snake_case, every field present). */
 export type DefencePolicySettings = z.output<typeof DefencePolicySettings>

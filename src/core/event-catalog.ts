@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { LOCKOUT_MODES } from './defence-policy.ts'
+import { CompleteDefencePolicy, DefencePolicyChange, LOCKOUT_MODES } from './defence-policy.ts'
 import { PLAN_FIELDS, SETTINGS_FIELDS } from './administration.ts'
 
 /**
@@ -245,6 +245,20 @@ export const EVENT_CATALOG = {
     outcome: success,
     reason: z.null(),
     metadata: z.strictObject({ actor_kind: actorKind, changes: changes(SETTINGS_FIELDS) }),
+  },
+  tenant_defence_policy_changed: {
+    category: 'administration',
+    // Loosening a tenant's throttling or lockout binding is what an attacker with an admin's token would do first.
+    cef: { name: 'Tenant defence policy changed', severity: 6 },
+    outcome: success,
+    reason: z.null(),
+    metadata: z.strictObject({
+      actor_kind: actorKind,
+      /** The policy as it was stored (a tenant created before policies were written whole holds `{}`: every default). */
+      from: DefencePolicyChange,
+      /** The policy as it is now stored, every setting present. */
+      to: CompleteDefencePolicy,
+    }),
   },
   organisation_created: {
     category: 'administration',

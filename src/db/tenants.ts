@@ -120,17 +120,6 @@ export async function createTenant(sql: Queryable, input: NewTenant): Promise<Te
   return tenantFromRow(row!)
 }
 
-/**
- * Replaces a tenant's defence policy (validated; fields left out take their defaults) and returns the
- * tenant as it now is, or null when there is no such tenant.
- */
-export async function updateDefencePolicy(sql: Queryable, tenantId: string, settings: z.input<typeof DefencePolicySettings>): Promise<Tenant | null> {
-  const defence = DefencePolicySettings.parse(settings)
-  const [row] = await sql<TenantRow[]>`
-    UPDATE tenants SET defence_policy = ${sql.json(defence)} WHERE id = ${tenantId} RETURNING *`
-  return row ? tenantFromRow(row) : null
-}
-
 export async function createOrganisation(sql: Queryable, tenantId: string, name: string): Promise<{ id: string; name: string }> {
   const id = uuidv7()
   await sql`INSERT INTO organisations (id, tenant_id, name) VALUES (${id}, ${tenantId}, ${name})`

@@ -18,6 +18,7 @@ import { snakeCased } from '../../http/snake-cased.ts'
 import { scopeOfSession } from '../../core/tenancy.ts'
 import { createRouter } from '../create-router.ts'
 import { exportRoute, retentionPurgeRoute, unlockRoute } from './admin.routes.ts'
+import { createDefencePolicyRoutes } from './defence-policy.handlers.ts'
 import { createOutboxRoutes, type OutboxRouteDeps } from './outbox.handlers.ts'
 import { createUserAdministrationRoutes } from './users.handlers.ts'
 
@@ -28,6 +29,8 @@ export interface AdminRouteDeps extends OutboxRouteDeps {
   cefDevice?: CefDevice
   /** The retention role's connection; without it the purge runs on `sql`, which the runtime role may not. */
   retentionSql?: Sql
+  /** Called after a tenant's settings changed, so that cached tenants are read again (see TenantCache). */
+  onTenantChanged?: (tenantId: string) => void
 }
 
 /** The administrator behind a request, as its audit event records them. */
@@ -106,5 +109,6 @@ export function createAdminRoutes(deps: AdminRouteDeps): OpenAPIHono<AppEnv> {
   })
   app.route('/outbox', createOutboxRoutes(deps))
   app.route('/', createUserAdministrationRoutes(deps))
+  app.route('/', createDefencePolicyRoutes(deps))
   return app
 }

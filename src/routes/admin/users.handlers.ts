@@ -27,7 +27,7 @@ export interface UserAdministrationDeps {
  * The token's role is checked again against the database: an administrator demoted or disabled since
  * their token was issued is refused at once.
  */
-function requireCurrentAdmin(sql: Sql): MiddlewareHandler<AppEnv> {
+export function requireCurrentAdmin(sql: Sql): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const session = c.get('session')
     if ((await currentRoleOf(sql, session.tid, session.sub)) !== 'admin') throw ApiError.from('forbidden', 'requires one of: admin')

@@ -1,6 +1,6 @@
 import type { OpenAPIHono } from '@hono/zod-openapi'
 import type { AdminActor } from '../../admin/admin-actor.ts'
-import { createTenantAudited, listTenants, updateTenantAudited } from '../../admin/administer-tenants.ts'
+import { changeDefencePolicyAudited, createTenantAudited, listTenants, updateTenantAudited } from '../../admin/administer-tenants.ts'
 import { inviteUser } from '../../admin/administer-users.ts'
 import { lockoutPolicyProblem } from '../../core/administration.ts'
 import { normalizeIdentifier } from '../../core/identifier.ts'
@@ -12,12 +12,15 @@ import type { OriginReader } from '../../http/client-origin.ts'
 import { requireOperator } from '../../http/require-operator.ts'
 import { UNATTRIBUTED_TENANT_ID } from '../../core/tenancy.ts'
 import { createRouter } from '../create-router.ts'
-import { createTenantRoute, listTenantsRoute, platformInviteRoute, updateTenantRoute } from './platform.routes.ts'
+import { answerDefencePolicyChange } from '../admin/defence-policy.handlers.ts'
+import { createTenantRoute, listTenantsRoute, platformDefencePolicyRoute, platformInviteRoute, updateTenantRoute } from './platform.routes.ts'
 
 export interface PlatformRouteDeps {
   sql: Sql
   clock: () => Date
   origin: OriginReader
+  /** Called after a tenant's settings changed, so that cached tenants are read again (see TenantCache). */
+  onTenantChanged?: (tenantId: string) => void
 }
 
 /** A tenant as the API shows it: its settings by their stored names. */
@@ -68,7 +71,14 @@ export function createPlatformRoutes(deps: PlatformRouteDeps): OpenAPIHono<AppEn
     const result = await updateTenantAudited(deps, { tenantId: tenant.id, update: c.req.valid('json'), actor: operatorActor(c, deps) })
     if (result.kind === 'not_found') throw ApiError.from('not_found', 'no such tenant')
     if (result.kind === 'invalid') throw invalidField(result)
+    if (result.eventIds.length > 0) deps.onTenantChanged?.(tenant.id)
     return c.json({ tenant: tenantBody(result.tenant), event_ids: result.eventIds }, 200)
+  })
+
+  app.openapi(platformDefencePolicyRoute, async (c) => {
+    const tenant = await tenantOf(deps, c.req.valid('param').id)
+    const result = await changeDefencePolicyAudited(deps, { tenantId: tenant.id, change: c.req.valid('json'), actor: operatorActor(c, deps) })
+    return answerDefencePolicyChange(c, result, deps.onTenantChanged) as never
   })
 
   app.openapi(platformInviteRoute, async (c) => {

@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi'
 import { REGISTRATION_MODES } from '../../core/administration.ts'
 import { ROLES } from '../../core/tenancy.ts'
+import { DefencePolicyChangeBody, DefencePolicyChanged } from '../admin/defence-policy.routes.ts'
 import { problem, routesOf } from '../schemas.ts'
 
 const route = routesOf({ tag: 'platform', bearer: true, scheme: 'operatorToken' })
@@ -118,5 +119,15 @@ export const platformInviteRoute = route('post', '/tenants/{id}/invitations', "I
     401: unauthorized,
     404: problem('No such tenant or organisation'),
     409: problem('The identifier has an account already'),
+  },
+})
+
+export const platformDefencePolicyRoute = route('patch', '/tenants/{id}/defence-policy', "Change a tenant's defence policy (records tenant_defence_policy_changed with the policy before and after)", {
+  request: { params: tenantParam, body: { required: true, content: { 'application/json': { schema: DefencePolicyChangeBody } } } },
+  responses: {
+    200: { description: 'The policy as it now is, and its event', content: { 'application/json': { schema: DefencePolicyChanged } } },
+    400: problem('Invalid policy (the problem names the field)'),
+    401: unauthorized,
+    404: problem('No such tenant'),
   },
 })
