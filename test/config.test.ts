@@ -30,7 +30,8 @@ describe('configuration', () => {
       expect((e as Error).message).toMatch(/DATABASE_URL: must be set outside development/)
     }
     expect(() => loadEnv({ AUTHTRAIL_ENV: 'production', DATABASE_URL: 'postgres://h/db', JWT_SIGNING_KEY: TEST_JWT_SIGNING_KEY })).toThrow(/CHECKPOINT_SIGNING_KEY: must be set in production/)
-    expect(() => loadEnv({ AUTHTRAIL_ENV: 'production', DATABASE_URL: 'postgres://h/db', JWT_SIGNING_KEY: TEST_JWT_SIGNING_KEY, CHECKPOINT_SIGNING_KEY_FILE: '/run/secrets/checkpoint-key.pem' })).not.toThrow()
+    // A remote server in production needs verified TLS (test/database-mtls.test.ts).
+    expect(() => loadEnv({ AUTHTRAIL_ENV: 'production', DATABASE_URL: 'postgres://h/db?sslmode=verify-full', JWT_SIGNING_KEY: TEST_JWT_SIGNING_KEY, CHECKPOINT_SIGNING_KEY_FILE: '/run/secrets/checkpoint-key.pem' })).not.toThrow()
   })
 
   it('names malformed values', () => {

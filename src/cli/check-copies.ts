@@ -4,6 +4,7 @@
 import { MongoClient } from 'mongodb'
 import { checkDocumentCopies } from '../audit/check-document-copies.ts'
 import { ConfigError } from '../config/env.ts'
+import { mongoClientOptions } from '../sinks/docstore/mongo-client-options.ts'
 import { createMongoDocumentStore } from '../sinks/docstore/mongodb-store.ts'
 import { loadCommandEnv, runCommand, withSql } from './run-command.ts'
 import { parseTenantSelection, resolveTenants } from './tenant-selection.ts'
@@ -14,7 +15,7 @@ await runCommand(async () => {
   const { tenants: names, all } = parseTenantSelection(USAGE)
   const env = loadCommandEnv('to compare the copies')
   if (env.MONGO_URL === undefined) throw new ConfigError('invalid configuration:\n  MONGO_URL: required to compare the copies')
-  const store = createMongoDocumentStore(new MongoClient(env.MONGO_URL), { dbName: env.MONGO_DB })
+  const store = createMongoDocumentStore(new MongoClient(env.MONGO_URL, mongoClientOptions(env)), { dbName: env.MONGO_DB })
   try {
     return await withSql(env.DATABASE_URL, async (sql) => {
       const { found, unknown } = await resolveTenants(sql, names, all)

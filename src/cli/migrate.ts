@@ -11,7 +11,7 @@ await runCommand(async () => {
   const url = env.MIGRATION_DATABASE_URL ?? (env.AUTHTRAIL_ENV === 'production' ? undefined : env.DATABASE_URL)
   if (url === undefined) throw new ConfigError('invalid configuration:\n  MIGRATION_DATABASE_URL: required to migrate (the owner role\'s connection)')
   const roles = roleNamesOf(env)
-  const result = await withSql(url, (sql) => migrate(sql, { roles }))
+  const result = await withSql(url, (sql) => migrate(sql, { roles }), env.MIGRATION_DATABASE_URL ? 'MIGRATION_DATABASE_URL' : 'DATABASE_URL')
   for (const name of result.applied) console.log(`applied ${name}`)
   console.log(`${result.applied.length} applied, ${result.skipped.length} already applied; roles ${Object.values(roles).join(', ')} granted`)
 })

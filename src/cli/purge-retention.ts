@@ -18,5 +18,5 @@ await runCommand(async () => {
   const env = loadCommandEnv('to purge')
   const { signer } = await checkpointKeysFromEnvironment(env)
   // The retention role's connection: the only role that may execute the purge.
-  return withSql(env.RETENTION_DATABASE_URL ?? env.DATABASE_URL, (sql) => runPurgeRetention(sql, { tenants, all: values.all ?? false, before, signer }, (line) => console.log(line)))
+  return withSql(env.RETENTION_DATABASE_URL ?? env.DATABASE_URL, (sql) => runPurgeRetention(sql, { tenants, all: values.all ?? false, before, signer }, (line) => console.log(line)), env.RETENTION_DATABASE_URL ? 'RETENTION_DATABASE_URL' : 'DATABASE_URL')
 })

@@ -1,8 +1,8 @@
 // The outbox relay as its own process (`npm run relay`): replicates the outbox to the sinks named by
 // SYSLOG_URL and MONGO_URL. Any number may run against one database; they share the work.
 import { ConfigError } from '../config/env.ts'
-import { createSql } from '../db/client.ts'
 import { prepareDatabase } from '../db/prepare-database.ts'
+import { connectDatabase } from '../db/tls-options.ts'
 import { createLogger } from '../http/logger.ts'
 import { createConfiguredSinks } from '../outbox/create-configured-sinks.ts'
 import { createOutboxRelay } from '../outbox/create-outbox-relay.ts'
@@ -18,7 +18,7 @@ await runCommand(async () => {
   if (sinks.length === 0) throw new ConfigError('invalid configuration:\n  SYSLOG_URL, MONGO_URL: set at least one sink for the relay')
 
   const log = createLogger('authtrail-relay')
-  const sql = createSql(env.DATABASE_URL, { max: sinks.length + 2 })
+  const sql = connectDatabase('DATABASE_URL', env.DATABASE_URL, { max: sinks.length + 2 })
   await prepareDatabase(sql, env)
   const relay = createOutboxRelay({
     sql,

@@ -1,5 +1,6 @@
 import { ConfigError, loadEnv, type Env } from '../config/env.ts'
-import { createSql, type Sql } from '../db/client.ts'
+import type { Sql } from '../db/client.ts'
+import { connectDatabase } from '../db/tls-options.ts'
 
 /**
  * Runs a command-line entrypoint: the exit code it returns becomes the process's; a ConfigError (bad usage
@@ -28,9 +29,12 @@ export function loadCommandEnv(purpose: string): Env & { DATABASE_URL: string } 
   return env as Env & { DATABASE_URL: string }
 }
 
-/** Runs `fn` with a one-connection SQL client that is closed afterwards, whatever happens. */
-export async function withSql<T>(url: string, fn: (sql: Sql) => Promise<T>): Promise<T> {
-  const sql = createSql(url, { max: 1 })
+/**
+ * Runs `fn` with a one-connection SQL client that is closed afterwards, whatever happens; `variable` names
+ * the URL's variable in configuration errors (an unreadable certificate file, say).
+ */
+export async function withSql<T>(url: string, fn: (sql: Sql) => Promise<T>, variable = 'DATABASE_URL'): Promise<T> {
+  const sql = connectDatabase(variable, url, { max: 1 })
   try {
     return await fn(sql)
   } finally {

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { parseProxyTrust } from '../core/client-address.ts'
+import { mongoPlaintextProblem, postgresPlaintextProblem, postgresTlsParameterProblem } from './transport-security.ts'
 
 /** The development-only signing key. Outside development the service refuses to start with it. */
 export const DEVELOPMENT_JWT_SECRET = 'authtrail-development-secret-do-not-use-in-production!'
@@ -32,24 +33,51 @@ const DATABASE_ROLE_FIELDS = {
   DATABASE_AUDITOR_ROLE: z.string().regex(PG_ROLE_NAME, 'must be a PostgreSQL role name').default('authtrail_auditor'),
 }
 
-const POSTGRES_URL = z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
-
-/** What `authtrail migrate` reads: it needs none of the service's secrets. */
-export const migrationEnvSchema = z.object({
-  AUTHTRAIL_ENV: z.enum(['development', 'test', 'production']).default('development'),
-  MIGRATION_DATABASE_URL: POSTGRES_URL.optional(),
-  DATABASE_URL: POSTGRES_URL.optional(),
-  ...DATABASE_ROLE_FIELDS,
-})
+/** A postgres:// URL, with libpq's TLS parameters (sslmode, sslrootcert, sslcert, sslkey) checked. */
+const POSTGRES_URL = z
+  .string()
+  .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+  .superRefine((url, ctx) => {
+    const problem = postgresTlsParameterProblem(url)
+    if (problem !== null) ctx.addIssue({ code: 'custom', message: problem })
+  })
 
 const boolFromString = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')
+
+/** The PostgreSQL URLs that carry the audit trail; in production each must authenticate the server. */
+const POSTGRES_URL_VARIABLES = ['DATABASE_URL', 'MIGRATION_DATABASE_URL', 'RETENTION_DATABASE_URL'] as const
+
+/** In production, a connection to a non-local server without verified TLS is refused unless DATABASE_ALLOW_PLAINTEXT. */
+function refusePlaintextPostgres(env: Partial<Record<(typeof POSTGRES_URL_VARIABLES)[number], string>> & { AUTHTRAIL_ENV: string; DATABASE_ALLOW_PLAINTEXT: boolean }, ctx: z.RefinementCtx): void {
+  if (env.AUTHTRAIL_ENV !== 'production' || env.DATABASE_ALLOW_PLAINTEXT) return
+  for (const variable of POSTGRES_URL_VARIABLES) {
+    const url = env[variable]
+    const problem = url === undefined ? null : postgresPlaintextProblem(url)
+    if (problem !== null) ctx.addIssue({ code: 'custom', path: [variable], message: problem })
+  }
+}
+
+/** Allows, in production, a server connection that is neither local nor verified TLS (sslmode below verify-full). */
+const DATABASE_ALLOW_PLAINTEXT = boolFromString.default(false)
+
+/** What `authtrail migrate` reads: it needs none of the service's secrets. */
+export const migrationEnvSchema = z
+  .object({
+    AUTHTRAIL_ENV: z.enum(['development', 'test', 'production']).default('development'),
+    MIGRATION_DATABASE_URL: POSTGRES_URL.optional(),
+    DATABASE_URL: POSTGRES_URL.optional(),
+    DATABASE_ALLOW_PLAINTEXT,
+    ...DATABASE_ROLE_FIELDS,
+  })
+  .superRefine(refusePlaintextPostgres)
 
 export const envSchema = z
   .object({
     AUTHTRAIL_ENV: z.enum(['development', 'test', 'production']).default('development'),
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
     HOST: z.string().min(1).default('127.0.0.1'),
-    DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+    DATABASE_URL: POSTGRES_URL.optional(),
+    DATABASE_ALLOW_PLAINTEXT,
     DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
     DATABASE_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600_000).default(5000),
     DATABASE_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(0).max(3_600_000).default(4000),
@@ -61,9 +89,9 @@ export const envSchema = z
     PASSWORD_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
     PASSWORD_HASH_QUEUE: z.coerce.number().int().min(0).max(100_000).default(64),
     /** `authtrail migrate` connects with this (the owner role); DATABASE_URL is the runtime role's. */
-    MIGRATION_DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+    MIGRATION_DATABASE_URL: POSTGRES_URL.optional(),
     /** The retention role's connection: the purge command, and the API's purge when set. */
-    RETENTION_DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+    RETENTION_DATABASE_URL: POSTGRES_URL.optional(),
     ...DATABASE_ROLE_FIELDS,
     DATA_DIR: z.string().min(1).default('.data'),
     JWT_SECRET: z.string().min(32, 'must be at least 32 characters').default(DEVELOPMENT_JWT_SECRET),
@@ -92,6 +120,11 @@ export const envSchema = z
       .optional(),
     MONGO_URL: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// URL').optional(),
     MONGO_DB: z.string().min(1).default('authtrail'),
+    /** PEM files for TLS to MongoDB: the CA, and the client certificate with its key (X.509 client authentication). */
+    MONGO_TLS_CA: z.string().min(1).optional(),
+    MONGO_TLS_CERT_KEY: z.string().min(1).optional(),
+    /** Allows, in production, a MongoDB connection that is neither local nor TLS with its checks on. */
+    MONGO_ALLOW_PLAINTEXT: boolFromString.default(false),
     SYSLOG_URL: z.string().regex(/^(relp|relp\+tls|udp|tcp|tls|file):\/\//, 'must be relp://, relp+tls://, udp://, tcp://, tls:// or file://').optional(),
     /** RFC 5424 HOSTNAME and CEF dvchost; the machine's host name (a container id under Docker) by default. */
     SYSLOG_HOSTNAME: z.string().regex(/^[\x21-\x7e]{1,255}$/, 'must be 1-255 printable ASCII characters without spaces').optional(),
@@ -133,6 +166,11 @@ export const envSchema = z
     }
     if (env.AUTHTRAIL_ENV !== 'development' && env.DATABASE_URL === undefined) {
       ctx.addIssue({ code: 'custom', path: ['DATABASE_URL'], message: 'must be set outside development (the embedded database is for development only)' })
+    }
+    refusePlaintextPostgres(env, ctx)
+    if (env.AUTHTRAIL_ENV === 'production' && !env.MONGO_ALLOW_PLAINTEXT && env.MONGO_URL !== undefined) {
+      const problem = mongoPlaintextProblem(env.MONGO_URL, env.MONGO_TLS_CA !== undefined || env.MONGO_TLS_CERT_KEY !== undefined)
+      if (problem !== null) ctx.addIssue({ code: 'custom', path: ['MONGO_URL'], message: problem })
     }
   })
 

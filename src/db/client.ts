@@ -1,3 +1,4 @@
+import type { ConnectionOptions } from 'node:tls'
 import postgres from 'postgres'
 
 /** The SQL client type used across adapters (porsager `postgres`). */
@@ -17,8 +18,13 @@ export interface DatabaseTimeouts {
   idleInTransactionMs: number
 }
 
+/** TLS to the server, as postgres.js takes it: off, one of its modes, or node:tls options (see tls-options.ts). */
+export type DatabaseSsl = false | 'allow' | 'prefer' | 'require' | ConnectionOptions
+
 export interface SqlOptions {
   max?: number
+  /** Built from the URL's libpq parameters by `databaseTarget`; by default postgres.js reads sslmode itself. */
+  ssl?: DatabaseSsl
   timeouts?: DatabaseTimeouts
   /** Silences server NOTICE messages (migrations emit some). */
   quiet?: boolean
@@ -35,6 +41,7 @@ export interface SqlOptions {
 export function createSql(url: string, options: SqlOptions = {}): Sql {
   return postgres(url, {
     max: options.max ?? 10,
+    ...(options.ssl !== undefined && { ssl: options.ssl }),
     onnotice: options.quiet === false ? undefined : () => {},
     connection: {
       application_name: 'authtrail',

@@ -2,11 +2,12 @@ import { MongoClient } from 'mongodb'
 import type { Env } from '../config/env.ts'
 import type { DocumentStore } from '../sinks/docstore/document-store.ts'
 import { createDocumentStoreSink } from '../sinks/docstore/docstore-sink.ts'
+import { mongoClientOptions } from '../sinks/docstore/mongo-client-options.ts'
 import { createMongoDocumentStore } from '../sinks/docstore/mongodb-store.ts'
 import type { EventSink } from '../sinks/event-sink.ts'
 import { createSyslogSink } from '../sinks/syslog/index.ts'
 
-export type SinkSettings = Pick<Env, 'SYSLOG_URL' | 'SYSLOG_HOSTNAME' | 'SYSLOG_APP_NAME' | 'SYSLOG_TLS_CA' | 'SYSLOG_TLS_CERT' | 'SYSLOG_TLS_KEY' | 'MONGO_URL' | 'MONGO_DB'>
+export type SinkSettings = Pick<Env, 'SYSLOG_URL' | 'SYSLOG_HOSTNAME' | 'SYSLOG_APP_NAME' | 'SYSLOG_TLS_CA' | 'SYSLOG_TLS_CERT' | 'SYSLOG_TLS_KEY' | 'MONGO_URL' | 'MONGO_DB' | 'MONGO_TLS_CA' | 'MONGO_TLS_CERT_KEY'>
 
 /**
  * Builds the sinks the environment names: syslog from SYSLOG_URL (with the SYSLOG_TLS_* files for
@@ -41,9 +42,9 @@ export function createConfiguredSinks(env: SinkSettings, options: { deviceVersio
 }
 
 /** The MongoDB document store MONGO_URL names, or null; nothing connects until it is used. */
-export function createConfiguredDocumentStore(env: Pick<Env, 'MONGO_URL' | 'MONGO_DB'>): DocumentStore | null {
+export function createConfiguredDocumentStore(env: Pick<Env, 'MONGO_URL' | 'MONGO_DB' | 'MONGO_TLS_CA' | 'MONGO_TLS_CERT_KEY'>): DocumentStore | null {
   if (env.MONGO_URL === undefined) return null
-  return createMongoDocumentStore(new MongoClient(env.MONGO_URL), { dbName: env.MONGO_DB })
+  return createMongoDocumentStore(new MongoClient(env.MONGO_URL, mongoClientOptions(env)), { dbName: env.MONGO_DB })
 }
 
 /** Runs `setUp` (idempotent) before the first delivery, and again before the next one until it succeeds. */

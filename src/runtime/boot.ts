@@ -9,6 +9,7 @@ import { checkpointKeysFromEnvironment } from '../cli/checkpoint-key.ts'
 import type { Env } from '../config/env.ts'
 import { createSql, type Sql } from '../db/client.ts'
 import { startEmbeddedPostgres } from '../db/embedded-postgres.ts'
+import { connectDatabase } from '../db/tls-options.ts'
 import { prepareDatabase } from '../db/prepare-database.ts'
 import { createTenantCache } from '../db/tenant-cache.ts'
 import { DEMO, seedDemo } from '../db/seed-demo.ts'
@@ -64,9 +65,9 @@ export async function bootServices(env: Env, resolveAddress: ClientAddressResolv
     lockMs: env.DATABASE_LOCK_TIMEOUT_MS,
     idleInTransactionMs: env.DATABASE_IDLE_TIMEOUT_MS,
   }
-  const sql = createSql(env.DATABASE_URL ?? embedded!.url, { max: embedded ? 1 : env.DATABASE_POOL_SIZE, timeouts })
+  const sql = embedded ? createSql(embedded.url, { max: 1, timeouts }) : connectDatabase('DATABASE_URL', env.DATABASE_URL!, { max: env.DATABASE_POOL_SIZE, timeouts })
   await prepareDatabase(sql, env)
-  const retentionSql = env.RETENTION_DATABASE_URL ? createSql(env.RETENTION_DATABASE_URL, { max: 1 }) : undefined
+  const retentionSql = env.RETENTION_DATABASE_URL ? connectDatabase('RETENTION_DATABASE_URL', env.RETENTION_DATABASE_URL, { max: 1 }) : undefined
   // The demo tenant and its published passwords go only into the embedded database, never into a server's.
   if (env.AUTHTRAIL_ENV === 'development' && embedded) await seedDemo(sql, hasher)
   const dummyHash = await hasher.hash(crypto.randomUUID())

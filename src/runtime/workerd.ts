@@ -62,7 +62,10 @@ function loadWorkerEnv(bindings: Bindings): Env & { DATABASE_URL: string } {
   if (hyperdrive !== undefined && strings.DATABASE_URL !== undefined) {
     throw new ConfigError('invalid configuration:\n  DATABASE_URL: set either DATABASE_URL or the HYPERDRIVE binding, not both')
   }
-  const env = loadEnv(hyperdrive === undefined ? strings : { ...strings, DATABASE_URL: hyperdrive })
+  // Hyperdrive's connection string names Cloudflare's Hyperdrive endpoint, which the Workers runtime reaches
+  // itself; Hyperdrive reaches the origin database only over TLS (it refuses one without). So it is not
+  // refused as plaintext in production; a DATABASE_URL secret is checked like everywhere else.
+  const env = loadEnv(hyperdrive === undefined ? strings : { ...strings, DATABASE_URL: hyperdrive, DATABASE_ALLOW_PLAINTEXT: 'true' })
   const problems: string[] = []
   if (env.DATABASE_URL === undefined) problems.push('  DATABASE_URL: required on Workers, or a Hyperdrive binding named HYPERDRIVE (the embedded database needs a file system)')
   if (env.JWT_ALGORITHM === 'EdDSA' && env.JWT_SIGNING_KEY === undefined) problems.push('  JWT_SIGNING_KEY: required on Workers (each isolate would make a key of its own)')
