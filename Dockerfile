@@ -22,10 +22,11 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY package.json tsconfig.json ./
 COPY migrations ./migrations
 COPY src ./src
+COPY bin ./bin
 USER node
 EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # Exec form with node itself as PID 1 (not the tsx CLI, which forks): SIGTERM reaches the graceful shutdown.
-# The same image runs the relay beside the database: `docker run … authtrail node --import tsx src/cli/relay.ts`.
+# The same image runs the relay beside the database: `docker run … authtrail node bin/authtrail.js relay`.
 CMD ["node", "--import", "tsx", "src/runtime/node.ts"]

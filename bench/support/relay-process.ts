@@ -10,11 +10,11 @@ export interface RelayProcess {
 }
 
 /**
- * Starts the production relay command (src/cli/relay.ts, `npm run relay`) as its own process with exactly
+ * Starts the production relay command (`authtrail relay`, `npm run relay`) as its own process with exactly
  * the given environment (plus PATH and HOME), and resolves once it logs that it started.
  */
 export async function startRelayProcess(env: Record<string, string>, timeoutMs = 60_000): Promise<RelayProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/relay.ts'], {
+  const child = spawn(process.execPath, ['bin/authtrail.js', 'relay'], {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

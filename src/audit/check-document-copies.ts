@@ -18,7 +18,14 @@ const PAGE = 5_000
  * by chain in pages, up to what the relay has delivered to the store. Missing, extra and altered
  * documents are named by event id, shard and sequence number.
  */
-export async function checkDocumentCopies(sql: Sql, store: DocumentStore, tenantId: string, now: Date = new Date()): Promise<CopyCheckReport> {
+export async function checkDocumentCopies(
+  sql: Sql,
+  store: DocumentStore,
+  tenantId: string,
+  now: Date = new Date(),
+  /** Told the number of events each compared page held (a command's progress). */
+  onCompared?: (events: number) => void,
+): Promise<CopyCheckReport> {
   const chains = await sql<{ shard: number; head_seq: number; delivered_seq: number }[]>`
     SELECT h.shard, h.seq AS head_seq, coalesce(c.delivered_seq, 0) AS delivered_seq
     FROM chain_heads h
@@ -39,6 +46,7 @@ export async function checkDocumentCopies(sql: Sql, store: DocumentStore, tenant
       total.altered.push(...report.altered)
       total.expired.push(...report.expired)
       total.compared += rows.length
+      onCompared?.(rows.length)
     }
   }
   total.consistent = total.missing.length === 0 && total.extra.length === 0 && total.altered.length === 0

@@ -71,6 +71,8 @@ export interface VerifyOptions {
   anchors?: { docstore?: readonly SignedCheckpoint[]; siem?: readonly SignedCheckpoint[] }
   /** Rows read per query (keyset pagination); tests make it small to cross page boundaries cheaply. */
   pageSize?: number
+  /** Told the number of events each verified page held, as verification goes (a command's progress). */
+  onVerified?: (events: number) => void
 }
 
 const DEFAULT_PAGE_SIZE = 5_000
@@ -199,6 +201,7 @@ export async function verifyTenantChain(sql: Sql, tenantId: string, digester: Di
       if (rows.length === 0) break
       const result = verifyChainSegment(rows.map(storedFromRow) as Iterable<StoredChainedEvent>, from, digester, anchorHashes)
       verified += result.count
+      options.onVerified?.(result.count)
       if (!result.ok) {
         broken = result.break.reason === 'anchor_mismatch' ? { ...result.break, anchor: anchorPoints.get(result.break.seq)!.anchors[0]! } : result.break
         next?.catch(() => {})

@@ -24,10 +24,12 @@ export async function runPurgeRetention(
   command: PurgeRetentionCommand,
   print: (line: string) => void,
   clock: () => Date = () => new Date(),
+  observe: { onStart?: (tenants: number) => void; onResult?: (tenant: { id: string; slug: string }, result: PurgeResult) => void } = {},
 ): Promise<number> {
   const { found, unknown } = await resolveTenants(sql, command.tenants, command.all)
   for (const name of unknown) print(`unknown tenant ${name}`)
   if (unknown.length > 0) return VERIFY_EXIT.unknownTenant
+  observe.onStart?.(found.length)
   for (const { id } of found) {
     const tenant = await findTenantById(sql, id)
     if (!tenant) continue
@@ -35,6 +37,7 @@ export async function runPurgeRetention(
       { sql, clock, signer: command.signer },
       { tenant, before: command.before, actor: SYSTEM_ACTOR },
     )
+    observe.onResult?.(tenant, result)
     print(
       result.event_id
         ? `purged ${tenant.slug} (${tenant.id}): ${result.purged_events} events expired before ${result.before} from ${result.shards.length} chains; event ${result.event_id}`

@@ -1,17 +1,4 @@
-import { parseArgs } from 'node:util'
-import { ConfigError } from '../config/env.ts'
 import type { Sql } from '../db/client.ts'
-
-/**
- * The tenants a command acts on, from its arguments: `--tenant <uuid|slug>` (repeatable) or `--all`,
- * exactly one of the two; otherwise the usage line, as a ConfigError (exit 78).
- */
-export function parseTenantSelection(usage: string): { tenants: string[]; all: boolean } {
-  const { values } = parseArgs({ options: { tenant: { type: 'string', multiple: true }, all: { type: 'boolean' } } })
-  const tenants = values.tenant ?? []
-  if ((tenants.length === 0) === !values.all) throw new ConfigError(usage)
-  return { tenants, all: values.all ?? false }
-}
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 

@@ -1,5 +1,5 @@
 import { nodeDigester } from '../audit/node-digester.ts'
-import { verifyTenantChain, type AnchoredBreak } from '../audit/verify-tenant-chain.ts'
+import { verifyTenantChain, type AnchoredBreak, type TenantVerification } from '../audit/verify-tenant-chain.ts'
 import type { CheckpointVerifier, SignedCheckpoint } from '../core/checkpoint.ts'
 import type { Sql } from '../db/client.ts'
 import type { DocumentStore } from '../sinks/docstore/document-store.ts'
@@ -15,6 +15,25 @@ export interface VerifyChainCommand {
   documentStore?: DocumentStore | null
   /** Checkpoints read from a SIEM's file of received CEF lines (--siem-file), every tenant's. */
   siemCheckpoints?: readonly SignedCheckpoint[] | null
+}
+
+/** What a caller may watch of a verification as it runs (a command's progress and its --json result). */
+export interface VerifyObserver {
+  /** The number of events the chains hold past their retention checkpoints: about what will be verified. */
+  onStart?: (events: number) => void
+  onVerified?: (events: number) => void
+  onResult?: (tenant: { id: string; slug: string }, result: TenantVerification) => void
+}
+
+/** How many events the tenants' chains hold after their retention checkpoints. */
+export async function eventsToVerify(sql: Sql, tenantIds: string[]): Promise<number> {
+  if (tenantIds.length === 0) return 0
+  const [row] = await sql<{ events: number }[]>`
+    SELECT coalesce(sum(h.seq - coalesce(c.seq, 0)), 0)::int8 AS events
+    FROM chain_heads h
+    LEFT JOIN chain_checkpoints c ON c.tenant_id = h.tenant_id AND c.shard = h.shard
+    WHERE h.tenant_id IN ${sql(tenantIds)}`
+  return row?.events ?? 0
 }
 
 /** Exit codes: 0 every chain verifies, 1 a chain is broken, 2 a named tenant does not exist. */
@@ -33,15 +52,17 @@ function describeBreak(b: AnchoredBreak): string {
  * @example
  * process.exitCode = await runVerifyChain(sql, { tenants: ['acme'], all: false, verifier }, console.log)
  */
-export async function runVerifyChain(sql: Sql, command: VerifyChainCommand, print: (line: string) => void): Promise<number> {
+export async function runVerifyChain(sql: Sql, command: VerifyChainCommand, print: (line: string) => void, observe: VerifyObserver = {}): Promise<number> {
   const { found, unknown } = await resolveTenants(sql, command.tenants, command.all)
   for (const name of unknown) print(`unknown tenant ${name}`)
   if (unknown.length > 0) return VERIFY_EXIT.unknownTenant
+  observe.onStart?.(await eventsToVerify(sql, found.map((t) => t.id)))
   let broken = 0
   for (const tenant of found) {
     const docstore = command.documentStore ? await command.documentStore.listChainCheckpoints(tenant.id) : undefined
     const siem = command.siemCheckpoints?.filter((cp) => cp.tenantId === tenant.id)
-    const result = await verifyTenantChain(sql, tenant.id, nodeDigester, { verifier: command.verifier, anchors: { docstore, siem } })
+    const result = await verifyTenantChain(sql, tenant.id, nodeDigester, { verifier: command.verifier, anchors: { docstore, siem }, onVerified: observe.onVerified })
+    observe.onResult?.(tenant, result)
     const retention = result.shards.filter((s) => s.checkpoint).length
     const c = result.checkpoints
     const anchors = [`${c.postgresql} in PostgreSQL`, ...(c.docstore === null ? [] : [`${c.docstore} in the document store`]), ...(c.siem === null ? [] : [`${c.siem} in the SIEM file`])]
