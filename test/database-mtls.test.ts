@@ -103,7 +103,7 @@ interface CommandResult {
 /** Runs `authtrail migrate` (the package's own script) with exactly `env`. */
 function runMigrate(env: Record<string, string>): Promise<CommandResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'src/cli/migrate.ts'], { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, timeout: 180_000 }, (error, stdout, stderr) =>
+    execFile(process.execPath, ['bin/authtrail.js', 'migrate'], { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, timeout: 180_000 }, (error, stdout, stderr) =>
       resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr }),
     )
   })
