@@ -1,5 +1,4 @@
 import { OpenAPIHono } from '@hono/zod-openapi'
-import { Scalar } from '@scalar/hono-api-reference'
 import type { MiddlewareHandler } from 'hono'
 import { cors } from 'hono/cors'
 import { requestId } from 'hono/request-id'
@@ -15,6 +14,7 @@ import { ApiError } from './errors/codes.ts'
 import type { AppEnv, ClientAddressResolver } from './http/app-env.ts'
 import type { ProxyTrust } from './core/client-address.ts'
 import { createOriginReader } from './http/client-origin.ts'
+import { DEMO } from './db/seed-demo.ts'
 import { boundRequestTime } from './http/bound-request-time.ts'
 import { limitBody } from './http/limit-body.ts'
 import { limitHeaders } from './http/limit-headers.ts'
@@ -28,6 +28,7 @@ import { createAuthRoutes, createJwksRoutes, sessionCookieNames } from './routes
 import { createInvestigationRoutes } from './routes/investigation/investigation.handlers.ts'
 import { createMetricsRoutes } from './routes/metrics/metrics.handlers.ts'
 import { createConsoleRoutes } from './routes/console/console.handlers.ts'
+import { createDocsRoutes, type DocsDeps } from './routes/docs/docs.handlers.ts'
 import { createMonitoringRoutes } from './routes/monitoring/monitoring.handlers.ts'
 import { createPlatformRoutes } from './routes/platform/platform.handlers.ts'
 import type { DocumentStore } from './sinks/docstore/document-store.ts'
@@ -68,18 +69,60 @@ export interface AppDeps {
   metrics?: ServiceMetrics
   /** Device fields of CEF lines (exports). */
   cefDevice?: CefDevice
+  /** The API reference's renderer, where the runtime can read it: /docs is served only with it. */
+  docs?: DocsDeps
   /** Aborted when the service begins to shut down: long-lived responses (event streams) end. */
   closing?: AbortSignal
 }
+
+/** The tags of the document, each with what its operations are for (generators and /docs group by them). */
+const TAGS = [
+  { name: 'authentication', description: 'Log in (web and mobile), register, refresh the session (the refresh token rotates), ask who you are, log out, revoke sessions. Every attempt is an audit event.' },
+  { name: 'investigation', description: "Read the caller's tenant trail: search events, an identifier's lockout and what caused it, an incident report of a time window, volumes. Role auditor or admin." },
+  { name: 'administration', description: 'Unlock accounts, export the trail (NDJSON, CSV, CEF), purge expired events, manage organisations, users and their roles. Role admin (export: auditor too). Each change is an audit event.' },
+  { name: 'outbox', description: "The relay's replication to the document store and the SIEMs: lag, backlog, dead letters and their re-drive. Role admin." },
+  { name: 'audit', description: 'Verify the hash chains against the signed checkpoints; the public keys of the checkpoints.' },
+  { name: 'monitoring', description: "The live overview of the caller's tenant, as JSON or as Server-Sent Events. Role auditor or admin." },
+  { name: 'platform', description: 'Tenants, their plans and settings (allowed origins among them), for the platform operator (`authtrail operator bootstrap`).' },
+  { name: 'keys', description: 'The public keys that verify access tokens (JWKS), for any service that accepts them.' },
+  { name: 'operations', description: 'Prometheus metrics of the service and its relay.' },
+]
+
+const INTRODUCTION = `Login service with a complete, tamper-evident, queryable authentication audit trail.
+
+Every login attempt, registration, refresh and logout is recorded with its lockout state and its outbox row in one
+PostgreSQL transaction, linked into a hash chain, and replicated to a document store and to SIEMs (CEF over syslog).
+
+## Try it against the demo tenant
+
+\`npm start\` without \`DATABASE_URL\` seeds the tenant \`${DEMO.tenant}\` with \`${DEMO.user.identifier}\` (password
+\`${DEMO.user.password}\`) and the administrator \`${DEMO.admin.identifier}\` (password \`${DEMO.admin.password}\`).
+The examples of this reference use them: send **logIn** as it is, then put the \`access_token\` of its answer in
+the bearer authentication and call any operation (the investigation and administration ones need the administrator).
+
+## Sessions
+
+An access token (EdDSA, keys at \`/.well-known/jwks.json\`) lives \`expires_in\` seconds; the session it belongs to is
+checked on every request, so a logout, a revocation or a role change takes effect at once. \`refreshSession\` spends
+the refresh token and returns the next one; presenting a spent one revokes the whole session. Web apps on another
+origin must be listed in the tenant's \`allowed_origins\` (CORS, exact match). The \`@authtrail/sdk\` package does all
+of this for web and React Native apps.
+
+## Errors
+
+Every error is \`application/problem+json\` (RFC 9457) with a stable \`code\` to branch on and, for invalid input, the
+fields in \`errors\`. 423, 429 and 503 carry \`Retry-After\`.`
 
 export const OPENAPI_INFO = {
   openapi: '3.1.0',
   info: {
     title: 'authtrail',
     version: SERVICE_VERSION,
-    description: 'Login service with a complete, tamper-evident, queryable authentication audit trail.',
+    description: INTRODUCTION,
   },
-} as const
+  servers: [{ url: '', description: 'The service that serves this document' }],
+  tags: TAGS,
+}
 
 /**
  * Builds the Hono application from its dependencies: everything it serves is mounted here, one router per
@@ -154,7 +197,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     return c.json({ status: 'ok' })
   })
   app.doc31('/openapi.json', OPENAPI_INFO)
-  app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'authtrail API' }))
+  if (deps.docs) app.route('/docs', createDocsRoutes(deps.docs))
 
   app.notFound((c) => problemResponse(c, ApiError.from('not_found', `no route for ${c.req.method} ${c.req.path}`)))
   app.onError((error, c) => {

@@ -21,6 +21,7 @@ import { createConfiguredDocumentStore, createConfiguredSinks } from '../outbox/
 import { createOutboxRelay, type OutboxRelay } from '../outbox/create-outbox-relay.ts'
 import { SERVICE_VERSION } from '../version.ts'
 import { serverPasswordHasherLoaders } from './password-hashers.ts'
+import { readApiReferenceRenderer } from './api-reference-renderer.ts'
 
 export interface Services {
   app: OpenAPIHono<AppEnv>
@@ -119,6 +120,7 @@ export async function bootServices(env: Env, resolveAddress: ClientAddressResolv
     closing: closing.signal,
     retentionSql,
     tenants: createTenantCache(sql),
+    docs: { loadRendererScript: readApiReferenceRenderer },
     ...extraDeps,
   })
   await relay?.start()

@@ -5,6 +5,7 @@ import { problem, routesOf, storable } from '../schemas.ts'
 const route = routesOf({ tag: 'administration', bearer: true })
 
 export const unlockRoute = route('post', '/lockouts/{identifier}/unlock', "Unlock an account: clear its lockout state and record lockout_reset with the administrator as actor", {
+  operationId: 'unlockAccount',
   request: {
     params: z.object({
       identifier: storable(z.string().min(1).max(254)).openapi({ param: { name: 'identifier', in: 'path' }, example: 'alice@example.com' }),
@@ -35,6 +36,7 @@ export const unlockRoute = route('post', '/lockouts/{identifier}/unlock', "Unloc
 })
 
 export const exportRoute = route('get', '/export', 'Stream the audit trail of a time range as NDJSON, CSV or CEF (requires a plan with downloads)', {
+  operationId: 'exportEvents',
   request: {
     query: z.object({
       format: z.enum(EXPORT_FORMATS).default('ndjson'),
@@ -45,6 +47,10 @@ export const exportRoute = route('get', '/export', 'Stream the audit trail of a 
   responses: {
     200: {
       description: 'The events in time order, streamed; X-Audit-Event-Id names the audit_exported event',
+      headers: {
+        'X-Audit-Event-Id': { description: 'The audit_exported event that records this export', schema: { type: 'string', format: 'uuid' } },
+        'Content-Disposition': { description: 'attachment, with a file name naming the tenant and the time', schema: { type: 'string' } },
+      },
       content: {
         'application/x-ndjson': { schema: z.string() },
         'text/csv': { schema: z.string() },
@@ -58,6 +64,7 @@ export const exportRoute = route('get', '/export', 'Stream the audit trail of a 
 })
 
 export const retentionPurgeRoute = route('post', '/retention/purge', "Purge the caller's tenant's expired events now, checkpointing each chain so it still verifies", {
+  operationId: 'purgeRetention',
   responses: {
     200: {
       description: 'What was purged; event_id is the retention_purged event (null when nothing had expired)',

@@ -65,10 +65,12 @@ const denied = {
 }
 
 export const outboxStatusRoute = route('get', '/status', "Replication lag, backlog and dead letters of the caller's tenant, per sink", {
+  operationId: 'getOutboxStatus',
   responses: { 200: { description: 'Per-sink status', content: { 'application/json': { schema: OutboxStatusSchema } } }, ...denied },
 })
 
 export const deadLettersRoute = route('get', '/dead-letters', "The caller's tenant's events a sink refused, newest first", {
+  operationId: 'listDeadLetters',
   request: { query: DeadLetterQuery },
   responses: {
     200: { description: 'Dead letters', content: { 'application/json': { schema: z.object({ items: z.array(DeadLetterSchema) }) } } },
@@ -78,6 +80,7 @@ export const deadLettersRoute = route('get', '/dead-letters', "The caller's tena
 })
 
 export const redriveRoute = route('post', '/dead-letters/redrive', "Deliver the caller's tenant's dead letters again and audit the re-drive", {
+  operationId: 'redriveDeadLetters',
   request: { body: { required: true, content: { 'application/json': { schema: RedriveBody } } } },
   responses: {
     200: { description: 'What was re-delivered and what still fails', content: { 'application/json': { schema: RedriveResultSchema } } },

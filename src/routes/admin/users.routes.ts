@@ -34,10 +34,12 @@ const userChanged = {
 }
 
 export const listOrganisationsRoute = route('get', '/organisations', "List the tenant's organisations", {
+  operationId: 'listOrganisations',
   responses: { 200: { description: 'The organisations', content: { 'application/json': { schema: z.object({ organisations: z.array(OrganisationSchema) }) } } }, ...common },
 })
 
 export const createOrganisationRoute = route('post', '/organisations', 'Create an organisation in your tenant (records organisation_created)', {
+  operationId: 'createOrganisation',
   request: { body: { required: true, content: { 'application/json': { schema: z.object({ name: z.string().min(1).max(200) }).strict().openapi('CreateOrganisationRequest') } } } },
   responses: {
     201: { description: 'Created', content: { 'application/json': { schema: z.object({ organisation: OrganisationSchema.omit({ created_at: true }), event_id: z.string().uuid() }) } } },
@@ -48,6 +50,7 @@ export const createOrganisationRoute = route('post', '/organisations', 'Create a
 })
 
 export const listUsersRoute = route('get', '/users', 'List the users of your organisation in creation order, a page at a time (keyset pagination)', {
+  operationId: 'listUsers',
   request: { query: PageQuery },
   responses: {
     200: { description: 'One page', content: { 'application/json': { schema: z.object({ users: z.array(ManagedUserSchema), next_cursor: z.string().nullable() }).openapi('UserPage') } } },
@@ -57,6 +60,7 @@ export const listUsersRoute = route('get', '/users', 'List the users of your org
 })
 
 export const inviteRoute = route('post', '/invitations', 'Invite someone into your organisation with a role (records user_invited)', {
+  operationId: 'inviteUser',
   request: {
     body: {
       required: true,
@@ -72,16 +76,19 @@ export const inviteRoute = route('post', '/invitations', 'Invite someone into yo
 })
 
 export const setRoleRoute = route('put', '/users/{id}/role', "Set a user's role (records user_role_changed with you as actor)", {
+  operationId: 'setUserRole',
   request: { params: userParam, body: { required: true, content: { 'application/json': { schema: z.object({ role: z.enum(ROLES) }).strict().openapi('SetRoleRequest') } } } },
   responses: userChanged,
 })
 
 export const disableUserRoute = route('post', '/users/{id}/disable', 'Disable a user: their logins fail as for an unknown identifier (records user_disabled)', {
+  operationId: 'disableUser',
   request: { params: userParam },
   responses: userChanged,
 })
 
 export const enableUserRoute = route('post', '/users/{id}/enable', 'Enable a disabled user (records user_enabled)', {
+  operationId: 'enableUser',
   request: { params: userParam },
   responses: userChanged,
 })

@@ -60,6 +60,7 @@ export const VerificationSchema = z
   .openapi('ChainVerification')
 
 export const verifyRoute = route('get', '/verify', "Recompute the caller's tenant hash chains against the signed checkpoints and name the first broken sequence number", {
+  operationId: 'verifyChains',
   request: {
     query: z.object({
       anchors: z
@@ -93,6 +94,7 @@ export const KeySetSchema = z
   .openapi('CheckpointKeySet')
 
 export const keysRoute = publicRoute('get', '/keys', 'The public keys that verify signed chain checkpoints (JWKS, RFC 7517/8037)', {
+  operationId: 'getCheckpointKeys',
   responses: {
     200: { description: 'The checkpoint keys', content: { 'application/json': { schema: KeySetSchema } } },
   },

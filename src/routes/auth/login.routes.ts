@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi'
 import { normalizeIdentifier } from '../../core/identifier.ts'
-import { IdempotencyKeyHeader, problem, routesOf, storable } from '../schemas.ts'
+import { DEMO } from '../../db/seed-demo.ts'
+import { IdempotencyKeyHeader, problem, routesOf, SET_COOKIE_HEADER, storable } from '../schemas.ts'
 
 const route = routesOf({ tag: 'authentication', bearer: false })
 
@@ -15,9 +16,10 @@ const identifier = storable(z.string().min(1).max(MAX_IDENTIFIER)).refine(
 )
 
 const credentials = {
-  tenant: storable(z.string().min(1).max(63)).openapi({ example: 'acme', description: 'The tenant slug' }),
-  identifier: identifier.openapi({ example: 'alice@example.com', description: `At most ${MAX_IDENTIFIER} characters, also once normalised (NFKC, trimmed, lower case)` }),
-  password: z.string().min(1).max(1024).openapi({ format: 'password' }),
+  // The examples are the demo tenant's published development credentials: /docs can send them as they are.
+  tenant: storable(z.string().min(1).max(63)).openapi({ example: DEMO.tenant, description: 'The tenant slug' }),
+  identifier: identifier.openapi({ example: DEMO.user.identifier, description: `At most ${MAX_IDENTIFIER} characters, also once normalised (NFKC, trimmed, lower case)` }),
+  password: z.string().min(1).max(1024).openapi({ format: 'password', example: DEMO.user.password }),
 }
 
 export const WebLoginBody = z.object(credentials).strict().openapi('WebLoginRequest')
@@ -51,11 +53,13 @@ const failures = {
 }
 
 export const webLoginRoute = route('post', '/auth/login', 'Log in from the web (the session is also set as HttpOnly SameSite=Strict cookies)', {
+  operationId: 'logIn',
   request: { headers: IdempotencyKeyHeader, body: { required: true, content: { 'application/json': { schema: WebLoginBody } } } },
-  responses: { 200: { description: 'Logged in', content: { 'application/json': { schema: SessionSchema } } }, ...failures },
+  responses: { 200: { description: 'Logged in', headers: SET_COOKIE_HEADER, content: { 'application/json': { schema: SessionSchema } } }, ...failures },
 })
 
 export const mobileLoginRoute = route('post', '/mobile/auth/login', 'Log in from a mobile app (token in the body, device identifier recorded)', {
+  operationId: 'logInMobile',
   request: { headers: IdempotencyKeyHeader, body: { required: true, content: { 'application/json': { schema: MobileLoginBody } } } },
   responses: { 200: { description: 'Logged in', content: { 'application/json': { schema: SessionSchema } } }, ...failures },
 })
@@ -76,6 +80,7 @@ export const RegisterBody = z
   .openapi('RegisterRequest')
 
 export const registerRoute = route('post', '/auth/register', 'Register an account (the answer does not reveal whether the identifier was taken)', {
+  operationId: 'register',
   request: { headers: IdempotencyKeyHeader, body: { required: true, content: { 'application/json': { schema: RegisterBody } } } },
   responses: {
     202: {

@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi'
 import { ROLES } from '../../core/tenancy.ts'
-import { problem, routesOf } from '../schemas.ts'
+import { problem, routesOf, SET_COOKIE_HEADER } from '../schemas.ts'
 import { SessionSchema } from './login.routes.ts'
 
 const route = routesOf({ tag: 'authentication', bearer: false })
@@ -24,9 +24,10 @@ export const CsrfHeader = z.object({
 })
 
 export const refreshRoute = route('post', '/auth/refresh', 'Rotate the refresh token and get a new access token (reuse of a rotated token revokes the session)', {
+  operationId: 'refreshSession',
   request: { headers: CsrfHeader, body: { required: true, content: { 'application/json': { schema: RefreshBody } } } },
   responses: {
-    200: { description: 'A new access token and a new refresh token (the presented one is spent)', content: { 'application/json': { schema: SessionSchema } } },
+    200: { description: 'A new access token and a new refresh token (the presented one is spent)', headers: SET_COOKIE_HEADER, content: { 'application/json': { schema: SessionSchema } } },
     400: problem('Invalid request'),
     401: problem('The refresh token is invalid, expired, revoked, reused or presented from another device'),
     403: problem('Missing or wrong CSRF token (cookie), or an origin the tenant does not allow'),
@@ -42,9 +43,10 @@ export const LogoutBody = z
 export const LogoutResult = z.object({ sessions_revoked: z.number().int(), event_id: z.string().uuid() }).openapi('LogoutResult')
 
 export const logoutRoute = signedIn('post', '/auth/logout', 'Log out of this session or of every session of the user', {
+  operationId: 'logOut',
   request: { headers: CsrfHeader, body: { required: false, content: { 'application/json': { schema: LogoutBody } } } },
   responses: {
-    200: { description: 'Logged out; the cookies are cleared', content: { 'application/json': { schema: LogoutResult } } },
+    200: { description: 'Logged out; the cookies are cleared', headers: SET_COOKIE_HEADER, content: { 'application/json': { schema: LogoutResult } } },
     401: problem('No valid session'),
     403: problem('Missing or wrong CSRF token (cookie), or an origin the tenant does not allow'),
   },
@@ -67,6 +69,7 @@ export const CurrentSession = z
   .openapi('CurrentSession')
 
 export const currentSessionRoute = signedIn('get', '/auth/session', 'Who am I: the user, tenant, organisation, role and expiry of the presented token', {
+  operationId: 'getSession',
   responses: {
     200: { description: 'The current session', content: { 'application/json': { schema: CurrentSession } } },
     401: problem('No valid session'),
@@ -77,6 +80,7 @@ export const currentSessionRoute = signedIn('get', '/auth/session', 'Who am I: t
 export const RevokeBody = z.object({ user_id: z.string().uuid() }).strict().openapi('RevokeSessionsRequest')
 
 export const revokeSessionsRoute = signedIn('post', '/auth/sessions/revoke', "Revoke every session of a user of the administrator's tenant (admin)", {
+  operationId: 'revokeUserSessions',
   request: { headers: CsrfHeader, body: { required: true, content: { 'application/json': { schema: RevokeBody } } } },
   responses: {
     200: { description: 'Revoked; their access tokens are refused from the next request', content: { 'application/json': { schema: LogoutResult } } },
@@ -96,5 +100,6 @@ export const Jwks = z
   .openapi('JsonWebKeySet')
 
 export const jwksRoute = routesOf({ tag: 'keys', bearer: false })('get', '/.well-known/jwks.json', 'The public keys access tokens are signed with (RFC 7517)', {
+  operationId: 'getJwks',
   responses: { 200: { description: 'The key set (empty when the service runs with HS256 in development)', content: { 'application/json': { schema: Jwks } } } },
 })

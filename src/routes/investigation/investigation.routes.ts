@@ -57,6 +57,7 @@ export const InvestigatedEventSchema = AuthEventSchema.omit({ tenant_id: true })
   .openapi('InvestigatedEvent')
 
 export const eventsRoute = route('get', '/events', "Search the caller's tenant events by user, identifier, IP or CIDR, type, channel, outcome and time; keyset pages", {
+  operationId: 'searchEvents',
   request: { query: EventsQuery },
   responses: {
     200: {
@@ -89,6 +90,7 @@ export const LockoutStatusSchema = z
   .openapi('LockoutStatus')
 
 export const lockoutStatusRoute = route('get', '/lockouts/{identifier}', 'The live lockout state of an identifier (the state row itself)', {
+  operationId: 'getLockoutStatus',
   request: { params: IdentifierParam },
   responses: {
     200: { description: 'Lockout state', content: { 'application/json': { schema: LockoutStatusSchema } } },
@@ -118,6 +120,7 @@ export const LockoutDiagnosticsSchema = z
   .openapi('LockoutDiagnostics')
 
 export const lockoutDiagnosticsRoute = route('get', '/lockouts/{identifier}/diagnostics', 'For each lockout of an identifier, the failed attempts that triggered it (IPs, user agents, times) and how it ended', {
+  operationId: 'getLockoutDiagnostics',
   request: {
     params: IdentifierParam,
     query: z.object({
@@ -189,6 +192,7 @@ export const IncidentReportSchema = z
   .openapi('IncidentReport')
 
 export const incidentReportRoute = route('get', '/incident-report', 'Reconstruct an attack in a time window: targeted accounts, source IPs, spraying, distributed attacks, lockouts, suspicious successes', {
+  operationId: 'getIncidentReport',
   request: {
     query: z.object({
       from: instant('Window start (inclusive)'),
@@ -221,6 +225,7 @@ export const EventVolumesSchema = z
   .openapi('EventVolumes')
 
 export const eventVolumesRoute = route('get', '/volumes', 'Event volumes and failure rates per interval, every bucket present', {
+  operationId: 'getEventVolumes',
   request: {
     query: z.object({
       from: instant('Window start (inclusive), also the bucket origin'),

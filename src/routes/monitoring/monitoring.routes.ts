@@ -43,6 +43,7 @@ const denied = {
 }
 
 export const overviewRoute = route('get', '/overview', "The live overview of the caller's tenant: attempts and failure rate per minute over the last hour, logins per channel, locked accounts, latest attempts, relay health, chain size", {
+  operationId: 'getOverview',
   responses: {
     200: { description: 'The overview now', content: { 'application/json': { schema: TenantOverviewSchema } } },
     ...denied,
@@ -50,6 +51,7 @@ export const overviewRoute = route('get', '/overview', "The live overview of the
 })
 
 export const overviewStreamRoute = route('get', '/overview/stream', 'The live overview pushed as Server-Sent Events: one `overview` event at once, then one whenever it changes (at least every few seconds). The session is checked again before each push: a revoked session or a changed role ends the stream with an `end` event; it also ends when the token expires', {
+  operationId: 'streamOverview',
   responses: {
     200: {
       description: 'An event stream; each `overview` event carries a TenantOverview as JSON, its id the version of the trail it saw',

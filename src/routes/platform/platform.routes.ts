@@ -47,6 +47,7 @@ const tenantParam = z.object({ id: z.string().uuid().openapi({ param: { name: 'i
 const unauthorized = problem('Missing or unknown operator credential')
 
 export const createTenantRoute = route('post', '/tenants', 'Create a tenant with its first organisation (records tenant_created)', {
+  operationId: 'createTenant',
   request: { body: { required: true, content: { 'application/json': { schema: CreateTenantBody } } } },
   responses: {
     201: {
@@ -69,6 +70,7 @@ export const PageQuery = z.object({
 })
 
 export const listTenantsRoute = route('get', '/tenants', 'List tenants in creation order, a page at a time', {
+  operationId: 'listTenants',
   request: { query: PageQuery },
   responses: {
     200: { description: 'One page', content: { 'application/json': { schema: z.object({ tenants: z.array(TenantSchema), next_cursor: z.string().nullable() }).openapi('TenantPage') } } },
@@ -78,6 +80,7 @@ export const listTenantsRoute = route('get', '/tenants', 'List tenants in creati
 })
 
 export const updateTenantRoute = route('patch', '/tenants/{id}', "Change a tenant's plan or settings (records tenant_plan_changed and/or tenant_settings_changed)", {
+  operationId: 'updateTenant',
   request: { params: tenantParam, body: { required: true, content: { 'application/json': { schema: UpdateTenantBody } } } },
   responses: {
     200: {
@@ -112,6 +115,7 @@ export const InvitationSchema = z
   .openapi('Invitation')
 
 export const platformInviteRoute = route('post', '/tenants/{id}/invitations', "Invite someone into a tenant's organisation with a role (records user_invited)", {
+  operationId: 'inviteToTenant',
   request: { params: tenantParam, body: { required: true, content: { 'application/json': { schema: InvitationBody } } } },
   responses: {
     201: { description: 'Invited', content: { 'application/json': { schema: InvitationSchema } } },
