@@ -1,5 +1,5 @@
-import createClient, { type Middleware } from 'openapi-fetch'
-import type { components, paths } from '../../../openapi/authtrail-api.d.ts'
+import type { Middleware } from 'openapi-fetch'
+import { AuthtrailProblem, createAuthtrail, type components, type SessionStorage, type StoredSession } from '../../../sdk/src/index.ts'
 
 export type Schemas = components['schemas']
 export type Overview = Schemas['TenantOverview']
@@ -10,8 +10,6 @@ export type Problem = Schemas['Problem']
 /** What the console knows of its signed-in user, read from the token the login returned. */
 export interface Session {
   token: string
-  /** Spent by its first use: each refresh returns the next one (RFC 9700 rotation). */
-  refreshToken: string
   tenant: string
   identifier: string
   role: 'admin' | 'auditor' | 'user'
@@ -21,8 +19,10 @@ export interface Session {
 }
 
 /**
- * The bearer and refresh tokens live in this module only: never in localStorage, sessionStorage or a cookie
- * the page can read, so a reload signs out.
+ * The session lives in this module only, in the SDK's storage: never in localStorage, sessionStorage or a
+ * cookie the page can read, so a reload signs out. The SDK logs in, attaches the token, refreshes it
+ * (rotating the refresh token) before it expires and once on a 401, and logs out; this module only turns
+ * what it stores into what the views show.
  */
 let current: Session | null = null
 const listeners = new Set<(session: Session | null) => void>()
@@ -36,7 +36,7 @@ export function onSessionChange(listener: (session: Session | null) => void): ()
   return () => listeners.delete(listener)
 }
 
-export function setSession(session: Session | null): void {
+function setSession(session: Session | null): void {
   current = session
   for (const listener of listeners) listener(session)
 }
@@ -48,21 +48,39 @@ function claimsOf(token: string): { role: Session['role']; org: string; exp: num
   return JSON.parse(json)
 }
 
-const authorize: Middleware = {
-  onRequest({ request }) {
-    if (current) request.headers.set('authorization', `Bearer ${current.token}`)
-    return request
+let stored: StoredSession | null = null
+
+function sessionOf(next: StoredSession, who: { tenant: string; identifier: string }): Session {
+  const claims = claimsOf(next.accessToken)
+  return { token: next.accessToken, tenant: who.tenant, identifier: who.identifier, role: claims.role, organisationId: claims.org, expiresAt: claims.exp }
+}
+
+/**
+ * The SDK's storage. A refresh of an admitted session reaches the views at once (the stream follows the new
+ * token); a cleared one (logout, refused refresh) signs out. A new login is shown only once signIn admits its role.
+ */
+const storage: SessionStorage = {
+  get: () => stored,
+  set: (next) => {
+    stored = next
+    if (!next) return setSession(null)
+    if (current) setSession(sessionOf(next, current))
   },
+}
+
+const authtrail = createAuthtrail({ baseUrl: location.origin, storage, platform: 'web' })
+
+const signOutOnRefusal: Middleware = {
   onResponse({ response }) {
-    // An expired or revoked token: back to the sign-in.
-    if (response.status === 401 && current) setSession(null)
+    // Refused even after the SDK's one refresh (revoked, expired session): back to the sign-in.
+    if (response.status === 401 && current) void storage.set(null)
     return response
   },
 }
 
-/** The typed client of the public API (types generated from openapi/openapi.json). */
-export const api = createClient<paths>({ baseUrl: location.origin })
-api.use(authorize)
+/** The typed client of the public API (the SDK's: types generated from openapi/openapi.json, token attached). */
+export const api = authtrail.client
+api.use(signOutOnRefusal)
 
 export class ProblemError extends Error {
   constructor(readonly problem: Problem) {
@@ -75,23 +93,20 @@ export class ProblemError extends Error {
 export function ok<T>(result: { data?: T; error?: unknown; response: Response }): T {
   if (result.data !== undefined) return result.data
   const problem = (result.error ?? {}) as Partial<Problem>
-  throw new ProblemError({ type: 'about:blank', title: problem.title ?? `HTTP ${result.response.status}`, status: result.response.status, code: problem.code ?? 'unknown', ...problem })
+  throw new ProblemError({ type: 'about:blank', title: problem.title ?? `HTTP ${result.response.status}`, status: result.response.status, code: problem.code ?? 'internal_error', ...problem })
 }
 
-/** Signs in through the product's own web login; refuses a token whose role cannot read the trail. */
+/** Signs in through the product's own web login (the SDK's); refuses a token whose role cannot read the trail. */
 export async function signIn(tenant: string, identifier: string, password: string): Promise<Session> {
-  const session = ok(await api.POST('/v1/auth/login', { body: { tenant, identifier, password } }))
-  const claims = claimsOf(session.access_token)
-  const signedIn: Session = {
-    token: session.access_token,
-    refreshToken: session.refresh_token,
-    tenant,
-    identifier,
-    role: claims.role,
-    organisationId: claims.org,
-    expiresAt: claims.exp,
+  try {
+    await authtrail.logIn({ tenant, identifier, password })
+  } catch (error) {
+    throw error instanceof AuthtrailProblem ? new ProblemError(error.problem) : error
   }
+  const signedIn = sessionOf(stored!, { tenant, identifier })
   if (signedIn.role !== 'admin' && signedIn.role !== 'auditor') {
+    // The session just opened must not stay open: end it on the server too.
+    await authtrail.logOut().catch(() => storage.set(null))
     throw new ProblemError({ type: 'about:blank', title: 'No console access', status: 403, code: 'forbidden', detail: 'This account has neither the auditor nor the admin role.' })
   }
   setSession(signedIn)
@@ -99,21 +114,15 @@ export async function signIn(tenant: string, identifier: string, password: strin
 }
 
 /**
- * Rotates the session's refresh token for a new access token (POST /v1/auth/refresh) before the current
- * one expires. A refused refresh (revoked, reused, expired session) signs out.
+ * Rotates the session's refresh token for a new access token (POST /v1/auth/refresh, through the SDK)
+ * before the current one expires. A refused refresh (revoked, reused, expired session) signs out.
  */
 export async function refreshSession(): Promise<void> {
-  const before = current
-  if (!before) return
-  const result = await api.POST('/v1/auth/refresh', { body: { refresh_token: before.refreshToken } })
-  if (current !== before) return
-  if (!result.data) return setSession(null)
-  const claims = claimsOf(result.data.access_token)
-  setSession({ ...before, token: result.data.access_token, refreshToken: result.data.refresh_token, role: claims.role, expiresAt: claims.exp })
+  if (!stored) return
+  await authtrail.refresh().catch(() => storage.set(null))
 }
 
 /** Ends the session on the server (POST /v1/auth/logout, audited), then forgets it here whatever the answer. */
 export async function signOut(): Promise<void> {
-  if (current) await api.POST('/v1/auth/logout', { body: { scope: 'session' } }).catch(() => undefined)
-  setSession(null)
+  if (stored) await authtrail.logOut().catch(() => storage.set(null))
 }
