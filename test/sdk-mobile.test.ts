@@ -1,7 +1,9 @@
-import { readFile } from 'node:fs/promises'
-import openapiTS, { astToString } from 'openapi-typescript'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { AuthtrailProblem, createAuthtrail, memoryStorage, type StoredSession } from '../sdk/src/index.ts'
+import { AuthtrailProblem, createAuthtrail, memoryStorage, type Authtrail, type StoredSession } from '../sdk/src/index.ts'
+import { readmeSnippet, SDK_ENTRY } from './support/readme-snippet.ts'
 import { useTestDatabase } from './support/database.ts'
 import { serveApp } from './support/serve-app.ts'
 import { useSeededTenant, useTestApp } from './support/test-app.ts'
@@ -44,13 +46,6 @@ function mobileApp(options: { deviceId?: string; now?: () => number; failFirstLo
 }
 
 describe('the SDK package', () => {
-  it('is generated from the committed OpenAPI document (`npm run openapi`)', async () => {
-    const document = JSON.parse(await readFile(new URL('../openapi/openapi.json', import.meta.url), 'utf8'))
-    const committed = await readFile(new URL('../sdk/src/api.d.ts', import.meta.url), 'utf8')
-    const generated = astToString(await openapiTS(document))
-    expect(committed.slice(committed.indexOf('export interface paths'))).toBe(generated.slice(generated.indexOf('export interface paths')))
-  })
-
   it('uses no Node built-in and no cookie API (it must run in browsers and React Native)', async () => {
     const source = await readFile(new URL('../sdk/src/index.ts', import.meta.url), 'utf8')
     expect(source).not.toMatch(/from ['"]node:|require\(|document\.cookie|\bprocess\.[a-z]|\bBuffer\b/)
@@ -136,5 +131,37 @@ describe('a mobile app through the SDK (Node, no cookies)', () => {
     expect(error).toBeUndefined()
     expect(data!.events.length).toBeGreaterThan(0)
     expect(data!.events.every((e) => e.identifier === 'alice@acme.test')).toBe(true)
+  })
+})
+
+describe("the README's mobile snippet (Use it from a mobile app), run as written", () => {
+  it('keeps the session in the secure store, bound to its device: copied to another device, the refresh is refused and the store emptied', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'authtrail-readme-'))
+    try {
+      const snippet = (await readmeSnippet('mobile-app', server.url)).replaceAll("'@authtrail/sdk'", JSON.stringify(SDK_ENTRY))
+      await writeFile(join(dir, 'mobile-app.ts'), snippet)
+      const readme = (await import(/* @vite-ignore */ join(dir, 'mobile-app.ts'))) as { createMobileClient(store: unknown, deviceId: string): Authtrail }
+      // The app's secure store (Keychain / Keystore through expo-secure-store); here a map with its async API.
+      const kept = new Map<string, string>()
+      const store = {
+        getItemAsync: async (key: string) => kept.get(key) ?? null,
+        setItemAsync: async (key: string, value: string) => void kept.set(key, value),
+        deleteItemAsync: async (key: string) => void kept.delete(key),
+      }
+      const authtrail = readme.createMobileClient(store, 'ios-README-1')
+      const alice = acme.users['alice@acme.test']!
+      const session = await authtrail.logIn({ tenant: 'acme', identifier: alice.identifier, password: alice.password })
+      expect(JSON.parse(kept.get('authtrail.session')!)).toEqual(session)
+      expect(await authtrail.session()).toMatchObject({ identifier: 'alice@acme.test', channel: 'mobile', device_id: 'ios-README-1' })
+      const refreshed = await authtrail.refresh()
+      expect(JSON.parse(kept.get('authtrail.session')!).refreshToken).toBe(refreshed.refreshToken)
+      // Bound to the device: the stored refresh token, copied to another device, is refused and ends the session.
+      const elsewhere = readme.createMobileClient(store, 'android-OTHER')
+      await expect(elsewhere.refresh()).rejects.toMatchObject({ problem: { status: 401, code: 'invalid_refresh_token' } })
+      expect(kept.has('authtrail.session')).toBe(false)
+      await expect(authtrail.session()).rejects.toMatchObject({ problem: { status: 401 } })
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })
