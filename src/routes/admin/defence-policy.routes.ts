@@ -16,6 +16,7 @@ export const DefencePolicyChanged = z
   .openapi('DefencePolicyChanged')
 
 export const getDefencePolicyRoute = route('get', '/defence-policy', "Your tenant's defence policy", {
+  operationId: 'getDefencePolicy',
   responses: {
     200: { description: 'The policy in force', content: { 'application/json': { schema: z.object({ defence_policy: DefencePolicySchema }) } } },
     401: problem('Missing or invalid token'),
@@ -24,6 +25,7 @@ export const getDefencePolicyRoute = route('get', '/defence-policy', "Your tenan
 })
 
 export const changeDefencePolicyRoute = route('patch', '/defence-policy', "Change your tenant's defence policy (records tenant_defence_policy_changed with the policy before and after)", {
+  operationId: 'changeDefencePolicy',
   request: { body: { required: true, content: { 'application/json': { schema: DefencePolicyChangeBody } } } },
   responses: {
     200: { description: 'The policy as it now is, and its event', content: { 'application/json': { schema: DefencePolicyChanged } } },

@@ -127,6 +127,7 @@ export const platformInviteRoute = route('post', '/tenants/{id}/invitations', "I
 })
 
 export const platformDefencePolicyRoute = route('patch', '/tenants/{id}/defence-policy', "Change a tenant's defence policy (records tenant_defence_policy_changed with the policy before and after)", {
+  operationId: 'changeTenantDefencePolicy',
   request: { params: tenantParam, body: { required: true, content: { 'application/json': { schema: DefencePolicyChangeBody } } } },
   responses: {
     200: { description: 'The policy as it now is, and its event', content: { 'application/json': { schema: DefencePolicyChanged } } },
