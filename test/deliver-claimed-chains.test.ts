@@ -68,7 +68,7 @@ describe('deliverClaimedChains', () => {
   it('sends all healthy chains in one call and moves every cursor to its last event', async () => {
     const { tenant, sink } = await setUp([3, 2, 4])
     const report = await claimAndDeliver(tenant, sink, T0)
-    expect(report).toEqual({ delivered: 9, batches: 1, failures: 0, deadLettered: [], backedOff: 0 })
+    expect(report).toEqual({ delivered: 9, batches: 1, failures: 0, deadLettered: [], backedOff: 0, lastFailure: null })
     expect(sink.calls).toBe(1)
     expect((await cursors(tenant, sink)).map((c) => [c.delivered_seq, c.attempts])).toEqual([
       [3, 0],

@@ -1077,6 +1077,13 @@ export interface components {
                 dead_letters: number;
                 /** @description Chains backing off after a failed delivery */
                 retrying_chains: number;
+                /** @description The latest error of a chain still backing off (null when none is) */
+                last_error: string | null;
+                /**
+                 * Format: date-time
+                 * @description When that error was recorded
+                 */
+                last_error_at: string | null;
             }[];
         };
         DeadLetter: {

@@ -84,6 +84,9 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const counters = new Map(sinks.map((s) => [s.name, createSinkCounters()]))
   // When each sink last accepted a batch: evidence that a failing event is the problem, not the sink.
   const lastSuccessAt = new Map<string, Date>()
+  // The highest backoff step logged per sink since it last delivered: a failing sink is logged once per
+  // step (1 s, 2 s, 4 s… apart by default), not once per claim or per chain.
+  const loggedFailureStep = new Map<string, number>()
   let compactedRows = 0
   let running = false
   let startedAt: string | null = null
@@ -129,13 +132,26 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       })
       return { ...report, claimed: chains.length }
     })
-    const result = report ?? { delivered: 0, batches: 0, failures: 0, deadLettered: [], backedOff: 0, claimed: 0 }
-    counters.get(sink.name)!.record({ ...result, deadLettered: result.deadLettered.length })
+    const result = report ?? { delivered: 0, batches: 0, failures: 0, deadLettered: [], backedOff: 0, lastFailure: null, claimed: 0 }
+    counters.get(sink.name)!.record({ ...result, deadLettered: result.deadLettered.length, ...(result.lastFailure && { lastError: result.lastFailure.error }) })
     if (result.delivered > 0) lastSuccessAt.set(sink.name, now())
+    logSinkFailure(sink.name, result)
     for (const dead of result.deadLettered) {
       log({ level: 'warn', msg: 'outbox event dead-lettered', sink: sink.name, event_id: dead.eventId, error: dead.error })
     }
     return result
+  }
+
+  /** One warn line per sink per backoff step while it fails, with the error; the count starts again once it delivers. */
+  const logSinkFailure = (name: string, result: DeliveryReport) => {
+    if (result.lastFailure === null) {
+      if (result.delivered > 0) loggedFailureStep.delete(name)
+      return
+    }
+    const { error, attempts, retryInMs } = result.lastFailure
+    if (attempts <= (loggedFailureStep.get(name) ?? 0)) return
+    loggedFailureStep.set(name, attempts)
+    log({ level: 'warn', msg: 'outbox sink failed', sink: name, error, attempts, retry_in_ms: retryInMs, failed_batches: result.failures })
   }
 
   /** Claims for one sink until nothing more can be delivered now; returns the events delivered. */

@@ -29,6 +29,8 @@ export interface DeliveryReport {
   deadLettered: { eventId: string; error: string }[]
   /** Chains whose head failed and now back off. */
   backedOff: number
+  /** The last failure charged to a chain in this claim: its error and the chain's attempts so far (its backoff step). */
+  lastFailure: { error: string; attempts: number; retryInMs: number } | null
 }
 
 /**
@@ -55,7 +57,7 @@ export async function deliverClaimedChains(
   },
 ): Promise<DeliveryReport> {
   const { now, sinkLastSuccessAt } = clock
-  const report: DeliveryReport = { delivered: 0, batches: 0, failures: 0, deadLettered: [], backedOff: 0 }
+  const report: DeliveryReport = { delivered: 0, batches: 0, failures: 0, deadLettered: [], backedOff: 0, lastFailure: null }
   let anySuccess = false
 
   const send = async (rows: readonly OutboxRow[]): Promise<unknown> => {
@@ -123,15 +125,10 @@ export async function deliverClaimedChains(
         size = pending.length
         continue
       }
-      await markChainFailed(tx, sink.name, {
-        tenantId: chain.tenantId,
-        shard: chain.shard,
-        deliveredSeq: passedSeq,
-        attempts,
-        retryInMs: retryDelayMs(attempts, policy.backoff),
-        error: message,
-      }, now)
+      const retryInMs = retryDelayMs(attempts, policy.backoff)
+      await markChainFailed(tx, sink.name, { tenantId: chain.tenantId, shard: chain.shard, deliveredSeq: passedSeq, attempts, retryInMs, error: message }, now)
       report.backedOff++
+      report.lastFailure = { error: message, attempts, retryInMs }
       charged = true
       break
     }

@@ -11,6 +11,9 @@ export interface SinkStatus {
   deadLetters: number
   /** Chains currently backing off after a failure. */
   retryingChains: number
+  /** The latest error of a chain still backing off (null when none is), and when it was recorded. */
+  lastError: string | null
+  lastErrorAt: string | null
 }
 
 export interface RelayStatusFilter {
@@ -40,12 +43,13 @@ export async function getRelayStatus(sql: Sql, filter: RelayStatusFilter = {}): 
     ).map((r) => r.sink)
   if (sinks.length === 0) return []
   const tenantOnly = (column: string) => (tenant === undefined ? sql`TRUE` : sql`${sql(column)} = ${tenant}`)
-  const rows = await sql<{ sink: string; undelivered: number; lag_seconds: number; dead_letters: number; retrying_chains: number }[]>`
+  const rows = await sql<{ sink: string; undelivered: number; lag_seconds: number; dead_letters: number; retrying_chains: number; last_error: string | null; last_error_at: Date | null }[]>`
     SELECT s.sink, backlog.undelivered, backlog.lag_seconds,
       (SELECT count(*)::int FROM outbox_dead_letters d
         WHERE d.sink = s.sink AND d.redriven_at IS NULL AND ${tenantOnly('d.tenant_id')}) AS dead_letters,
       (SELECT count(*)::int FROM outbox_cursors c
-        WHERE c.sink = s.sink AND c.attempts > 0 AND ${tenantOnly('c.tenant_id')}) AS retrying_chains
+        WHERE c.sink = s.sink AND c.attempts > 0 AND ${tenantOnly('c.tenant_id')}) AS retrying_chains,
+      failing.last_error, failing.last_error_at
     FROM unnest(${sql.array([...sinks])}::text[]) WITH ORDINALITY AS s(sink, position)
     CROSS JOIN LATERAL (
       SELECT count(*)::int AS undelivered,
@@ -54,6 +58,11 @@ export async function getRelayStatus(sql: Sql, filter: RelayStatusFilter = {}): 
       LEFT JOIN outbox_cursors c ON c.sink = s.sink AND c.tenant_id = o.tenant_id AND c.shard = o.shard
       WHERE o.seq > coalesce(c.delivered_seq, 0) AND ${tenantOnly('o.tenant_id')}
     ) backlog
+    LEFT JOIN LATERAL (
+      SELECT c.last_error, c.updated_at AS last_error_at FROM outbox_cursors c
+      WHERE c.sink = s.sink AND c.attempts > 0 AND c.last_error IS NOT NULL AND ${tenantOnly('c.tenant_id')}
+      ORDER BY c.updated_at DESC LIMIT 1
+    ) failing ON TRUE
     ORDER BY s.position`
   return rows.map((r) => ({
     sink: r.sink,
@@ -61,5 +70,7 @@ export async function getRelayStatus(sql: Sql, filter: RelayStatusFilter = {}): 
     lagSeconds: Math.max(0, Math.round(r.lag_seconds * 1000) / 1000),
     deadLetters: r.dead_letters,
     retryingChains: r.retrying_chains,
+    lastError: r.last_error,
+    lastErrorAt: r.last_error_at?.toISOString() ?? null,
   }))
 }

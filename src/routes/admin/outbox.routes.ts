@@ -16,6 +16,8 @@ export const OutboxStatusSchema = z
         lag_seconds: z.number().openapi({ description: 'Age of the oldest of them; 0 when none' }),
         dead_letters: z.number().int().openapi({ description: 'Dead letters not re-driven yet' }),
         retrying_chains: z.number().int().openapi({ description: 'Chains backing off after a failed delivery' }),
+        last_error: z.string().nullable().openapi({ description: 'The latest error of a chain still backing off (null when none is)' }),
+        last_error_at: z.string().datetime().nullable().openapi({ description: 'When that error was recorded' }),
       }),
     ),
   })
