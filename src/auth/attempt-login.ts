@@ -7,11 +7,14 @@ import type { AlreadyRecorded } from '../audit/record-in-transaction.ts'
 import { DuplicateEventError, recordEventsChecked, type EventDraft, type RecordedOrStale, type RequestOrigin } from '../audit/record-events.ts'
 import { readAccountNetwork } from '../db/account-networks.ts'
 import type { Sql } from '../db/client.ts'
+import type { Queryable } from '../db/queryable.ts'
+import { isConnectionLost } from '../db/sqlstate.ts'
 import { readThrottleSnapshot, type ThrottleSnapshot } from '../db/ip-throttles.ts'
 import type { Tenant } from '../db/tenants.ts'
 import { findLoginAccount, type LoginAccount } from './find-login-account.ts'
 import { createHashAdmission, type AdmissionTicket, type HashAdmission } from './hash-admission.ts'
 import { evaluateLoginRisk } from './login-risk.ts'
+import { openSessionIn, type OpenedSession } from './open-session.ts'
 import type { PasswordHasher } from './password-hasher.ts'
 import type { SessionClaims, TokenService } from './tokens.ts'
 
@@ -25,6 +28,11 @@ export interface LoginDeps {
   tokenTtlSeconds: number
   /** Bounds verifications in flight per address (default: one per process). */
   admission?: HashAdmission
+  /**
+   * When given, a successful attempt opens its session (lasting this long) in the transaction that records
+   * it, and the result carries it: an attempt that fails after the password was checked leaves neither.
+   */
+  refreshTtlSeconds?: number
 }
 
 const processAdmission = createHashAdmission()
@@ -41,7 +49,8 @@ export interface LoginInput {
 }
 
 export type LoginResult =
-  | { kind: 'success'; token: string; claims: SessionClaims; eventId: string; replayed: boolean }
+  /** `opened`: the session stored with the attempt (absent on a replay, or without refreshTtlSeconds). */
+  | { kind: 'success'; token: string; claims: SessionClaims; eventId: string; replayed: boolean; opened?: OpenedSession }
   | { kind: 'invalid_credentials'; eventId: string; replayed: boolean }
   /** `newLockout`: this attempt triggered the lockout (it wrote account_locked). */
   | { kind: 'locked'; retryAfterSeconds: number; eventId: string; replayed: boolean; newLockout: boolean }
@@ -133,7 +142,9 @@ export async function attemptLogin(deps: LoginDeps, input: LoginInput): Promise<
         if (ticket) passwordValid = await verifyPassword(deps, account, input.password)
       }
     }
-    const recorded = await recordLoginAttempt(deps, input, account, address, snapshots, attemptId, passwordValid)
+    const recorded = await recordLoginAttempt(deps, input, account, address, snapshots, attemptId, passwordValid).catch((error: unknown) =>
+      answerIfCommitted(deps, input, account, attemptId, error),
+    )
     if (recorded.kind !== 'already_recorded') return recorded
   } finally {
     ticket?.release()
@@ -146,6 +157,18 @@ export async function attemptLogin(deps: LoginDeps, input: LoginInput): Promise<
   const fresh = await recordLoginAttempt(deps, input, account, address, snapshots, uuidv7(deps.clock().getTime()), false)
   if (fresh.kind === 'already_recorded') throw new Error('a fresh attempt id was recorded already')
   return fresh
+}
+
+/**
+ * A connection lost while the attempt's transaction committed leaves it unknown whether it did. The attempt
+ * id is looked up on another connection: recorded, it is answered as recorded (as a retry would be); not
+ * recorded, or the database still unreachable, the original error stands (503) and nothing was written.
+ */
+async function answerIfCommitted(deps: LoginDeps, input: LoginInput, account: LoginAccount, attemptId: string, error: unknown): Promise<LoginResult> {
+  if (!isConnectionLost(error)) throw error
+  const replay = await replayRecordedAttempt(deps, input, account, attemptId).catch(() => null)
+  if (replay?.kind === 'replayed') return { ...replay.result, replayed: false }
+  throw error
 }
 
 async function verifyPassword(deps: LoginDeps, account: LoginAccount, password: string): Promise<boolean> {
@@ -194,13 +217,31 @@ async function recordLoginAttempt(
     const since = new Date(now.getTime() - policy.ipWindowSeconds * 1000)
     const about = { origin, organisationId: user?.organisationId ?? null, userId: user?.id ?? null, identifier }
     const typed = input.identifierAsTyped !== undefined && input.identifierAsTyped !== identifier ? input.identifierAsTyped : undefined
+    let opened: OpenedSession | undefined
     const record = async (
+      drafts: EventDraft[],
+      write: { lockout: boolean; next: LockoutState; succeeded: boolean; throttle?: { next: ReturnType<typeof spendFailure>; failed: boolean } },
+      session?: SessionClaims,
+    ) => {
+      const ttlSeconds = deps.refreshTtlSeconds
+      if (session && ttlSeconds !== undefined) {
+        // The session is stored in the very transaction that records the success.
+        return deps.sql.begin(async (tx) => {
+          const recorded = await recordIn(tx, drafts, write)
+          if (recorded.kind === 'recorded') opened = await openSessionIn(tx, { claims: session, channel: origin.channel === 'mobile' ? 'mobile' : 'web', deviceId: origin.deviceId, now, ttlSeconds })
+          return recorded
+        })
+      }
+      return recordIn(deps.sql, drafts, write)
+    }
+    const recordIn = async (
+      db: Queryable,
       drafts: EventDraft[],
       write: { lockout: boolean; next: LockoutState; succeeded: boolean; throttle?: { next: ReturnType<typeof spendFailure>; failed: boolean } },
     ) => {
       try {
         return await recordEventsChecked(
-          deps.sql,
+          db,
           tenant,
           drafts,
           {
@@ -265,19 +306,23 @@ async function recordLoginAttempt(
     const lockout = { mode: address.lockoutMode, network: byNetwork ? address.network : null }
     const drafts = decision.effects.map((effect) => draftOfEffect(effect, attemptId, { ...about, risk }, lockout, session?.claims, typed))
     const failed = decision.result !== 'success'
-    const recorded = await record(drafts, {
-      lockout: true,
-      next: decision.next,
-      succeeded: decision.result === 'success' && user !== null,
-      ...(allowed && { throttle: { next: failed ? spendFailure(allowed, policy, now) : allowed, failed } }),
-    })
+    const recorded = await record(
+      drafts,
+      {
+        lockout: true,
+        next: decision.next,
+        succeeded: decision.result === 'success' && user !== null,
+        ...(allowed && { throttle: { next: failed ? spendFailure(allowed, policy, now) : allowed, failed } }),
+      },
+      session?.claims,
+    )
     if (recorded.kind === 'already_recorded') return recorded
     if (recorded.kind !== 'recorded') {
       retry(recorded)
       continue
     }
 
-    if (decision.result === 'success') return { kind: 'success', token: session!.token, claims: session!.claims, eventId: attemptId, replayed: false }
+    if (decision.result === 'success') return { kind: 'success', token: session!.token, claims: session!.claims, eventId: attemptId, replayed: false, ...(opened && { opened }) }
     if (decision.result === 'locked') {
       const newLockout = decision.effects.some((e) => e.type === 'account_locked')
       return { kind: 'locked', retryAfterSeconds: decision.retryAfterSeconds, eventId: attemptId, replayed: false, newLockout }

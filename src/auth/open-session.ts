@@ -1,4 +1,5 @@
 import type { Sql } from '../db/client.ts'
+import type { Queryable } from '../db/queryable.ts'
 import { insertRefreshToken, insertSession, type SessionChannel } from '../db/sessions.ts'
 import { randomSecret, secretDigest } from './session-secrets.ts'
 import type { SessionClaims } from './tokens.ts'
@@ -19,27 +20,38 @@ export interface OpenedSession {
  * @example
  * const opened = await openSession(sql, { claims, channel: 'mobile', deviceId: 'ios-6F2C9A', now, ttlSeconds: 2_592_000 })
  */
-export async function openSession(
-  sql: Sql,
-  input: { claims: SessionClaims; channel: SessionChannel; deviceId: string | null; now: Date; ttlSeconds: number },
-): Promise<OpenedSession> {
+export async function openSession(sql: Sql, input: SessionToOpen): Promise<OpenedSession> {
+  return sql.begin((tx) => openSessionIn(tx, input))
+}
+
+export interface SessionToOpen {
+  claims: SessionClaims
+  channel: SessionChannel
+  deviceId: string | null
+  now: Date
+  ttlSeconds: number
+}
+
+/**
+ * Stores the session and its first refresh token inside the caller's transaction: a login opens its
+ * session in the transaction that records it, so that an attempt answered 503 leaves neither.
+ */
+export async function openSessionIn(tx: Queryable, input: SessionToOpen): Promise<OpenedSession> {
   const { claims, now } = input
   const refreshToken = randomSecret()
   const csrfToken = input.channel === 'web' ? randomSecret() : null
   // The session begins with the login, so a replay computes the same expiry.
   const expiresAt = new Date(claims.iat * 1000 + input.ttlSeconds * 1000)
-  await sql.begin(async (tx) => {
-    await insertSession(tx, {
-      id: claims.sid,
-      tenantId: claims.tid,
-      userId: claims.sub,
-      channel: input.channel,
-      deviceId: input.deviceId,
-      csrfHash: csrfToken ? secretDigest(csrfToken) : null,
-      createdAt: new Date(claims.iat * 1000),
-      expiresAt,
-    })
-    await insertRefreshToken(tx, claims.tid, claims.sid, secretDigest(refreshToken), now)
+  await insertSession(tx, {
+    id: claims.sid,
+    tenantId: claims.tid,
+    userId: claims.sub,
+    channel: input.channel,
+    deviceId: input.deviceId,
+    csrfHash: csrfToken ? secretDigest(csrfToken) : null,
+    createdAt: new Date(claims.iat * 1000),
+    expiresAt,
   })
+  await insertRefreshToken(tx, claims.tid, claims.sid, secretDigest(refreshToken), now)
   return { refreshToken, csrfToken, expiresAt }
 }

@@ -3,6 +3,7 @@ import type { LockoutState } from '../core/lockout-policy.ts'
 import { defenceWriteJson, staleDefenceFromJson, type DefenceWrite, type StaleDefence, type StaleDefenceJson } from './ip-throttles.ts'
 import { lockoutStateFromJson, lockoutStateJson, type LockoutStateJson } from './lockouts.ts'
 import type { Queryable } from './queryable.ts'
+import { hasRequestDeadline } from './request-deadline.ts'
 
 /** One event as the append function takes it: its fields and its canonical JSON around the sequence number. */
 export interface AppendedEventInput extends UnsequencedEvent {
@@ -59,9 +60,14 @@ type RawAnswer =
  * Calls append_auth_events(): in one round trip (and, outside a transaction, one transaction) it checks
  * the lockout row under its lock, numbers, digests and links the events under the chain head's lock, and
  * writes the auth_logs rows, the outbox rows, the new head and the lockout state. The only way the
- * runtime role can write the trail.
+ * runtime role can write the trail. Called on the client (not a transaction) on behalf of a request, it
+ * runs in a transaction of its own, so that it commits only before the request's deadline.
  */
 export async function appendAuthEvents(db: Queryable, request: AppendRequest): Promise<AppendAnswer> {
+  if ('begin' in db && hasRequestDeadline()) {
+    const client = db as unknown as { begin<T>(body: (tx: Queryable) => Promise<T>): Promise<T> }
+    return client.begin((tx) => appendAuthEvents(tx, request))
+  }
   const { lockout } = request
   const attempt = {
     tenant_id: request.tenantId,

@@ -1,5 +1,6 @@
 import type { ConnectionOptions } from 'node:tls'
 import postgres from 'postgres'
+import { assertBeforeRequestDeadline } from './request-deadline.ts'
 
 /** The SQL client type used across adapters (porsager `postgres`). */
 export type Sql = postgres.Sql<{}>
@@ -39,7 +40,7 @@ export interface SqlOptions {
  * const [row] = await sql`select 1 as one`
  */
 export function createSql(url: string, options: SqlOptions = {}): Sql {
-  return postgres(url, {
+  const sql = postgres(url, {
     max: options.max ?? 10,
     ...(options.ssl !== undefined && { ssl: options.ssl }),
     onnotice: options.quiet === false ? undefined : () => {},
@@ -57,4 +58,25 @@ export function createSql(url: string, options: SqlOptions = {}): Sql {
       bigint: { to: 20, from: [20], serialize: (x: number | bigint) => String(x), parse: (x: string) => Number(x) },
     },
   }) as unknown as Sql
+  return commitOnlyBeforeRequestDeadline(sql)
+}
+
+/**
+ * Every transaction checks its request's deadline (see request-deadline.ts) before it begins and again
+ * just before it commits, and rolls back once the request has been answered 503: nothing an answered
+ * request did commits afterwards. Outside a request (relay, commands) there is no deadline to check.
+ */
+function commitOnlyBeforeRequestDeadline(sql: Sql): Sql {
+  const begin = sql.begin.bind(sql) as (...args: unknown[]) => Promise<unknown>
+  const checkedBegin = (...args: unknown[]) => {
+    const body = args.pop() as (tx: Tx) => unknown
+    assertBeforeRequestDeadline()
+    return begin(...args, async (tx: Tx) => {
+      const result = body(tx)
+      const settled = await (Array.isArray(result) ? Promise.all(result) : result)
+      assertBeforeRequestDeadline()
+      return settled
+    })
+  }
+  return Object.assign(sql, { begin: checkedBegin as unknown as Sql['begin'] })
 }

@@ -16,13 +16,22 @@ function asPg(error: unknown): PgLikeError {
 export function isDatabaseUnavailable(error: unknown): boolean {
   const e = asPg(error)
   const code = e.code ?? ''
-  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT'].includes(code)) {
+  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT', 'REQUEST_DEADLINE'].includes(code)) {
     return true
   }
   // 08 connection exception, 53 insufficient resources, 57 operator intervention, 58 system error,
   // 40 transaction rollback (serialisation, deadlock), 25 invalid transaction state, XX internal.
   // 55P03: lock_timeout expired (a row lock held too long); 57014 (statement_timeout) is in class 57.
   return code === '55P03' || /^(08|53|57|58|40|25|XX)/.test(code)
+}
+
+/**
+ * True when the connection was lost mid-statement (reset, closed, ended): the statement may or may not have
+ * taken effect, a COMMIT included. Not a timeout or a refusal, after which the server is known to have
+ * rolled back.
+ */
+export function isConnectionLost(error: unknown): boolean {
+  return ['ECONNRESET', 'EPIPE', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED'].includes(asPg(error).code ?? '') || asPg(error).code === '57P01'
 }
 
 /** True for a unique violation (23505) on one of the named constraints. */

@@ -1,20 +1,27 @@
 import type { MiddlewareHandler } from 'hono'
+import { withRequestDeadline } from '../db/request-deadline.ts'
 import { ApiError } from '../errors/codes.ts'
 import type { AppEnv } from './app-env.ts'
 
 /**
  * Answers every request within `ms`: a handler still waiting then (on a stalled database, typically)
- * is answered 503 + Retry-After. The statement and lock timeouts, set below this bound, end the database
- * work itself, so that such an attempt's transaction rolls back rather than committing after the answer.
+ * is answered 503 + Retry-After. The statement and lock timeouts, set below this bound, end slow database
+ * work itself; when the database is not slow but unreachable (a stalled network, where no server-side
+ * timeout runs), the request's deadline ends it: every transaction begun for the request checks it before
+ * committing and rolls back once the request has been answered (see db/request-deadline.ts).
  */
 export function boundRequestTime(ms: number): MiddlewareHandler<AppEnv> {
   return async (_c, next) => {
+    const deadline = new AbortController()
     let timer: ReturnType<typeof setTimeout> | undefined
     const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new ApiError('service_unavailable', `no answer within ${ms} ms`, undefined, { 'Retry-After': '5' })), ms)
+      timer = setTimeout(() => {
+        deadline.abort()
+        reject(new ApiError('service_unavailable', `no answer within ${ms} ms`, undefined, { 'Retry-After': '5' }))
+      }, ms)
     })
     try {
-      await Promise.race([next(), expired])
+      await Promise.race([withRequestDeadline(deadline.signal, next), expired])
     } finally {
       clearTimeout(timer)
     }

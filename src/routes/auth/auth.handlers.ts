@@ -202,7 +202,8 @@ export function createAuthRoutes(deps: AuthRouteDeps): OpenAPIHono<AppEnv> {
       return problemResponse(c, error, { event_id: result.eventId })
     }
     const web = channel === 'web'
-    const opened = await openSession(deps.sql, { claims: result.claims, channel: web ? 'web' : 'mobile', deviceId, now: deps.clock(), ttlSeconds: deps.refreshTtlSeconds })
+    // A new login's session was stored with its event; a replayed one gets a fresh refresh token here.
+    const opened = result.opened ?? (await openSession(deps.sql, { claims: result.claims, channel: web ? 'web' : 'mobile', deviceId, now: deps.clock(), ttlSeconds: deps.refreshTtlSeconds }))
     return sessionResponse(c, web, {
       accessToken: result.token,
       claims: result.claims,

@@ -1,0 +1,264 @@
+import { createServer, connect, type Server, type Socket } from 'node:net'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createTestDatabase, type TestDatabase } from './support/database.ts'
+import { freePort, spawnService, type RunningService } from './support/spawn-service.ts'
+import { seedTenant, TEST_JWT_SIGNING_KEY, type SeededTenant } from './support/test-app.ts'
+import { until } from './support/until.ts'
+
+// The service as a process of its own (`npm start`'s command), reaching PostgreSQL only through a TCP
+// proxy of this file's, which can cut every connection (RST) or stop forwarding (a stall). Under cuts,
+// postgres.js 3.4.9 crashed the process: a write smaller than 1024 bytes is flushed by a setImmediate that
+// can run after the socket was closed and set to null ("Cannot read properties of null (reading 'write')"
+// at postgres/src/connection.js:255, porsager/postgres#1154 and #1066, unfixed upstream; the guard of
+// porsager/postgres#1168 is in patches/postgres+3.4.9.patch).
+
+interface FaultProxy {
+  url: string
+  /** Resets every open connection at once (RST on both sides). */
+  cut(): void
+  /** Stops forwarding in both directions; new connections are accepted and held. */
+  stall(): void
+  /** Forwards again whatever was held. */
+  resume(): void
+  close(): Promise<void>
+}
+
+async function startFaultProxy(target: { host: string; port: number }, database: string): Promise<FaultProxy> {
+  const pairs = new Set<[Socket, Socket]>()
+  let stalled = false
+  const server: Server = createServer((client) => {
+    const upstream = connect(target.port, target.host)
+    const pair: [Socket, Socket] = [client, upstream]
+    pairs.add(pair)
+    for (const [from, to] of [pair, [upstream, client] as const]) {
+      from.on('data', (chunk) => to.write(chunk))
+      from.on('error', () => to.destroy())
+      from.on('close', () => {
+        to.destroy()
+        pairs.delete(pair)
+      })
+      if (stalled) from.pause()
+    }
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
+  const port = (server.address() as { port: number }).port
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/${database}`,
+    cut: () => {
+      for (const [client, upstream] of pairs) {
+        client.resetAndDestroy()
+        upstream.resetAndDestroy()
+      }
+      pairs.clear()
+    },
+    stall: () => {
+      stalled = true
+      for (const pair of pairs) for (const s of pair) s.pause()
+    },
+    resume: () => {
+      stalled = false
+      for (const pair of pairs) for (const s of pair) s.resume()
+    },
+    close: async () => {
+      for (const pair of pairs) for (const s of pair) s.destroy()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    },
+  }
+}
+
+interface Attempt {
+  n: number
+  userAgent: string
+  identifier: string
+  status: number
+  eventId: string | null
+  ms: number
+  /** The answer's problem code, if any. */
+  code: string | null
+}
+
+const USERS = ['alice@faults.test', 'bob@faults.test', 'carol@faults.test']
+const REQUEST_TIMEOUT_MS = 5000
+
+let db: TestDatabase
+let proxy: FaultProxy
+let service: RunningService
+let baseUrl: string
+let seeded: SeededTenant
+let dataDir: string
+let counter = 0
+
+/** One login through the service: even attempts with a right password, odd ones at an unknown account. */
+async function login(label: string): Promise<Attempt> {
+  const n = counter++
+  const right = n % 2 === 0
+  const identifier = right ? USERS[n % USERS.length]! : `ghost-${label}-${n}@faults.test`
+  const userAgent = `fault-${label}-${n}`
+  const started = performance.now()
+  const res = await fetch(`${baseUrl}/v1/auth/login`, {
+    method: 'POST',
+    signal: AbortSignal.timeout(60_000),
+    // Each attempt from an address of its own, so that the per-address failure budget never decides one.
+    headers: { 'content-type': 'application/json', 'user-agent': userAgent, 'x-forwarded-for': `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}` },
+    body: JSON.stringify({ tenant: seeded.tenant.slug, identifier, password: right ? seeded.users[identifier]!.password : 'wrong password' }),
+  }).catch((error: Error) => error)
+  // No answer at all (the process died, or closed the connection): status 0, which no check accepts.
+  if (res instanceof Error) return { n, userAgent, identifier, status: 0, eventId: null, ms: performance.now() - started, code: String(res.cause ?? res.message) }
+  const body = (await res.json().catch(() => ({}))) as { event_id?: string; code?: string }
+  return { n, userAgent, identifier, status: res.status, eventId: body.event_id ?? null, ms: performance.now() - started, code: body.code ?? null }
+}
+
+/** `clients` concurrent loops of logins until `done()` says stop. */
+async function loadUntil(label: string, clients: number, done: () => boolean): Promise<Attempt[]> {
+  const attempts: Attempt[] = []
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (!done()) attempts.push(await login(label))
+    }),
+  )
+  return attempts
+}
+
+/** Every answered attempt wrote its log row, its outbox row and its lockout row; every 503 wrote nothing. */
+async function expectAllOrNothing(attempts: Attempt[]): Promise<void> {
+  const agents = attempts.map((a) => a.userAgent)
+  const logs = await db.sql<{ id: string; user_agent: string; identifier: string }[]>`
+    SELECT id, user_agent, identifier FROM auth_logs WHERE tenant_id = ${seeded.tenant.id} AND user_agent = ANY(${agents})`
+  const byAgent = new Map<string, { id: string; identifier: string }[]>()
+  for (const row of logs) byAgent.set(row.user_agent, [...(byAgent.get(row.user_agent) ?? []), row])
+  const outbox = new Set(
+    (await db.sql<{ event_id: string }[]>`SELECT event_id FROM outbox WHERE event_id = ANY(${logs.map((l) => l.id)})`).map((r) => r.event_id),
+  )
+  const lockouts = new Set(
+    (
+      await db.sql<{ identifier: string }[]>`
+        SELECT identifier FROM account_lockouts WHERE tenant_id = ${seeded.tenant.id} AND identifier = ANY(${attempts.map((a) => a.identifier)})`
+    ).map((r) => r.identifier),
+  )
+  for (const a of attempts) {
+    const rows = byAgent.get(a.userAgent) ?? []
+    if (a.status === 503) {
+      expect(rows, `attempt ${a.n} answered 503 (${a.code}) but wrote a log row`).toEqual([])
+      continue
+    }
+    expect([200, 401], `attempt ${a.n}: ${a.status} ${a.code}`).toContain(a.status)
+    expect(rows.map((r) => r.id), `attempt ${a.n} answered ${a.status}`).toEqual([a.eventId])
+    expect(outbox.has(a.eventId!), `attempt ${a.n}: outbox row`).toBe(true)
+    expect(lockouts.has(a.identifier), `attempt ${a.n}: lockout row`).toBe(true)
+  }
+}
+
+/** Status counts, as `200×12, 503×3`. */
+function tally(attempts: Attempt[]): string {
+  const counts = new Map<string, number>()
+  for (const a of attempts) counts.set(`${a.status}${a.code ? ` ${a.code}` : ''}`, (counts.get(`${a.status}${a.code ? ` ${a.code}` : ''}`) ?? 0) + 1)
+  return [...counts].map(([k, v]) => `${k}×${v}`).join(', ')
+}
+
+/** The sessions on the test database (the service's, and this file's other connections) inside a transaction. */
+async function openTransactions(): Promise<{ state: string; query: string; xact_start: Date }[]> {
+  return db.sql<{ state: string; query: string; xact_start: Date }[]>`
+    SELECT state, query, xact_start FROM pg_stat_activity
+    WHERE datname = ${db.name} AND pid <> pg_backend_pid() AND xact_start IS NOT NULL`
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase('database_faults', { max: 3 })
+  seeded = await seedTenant(db.sql, { slug: 'faults', users: USERS.map((identifier) => ({ identifier })) })
+  proxy = await startFaultProxy({ host: '127.0.0.1', port: Number(new URL(db.url).port || 5432) }, db.name)
+  dataDir = mkdtempSync(join(tmpdir(), 'authtrail-faults-'))
+  const port = await freePort()
+  baseUrl = `http://127.0.0.1:${port}`
+  service = spawnService('node', {
+    AUTHTRAIL_ENV: 'test',
+    DATABASE_URL: proxy.url,
+    JWT_SIGNING_KEY: TEST_JWT_SIGNING_KEY,
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    DATA_DIR: dataDir,
+    TRUSTED_PROXIES: '1',
+    // The outbox rows stay where the attempts wrote them, to be checked.
+    RELAY_ENABLED: 'false',
+    REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
+  })
+  await service.waitForHealthy(baseUrl, 120_000)
+}, 180_000)
+
+afterAll(async () => {
+  await service?.stop()
+  await proxy?.close()
+  await db?.drop()
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true })
+})
+
+describe('database faults through a TCP proxy', () => {
+  it('connections cut every 2 s under 30 concurrent logins: the process survives, every answer is all or nothing, and it recovers by itself', async () => {
+    const CUTS = 10
+    let cuts = 0
+    let loading = true
+    const load = loadUntil('cut', 30, () => !loading)
+    await until(() => counter >= 30, 60_000, 'the first logins')
+    const cutter = (async () => {
+      while (cuts < CUTS) {
+        await new Promise((r) => setTimeout(r, 2_000))
+        proxy.cut()
+        cuts++
+      }
+    })()
+    await cutter
+    loading = false
+    const attempts = await load
+    expect(service.child.exitCode, `the service exited:\n${service.stderr()}`).toBeNull()
+    expect(service.stderr()).not.toContain("Cannot read properties of null (reading 'write')")
+
+    console.log(`cuts: ${cuts}; attempts ${attempts.length}: ${tally(attempts)}`)
+    expect(attempts.filter((a) => a.status === 200).length).toBeGreaterThan(0)
+    expect(attempts.filter((a) => a.status === 0)).toEqual([])
+    await expectAllOrNothing(attempts)
+
+    // Recovery without a restart: logins after the last cut are answered normally.
+    await until(async () => (await login('after-cut')).status !== 503, 60_000, 'a login answered after the cuts')
+    const after = await Promise.all(Array.from({ length: 6 }, () => login('after-cut')))
+    expect(after.map((a) => a.status).sort()).toEqual([200, 200, 200, 401, 401, 401].sort())
+    await expectAllOrNothing(after)
+  }, 300_000)
+
+  it('a 30 s stall: every request is answered within the bound, and the service recovers without a restart', async () => {
+    const STALL_MS = 30_000
+    let loading = true
+    proxy.stall()
+    const stallStarted = Date.now()
+    const load = loadUntil('stall', 30, () => !loading)
+    await until(() => Date.now() - stallStarted >= STALL_MS, STALL_MS + 10_000, 'the stall', 500)
+    loading = false
+    const attempts = await load
+    proxy.resume()
+    const times = attempts.map((a) => a.ms)
+    const p99 = percentile(times, 99)
+    console.log(`stall: ${attempts.length} attempts (${tally(attempts)}), p50 ${percentile(times, 50).toFixed(0)} ms, p99 ${p99.toFixed(0)} ms, max ${Math.max(...times).toFixed(0)} ms`)
+    expect(attempts.length).toBeGreaterThanOrEqual(30)
+    expect(attempts.every((a) => a.status === 503)).toBe(true)
+    // The bound plus what a loaded two-core machine adds to answering.
+    expect(p99).toBeLessThan(REQUEST_TIMEOUT_MS + 1_500)
+    expect(service.child.exitCode, service.stderr()).toBeNull()
+
+    await until(async () => (await login('after-stall')).status !== 503, 60_000, 'a login answered after the stall')
+    const after = await Promise.all(Array.from({ length: 6 }, () => login('after-stall')))
+    expect(after.map((a) => a.status).sort()).toEqual([200, 200, 200, 401, 401, 401].sort())
+    // Attempts answered 503 during the stall must not commit once the database answers again: wait until
+    // the service has no transaction left open, then look.
+    let open: Awaited<ReturnType<typeof openTransactions>> = []
+    await until(async () => (open = await openTransactions()).length === 0, 60_000, 'the held transactions to end', 200).catch((error: Error) => {
+      throw new Error(`${error.message}: ${JSON.stringify(open)}`)
+    })
+    await expectAllOrNothing([...attempts, ...after])
+  }, 300_000)
+})
