@@ -36,7 +36,7 @@ describe('outbox administration routes', () => {
     const acmeAdmin = await bearerFor(t.tokens, acme, 'root@acme.test')
     const status = await get('/v1/admin/outbox/status', acmeAdmin)
     expect(status.status).toBe(200)
-    expect(await status.json()).toEqual({ sinks: [{ sink: 'docstore', undelivered: 0, lag_seconds: 0, dead_letters: 2, retrying_chains: 0 }] })
+    expect(await status.json()).toEqual({ sinks: [{ sink: 'docstore', undelivered: 0, lag_seconds: 0, dead_letters: 2, retrying_chains: 0, last_error: null, last_error_at: null }] })
 
     const list = await get('/v1/admin/outbox/dead-letters?sink=docstore', acmeAdmin)
     const { items } = (await list.json()) as { items: { event_id: string; event_type: string; last_error: string; attempts: number }[] }
