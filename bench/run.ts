@@ -17,6 +17,7 @@ import { cpus, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { createSql } from '../src/db/client.ts'
 import { auditOverheadBenchmark } from './audit-overhead.ts'
+import { consoleBenchmark } from './console.ts'
 import { hashChainBenchmark } from './hash-chain.ts'
 import { ipThrottleBenchmark } from './ip-throttle.ts'
 import { queriesBenchmark } from './queries.ts'
@@ -26,7 +27,7 @@ import { figureLine, figuresTable, markdownTable, textTable, type Benchmark, typ
 import { wasmArgon2idBenchmark } from './wasm-argon2id.ts'
 import { writePathBenchmark } from './write-path.ts'
 
-const BENCHMARKS: Benchmark[] = [writePathBenchmark, ipThrottleBenchmark, auditOverheadBenchmark, wasmArgon2idBenchmark, hashChainBenchmark, relayBenchmark, queriesBenchmark]
+const BENCHMARKS: Benchmark[] = [writePathBenchmark, ipThrottleBenchmark, auditOverheadBenchmark, wasmArgon2idBenchmark, hashChainBenchmark, relayBenchmark, queriesBenchmark, consoleBenchmark]
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url))
 const ARTEFACT_DIR = `${RESULTS_DIR}artefacts/`

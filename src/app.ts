@@ -183,6 +183,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
       checkpointVerifier: keys?.verifier ?? null,
       publishedKeys: keys?.published ?? [],
       documentStore: deps.documentStore ?? null,
+      clock,
     }))
   app.route('/v1/investigation', createInvestigationRoutes({ sql, tokens, clock }))
   app.route('/v1/admin', createAdminRoutes({ sql, retentionSql: deps.retentionSql, tokens, clock, origin, sinks: deps.sinks ?? [], signer: keys?.signer ?? null, cefDevice: deps.cefDevice, onTenantChanged: deps.tenants?.invalidate }))

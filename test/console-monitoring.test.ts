@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest'
+import { checkpointDueChains } from '../src/audit/checkpoint-chain-heads.ts'
+import { loadCheckpointKeys } from '../src/audit/checkpoint-keys.ts'
 import { createOverviewFeed } from '../src/monitoring/overview-feed.ts'
+import { TEST_CHECKPOINT_SIGNING_KEY } from './support/checkpoint-key.ts'
 import type { TenantScope } from '../src/core/tenancy.ts'
 import { createOrganisation, createUser } from '../src/db/tenants.ts'
 import { useTestDatabase } from './support/database.ts'
@@ -24,7 +27,12 @@ type Overview = {
   locked_accounts: { count: number; accounts: { identifier: string }[] }
   recent_events: { event_id: string; identifier: string | null }[]
   relay: { sinks: unknown[] }
-  chain: { shards: number; events: number }
+  chain: {
+    shards: number
+    events: number
+    last_checkpoint: { signed_at: string; key_id: string; shard: number; seq: number } | null
+    last_verification: { verified_at: string; ok: boolean; verified_events: number; via: string; verified_by: { user_id: string; identifier: string | null } | null } | null
+  }
 }
 
 const login = (identifier: string, password: string, ip = '198.51.100.9', channel: 'web' | 'mobile' = 'web') =>
@@ -118,6 +126,42 @@ describe('live overview (GET /v1/monitoring/overview and its event stream)', () 
     })
     expect(events[0]!.tenant.slug).toBe('acme')
     expect(events.at(-1)!.totals.successes).toBe(events[0]!.totals.successes + 1)
+  })
+
+  it('shows the newest signed checkpoint and the last verification, the verification pushed by the stream', async () => {
+    const auditor = await bearerFor(t.tokens, acme, 'auditor@acme.test')
+    const before = await overviewAs(auditor)
+    expect(before.chain.last_checkpoint).toBeNull()
+    expect(before.chain.last_verification).toBeNull()
+
+    // Globex gets an event, and so a newer checkpoint than any of acme's, which acme must not see.
+    await postJson(t.app, '/v1/auth/login', { tenant: 'globex', identifier: 'nobody@globex.test', password: 'wrong-password' })
+    const { signer } = await loadCheckpointKeys({ signingKeyPem: TEST_CHECKPOINT_SIGNING_KEY, retiredKeysJwks: null })
+    const signed = await checkpointDueChains({ sql: db.sql, signer: signer!, clock: () => new Date(), policy: { intervalMs: 0, everyEvents: 1 } })
+    const acmeCheckpoints = signed.filter((cp) => cp.tenantId === acme.tenant.id)
+    expect(acmeCheckpoints.length).toBeGreaterThan(0)
+    expect(signed.some((cp) => cp.tenantId === globex.tenant.id)).toBe(true)
+    const newest = acmeCheckpoints.reduce((a, b) => (b.signedAt > a.signedAt || (b.signedAt === a.signedAt && b.shard > a.shard) ? b : a))
+    expect((await overviewAs(auditor)).chain.last_checkpoint).toEqual({ signed_at: newest.signedAt, key_id: signer!.keyId, shard: newest.shard, seq: newest.seq })
+    // Another tenant's verifications are never shown either.
+    const globexAuditor = await bearerFor(t.tokens, globex, 'auditor@globex.test')
+    expect((await getWith(t.app, '/v1/audit/verify', globexAuditor)).status).toBe(200)
+
+    const stream = await getWith(t.app, '/v1/monitoring/overview/stream', auditor)
+    const admin = acme.users['admin@acme.test']!
+    let asked = false
+    const events = await readEvents(stream, (seen) => {
+      if (seen.length === 1 && !asked) {
+        asked = true
+        void bearerFor(t.tokens, acme, 'admin@acme.test').then((bearer) => getWith(t.app, '/v1/audit/verify', bearer))
+      }
+      return seen.some((o) => o.chain.last_verification !== null)
+    })
+    const verification = events.at(-1)!.chain.last_verification!
+    expect(verification).toMatchObject({ ok: true, via: 'api', verified_by: { user_id: admin.id, identifier: 'admin@acme.test' } })
+    expect(verification.verified_events).toBe(events.at(-1)!.chain.events)
+    expect(Date.now() - Date.parse(verification.verified_at)).toBeLessThan(60_000)
+    expect((await overviewAs(globexAuditor)).chain.last_verification).toMatchObject({ verified_by: { identifier: 'auditor@globex.test' } })
   })
 
   it('ends the stream with an end event once its session is revoked', async () => {

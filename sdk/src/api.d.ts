@@ -541,7 +541,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The live overview of the caller's tenant: attempts and failure rate per minute over the last hour, logins per channel, locked accounts, latest attempts, relay health, chain size */
+        /** The live overview of the caller's tenant: attempts and failure rate per minute over the last hour, logins per channel, locked accounts, latest attempts, relay health, chain size, last signed checkpoint and last verification */
         get: operations["getOverview"];
         put?: never;
         post?: never;
@@ -1365,6 +1365,35 @@ export interface components {
                 shards: number;
                 /** @description Events in the tenant's chains (the sum of their heads) */
                 events: number;
+                /** @description The newest signed checkpoint of any of the tenant's chains; null before the first */
+                last_checkpoint: {
+                    signed_at: string;
+                    /** @description The signing key (RFC 7638 thumbprint; GET /v1/audit/keys) */
+                    key_id: string;
+                    shard: number;
+                    seq: number;
+                } | null;
+                /** @description The last recorded verification of the chains (GET /v1/audit/verify or the verify command); null when never verified */
+                last_verification: {
+                    verified_at: string;
+                    ok: boolean;
+                    verified_events: number;
+                    first_break: {
+                        shard: number;
+                        seq: number;
+                        reason: string;
+                        anchor?: string;
+                    } | null;
+                    signatures_checked: boolean;
+                    /** @enum {string} */
+                    via: "api" | "command";
+                    /** @description Who asked, through the API; null for the command */
+                    verified_by: {
+                        user_id: string;
+                        identifier: string | null;
+                    } | null;
+                    duration_ms: number;
+                } | null;
             };
         };
         JsonWebKeySet: {

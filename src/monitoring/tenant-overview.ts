@@ -5,6 +5,7 @@ import { listLockedInScope } from '../db/lockouts.ts'
 import { organisationClause } from '../db/organisation-clause.ts'
 import { findTenantById } from '../db/tenants.ts'
 import { getRelayStatus, type SinkStatus } from '../outbox/relay-status.ts'
+import { readLastVerification } from '../audit/chain-verifications.ts'
 
 /** The overview covers the last hour in one-minute buckets, the current (partial) minute last. */
 export const OVERVIEW_MINUTES = 60
@@ -63,8 +64,25 @@ export interface TenantOverview {
   locked_accounts: { count: number; accounts: LockedAccount[] }
   recent_events: RecentEvent[]
   relay: { sinks: SinkStatus[] }
-  /** The tenant's hash chains: how many, and how many events they hold (the sum of their heads). */
-  chain: { shards: number; events: number }
+  /**
+   * The tenant's hash chains: how many, and how many events they hold (the sum of their heads); the newest
+   * signed checkpoint of any of them; and the last recorded verification (GET /v1/audit/verify, the command).
+   */
+  chain: {
+    shards: number
+    events: number
+    last_checkpoint: { signed_at: string; key_id: string; shard: number; seq: number } | null
+    last_verification: {
+      verified_at: string
+      ok: boolean
+      verified_events: number
+      first_break: { shard: number; seq: number; reason: string; anchor?: string } | null
+      signatures_checked: boolean
+      via: 'api' | 'command'
+      verified_by: { user_id: string; identifier: string | null } | null
+      duration_ms: number
+    } | null
+  }
 }
 
 export interface OverviewDeps {
@@ -88,7 +106,7 @@ export async function readTenantOverview(deps: OverviewDeps, scope: TenantScope,
   const { sql } = deps
   const to = new Date(Math.floor(now.getTime() / MINUTE_MS) * MINUTE_MS + MINUTE_MS)
   const from = new Date(to.getTime() - OVERVIEW_MINUTES * MINUTE_MS)
-  const [tenant, buckets, recent, locked, relay, heads] = await Promise.all([
+  const [tenant, buckets, recent, locked, relay, heads, checkpoints, verification] = await Promise.all([
     findTenantById(sql, scope.tenantId),
     sql<{ minute: Date; channel: Channel; failures: number; successes: number; lockouts: number }[]>`
       SELECT date_bin('60 seconds'::interval, occurred_at, ${from}::timestamptz) AS minute, channel,
@@ -111,6 +129,10 @@ export async function readTenantOverview(deps: OverviewDeps, scope: TenantScope,
     getRelayStatus(sql, { tenantId: scope.tenantId, sinks: deps.sinks && deps.sinks.length > 0 ? deps.sinks : undefined }),
     sql<{ shards: number; events: string }[]>`
       SELECT count(*)::int AS shards, coalesce(sum(seq), 0)::text AS events FROM chain_heads WHERE tenant_id = ${scope.tenantId}`,
+    sql<{ signed_at: Date; key_id: string; shard: number; seq: string }[]>`
+      SELECT signed_at, key_id, shard, seq::text FROM signed_checkpoints
+      WHERE tenant_id = ${scope.tenantId} ORDER BY signed_at DESC, shard DESC LIMIT 1`,
+    readLastVerification(sql, scope.tenantId),
   ])
   if (!tenant) return null
 
@@ -161,16 +183,36 @@ export async function readTenantOverview(deps: OverviewDeps, scope: TenantScope,
     },
     recent_events: recent.map((e) => ({ ...e, occurred_at: e.occurred_at.toISOString() })),
     relay: { sinks: relay },
-    chain: { shards: heads[0]?.shards ?? 0, events: Number(heads[0]?.events ?? 0) },
+    chain: {
+      shards: heads[0]?.shards ?? 0,
+      events: Number(heads[0]?.events ?? 0),
+      last_checkpoint: checkpoints[0]
+        ? { signed_at: checkpoints[0].signed_at.toISOString(), key_id: checkpoints[0].key_id, shard: checkpoints[0].shard, seq: Number(checkpoints[0].seq) }
+        : null,
+      last_verification: verification && {
+        verified_at: verification.verifiedAt.toISOString(),
+        ok: verification.ok,
+        verified_events: verification.verifiedEvents,
+        first_break: verification.firstBreak,
+        signatures_checked: verification.signaturesChecked,
+        via: verification.via,
+        verified_by: verification.verifiedBy && { user_id: verification.verifiedBy.userId, identifier: verification.verifiedBy.identifier },
+        duration_ms: verification.durationMs,
+      },
+    },
   }
 }
 
 /**
- * A value that changes whenever the tenant's trail does: the sum of its chain heads, read from the heads'
- * primary key (a handful of rows). The feed polls it to know when an overview is worth recomputing.
+ * A value that changes whenever the tenant's trail does, or its chains are verified: the sum of its chain
+ * heads (read from the heads' primary key, a handful of rows) and the time of its last verification (one
+ * index entry). The feed polls it to know when an overview is worth recomputing.
  */
 export async function readTrailVersion(sql: Sql, tenantId: string): Promise<string> {
   const [row] = await sql<{ version: string }[]>`
-    SELECT coalesce(sum(seq), 0)::text AS version FROM chain_heads WHERE tenant_id = ${tenantId}`
+    SELECT coalesce(sum(seq), 0)::text || '/' || coalesce((
+      SELECT extract(epoch FROM verified_at)::text FROM chain_verifications WHERE tenant_id = ${tenantId} ORDER BY verified_at DESC LIMIT 1
+    ), '-') AS version
+    FROM chain_heads WHERE tenant_id = ${tenantId}`
   return row?.version ?? '0'
 }

@@ -6,6 +6,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { useTestDatabase } from '../support/database.ts'
 import { freePort, REPO_ROOT, spawnService, type RunningService } from '../support/spawn-service.ts'
+import { TEST_CHECKPOINT_SIGNING_KEY } from '../support/checkpoint-key.ts'
 import { seedTenant, TEST_JWT_SIGNING_KEY, type SeededTenant } from '../support/test-app.ts'
 import { BOTNET, CAMPAIGN_POLICY, DISTRIBUTED_TARGET, GUESSED_ACCOUNT, GUESSER, login, replayCampaign, SPRAYERS } from './console-campaign.ts'
 
@@ -19,6 +20,8 @@ const WIDTHS = { desktop: { width: 1280, height: 900 }, phone: { width: 390, hei
 /** First load of the sign-in page (HTML, script, style), gzip, headers included: a budget, not a target. */
 const PAGE_WEIGHT_BUDGET_BYTES = 80_000
 const LIVE_DEADLINE_MS = 2_000
+/** The shortest access token the service allows: the console must refresh it within a test. */
+const JWT_TTL_SECONDS = 60
 
 const db = useTestDatabase('console_browser')
 let acme: SeededTenant
@@ -55,6 +58,10 @@ beforeAll(async () => {
     PORT: String(port),
     TRUST_PROXY: 'true',
     SYSLOG_URL: `file://${join(profile, 'cef.log')}`,
+    JWT_TTL_SECONDS: String(JWT_TTL_SECONDS),
+    // Chain heads signed every second, so that the overview has a checkpoint to show.
+    CHECKPOINT_SIGNING_KEY: TEST_CHECKPOINT_SIGNING_KEY,
+    CHECKPOINT_INTERVAL_SECONDS: '1',
   })
   await service.waitForHealthy(baseUrl, 90_000)
   campaignAttempts = Object.values(await replayCampaign(baseUrl, acme)).flat().length
@@ -278,6 +285,46 @@ describe('security console in a browser', () => {
     expect(page.problems).toEqual([])
     await page.close()
   })
+
+  it('shows the last signed checkpoint and the last verification, and keeps working past its first access token without signing in again', async () => {
+    const page = await openPage()
+    let firstToken: string | null = null
+    page.on('response', (response) => {
+      if (response.url() === `${baseUrl}/v1/auth/login` && response.status() === 200) void response.json().then((body: { access_token: string }) => (firstToken ??= body.access_token))
+    })
+    const auditor = acme.users['auditor@acme.test']!
+    await signIn(page, 'acme', auditor.identifier, auditor.password)
+    await eventually(() => firstToken).not.toBeNull()
+    const firstExpiry = (JSON.parse(Buffer.from(firstToken!.split('.')[1]!, 'base64url').toString('utf8')) as { exp: number }).exp
+
+    // The chain's card: the newest signed checkpoint (the service signs every second), then a verification
+    // asked for here, both arriving through the stream.
+    await eventually(() => page.getByTestId('checkpoint').textContent()).toMatch(/Shard \d+ at seq [\d,]+/)
+    await page.getByRole('button', { name: 'Verify the chain now' }).click()
+    await eventually(() => page.getByTestId('verification').textContent()).toMatch(/Intact: [\d,]+ events verified.* by auditor@acme\.test/)
+    const [recorded] = await db.sql<{ ok: boolean; verified_by: string }[]>`
+      SELECT ok, verified_by FROM chain_verifications WHERE tenant_id = ${acme.tenant.id} ORDER BY verified_at DESC LIMIT 1`
+    expect(recorded).toEqual({ ok: true, verified_by: auditor.id })
+    await shot(page, 'chain-1280')
+
+    // The console rotates its refresh token before the access token expires; the server records it.
+    const refreshed = async () => (await db.sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM auth_logs WHERE tenant_id = ${acme.tenant.id} AND event_type = 'token_refreshed' AND user_id = ${auditor.id}`)[0]!.n
+    await expect.poll(refreshed, { timeout: 120_000, interval: 500 }).toBeGreaterThanOrEqual(1)
+    // Past the first token's expiry (a condition on the clock): the server refuses that token now...
+    await expect.poll(() => Date.now() / 1000, { timeout: (JWT_TTL_SECONDS + 30) * 1000, interval: 500 }).toBeGreaterThan(firstExpiry + 1)
+    expect((await fetch(`${baseUrl}/v1/monitoring/overview`, { headers: { authorization: `Bearer ${firstToken}` } })).status).toBe(401)
+    // ...and the console still follows the live stream and answers requests, signed in all along.
+    const answer = await login(baseUrl, { tenant: 'acme', identifier: 'carol@acme.test', password: acme.users['carol@acme.test']!.password, ip: '198.51.100.77' })
+    expect(answer.status).toBe(200)
+    await page.locator(`[data-event-id="${answer.eventId}"]`).waitFor({ timeout: 30_000 })
+    await page.getByRole('link', { name: 'Attack view' }).click()
+    await page.getByTestId('source-ips').waitFor({ timeout: 30_000 })
+    expect(await page.getByLabel('Tenant').count()).toBe(0)
+    await eventually(() => page.getByTestId('who').textContent()).toContain(auditor.identifier)
+    expect(page.problems).toEqual([])
+    await page.close()
+  }, 300_000)
 
   it('is usable 390 px wide: nothing overflows sideways', async () => {
     const page = await openPage('phone')

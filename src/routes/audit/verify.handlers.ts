@@ -1,6 +1,7 @@
 import type { OpenAPIHono } from '@hono/zod-openapi'
 import type { TokenService } from '../../auth/tokens.ts'
 import type { PublishedKey } from '../../audit/checkpoint-keys.ts'
+import { recordChainVerification } from '../../audit/chain-verifications.ts'
 import { nodeDigester } from '../../audit/node-digester.ts'
 import { verifyTenantChain } from '../../audit/verify-tenant-chain.ts'
 import type { CheckpointVerifier } from '../../core/checkpoint.ts'
@@ -20,6 +21,7 @@ export interface AuditRouteDeps {
   publishedKeys: readonly PublishedKey[]
   /** The document store the relay feeds, when there is one: an anchor for `?anchors=docstore`. */
   documentStore: DocumentStore | null
+  clock: () => Date
 }
 
 /**
@@ -36,7 +38,10 @@ export function createAuditRoutes(deps: AuditRouteDeps): OpenAPIHono<AppEnv> {
       throw ApiError.from('validation_failed', 'no document store is configured', [{ field: 'anchors', detail: 'no document store is configured' }])
     }
     const docstore = anchors === 'docstore' ? await deps.documentStore!.listChainCheckpoints(tenantId) : undefined
+    const started = performance.now()
     const result = await verifyTenantChain(deps.sql, tenantId, nodeDigester, { verifier: deps.checkpointVerifier, anchors: { docstore } })
+    // Recorded for the live overview: when, by whom, and what it found.
+    await recordChainVerification(deps.sql, { tenantId, result, via: 'api', verifiedBy: c.get('session').sub, verifiedAt: deps.clock(), durationMs: performance.now() - started })
     return c.json(result, 200)
   })
   audit.openapi(keysRoute, (c) => c.json({ keys: deps.publishedKeys.map((k) => ({ ...k })) }, 200))

@@ -33,7 +33,27 @@ export const TenantOverviewSchema = z
       )
       .openapi({ description: 'The latest attempts and lockout changes, newest first' }),
     relay: OutboxStatusSchema,
-    chain: z.object({ shards: int, events: int.openapi({ description: "Events in the tenant's chains (the sum of their heads)" }) }),
+    chain: z.object({
+      shards: int,
+      events: int.openapi({ description: "Events in the tenant's chains (the sum of their heads)" }),
+      last_checkpoint: z
+        .object({ signed_at: text, key_id: text.openapi({ description: 'The signing key (RFC 7638 thumbprint; GET /v1/audit/keys)' }), shard: int, seq: int })
+        .nullable()
+        .openapi({ description: "The newest signed checkpoint of any of the tenant's chains; null before the first" }),
+      last_verification: z
+        .object({
+          verified_at: text,
+          ok: z.boolean(),
+          verified_events: int,
+          first_break: z.object({ shard: int, seq: int, reason: text, anchor: text.optional() }).nullable(),
+          signatures_checked: z.boolean(),
+          via: z.enum(['api', 'command']),
+          verified_by: z.object({ user_id: text, identifier: maybeText }).nullable().openapi({ description: 'Who asked, through the API; null for the command' }),
+          duration_ms: int,
+        })
+        .nullable()
+        .openapi({ description: 'The last recorded verification of the chains (GET /v1/audit/verify or the verify command); null when never verified' }),
+    }),
   })
   .openapi('TenantOverview')
 
@@ -42,7 +62,7 @@ const denied = {
   403: problem('Requires the admin or auditor role'),
 }
 
-export const overviewRoute = route('get', '/overview', "The live overview of the caller's tenant: attempts and failure rate per minute over the last hour, logins per channel, locked accounts, latest attempts, relay health, chain size", {
+export const overviewRoute = route('get', '/overview', "The live overview of the caller's tenant: attempts and failure rate per minute over the last hour, logins per channel, locked accounts, latest attempts, relay health, chain size, last signed checkpoint and last verification", {
   operationId: 'getOverview',
   responses: {
     200: { description: 'The overview now', content: { 'application/json': { schema: TenantOverviewSchema } } },

@@ -1,5 +1,5 @@
 import { useContext, useMemo, useState } from 'preact/hooks'
-import { api, ok, type Overview, type Schemas } from '../api.ts'
+import { api, ok, type Overview } from '../api.ts'
 import { TimeChart } from '../chart.tsx'
 import { count, dateTime, duration, percent, time } from '../format.ts'
 import { LiveContext, type LiveState } from '../live.ts'
@@ -117,24 +117,24 @@ function RelayCard({ sinks }: { sinks: Sink[] }) {
   )
 }
 
-type Verification = Schemas['ChainVerification']
-
 function ChainCard({ chain }: { chain: Overview['chain'] }) {
-  const [verification, setVerification] = useState<{ at: string; result: Verification } | null>(null)
   const [busy, setBusy] = useState(false)
   const [error, setError] = useState<unknown>(null)
+  // The result arrives pushed like the rest: the verification is recorded, and the stream's next overview carries it.
   const verify = async () => {
     setBusy(true)
     setError(null)
     try {
-      setVerification({ at: new Date().toISOString(), result: ok(await api.GET('/v1/audit/verify')) })
+      ok(await api.GET('/v1/audit/verify'))
     } catch (failure) {
       setError(failure)
     } finally {
       setBusy(false)
     }
   }
-  const result = verification?.result
+  const last = chain.last_verification
+  const checkpoint = chain.last_checkpoint
+  const by = last ? (last.via === 'command' ? 'the verify command' : (last.verified_by?.identifier ?? 'a removed account')) : ''
   return (
     <Card title="Hash chain" id="chain">
       <p>
@@ -143,12 +143,18 @@ function ChainCard({ chain }: { chain: Overview['chain'] }) {
       <div class="chain-row">
         <div>
           <h3>Last verification</h3>
-          {result ? (
-            <p class={result.ok ? 'ok-text' : 'alert-text'} data-testid="verification">
-              {result.ok ? `Intact: ${count(result.verified_events)} events verified` : `Broken at shard ${result.first_break?.shard}, seq ${result.first_break?.seq} (${result.first_break?.reason})`} at {dateTime(verification.at)}
+          {last ? (
+            <p class={last.ok ? 'ok-text' : 'alert-text'} data-testid="verification">
+              {last.ok
+                ? `Intact: ${count(last.verified_events)} events verified`
+                : `Broken at shard ${last.first_break?.shard}, seq ${last.first_break?.seq} (${last.first_break?.reason}${last.first_break?.anchor ? `, against the ${last.first_break.anchor} checkpoint` : ''})`}
+              <span class="detail">
+                {dateTime(last.verified_at)} by {by}
+                {last.signatures_checked ? '' : ' (signatures not checked: no keys)'}
+              </span>
             </p>
           ) : (
-            <p class="muted">Not verified from this console yet.</p>
+            <p class="muted" data-testid="verification">Never verified.</p>
           )}
           <button type="button" onClick={verify} disabled={busy}>
             {busy ? 'Verifying…' : 'Verify the chain now'}
@@ -157,11 +163,16 @@ function ChainCard({ chain }: { chain: Overview['chain'] }) {
         </div>
         <div>
           <h3>Last signed checkpoint</h3>
-          {/* PLACEHOLDER(signed checkpoints): shown once the API publishes signed checkpoints of the chain heads. */}
-          <p class="placeholder" data-testid="checkpoint-placeholder">
-            Not available yet: signed checkpoints of the chain heads are not in this version of the API.
-            {result?.shards.some((s) => s.checkpoint) ? ` Retention checkpoints: ${result.shards.filter((s) => s.checkpoint).map((s) => `shard ${s.shard} at seq ${s.checkpoint!.seq}${s.checkpoint!.signed ? ' (signed)' : ''}`).join(', ')}.` : ''}
-          </p>
+          {checkpoint ? (
+            <p data-testid="checkpoint">
+              Shard {checkpoint.shard} at seq {count(checkpoint.seq)}
+              <span class="detail">
+                {dateTime(checkpoint.signed_at)}, key <code title={checkpoint.key_id}>{checkpoint.key_id.slice(0, 12)}…</code>
+              </span>
+            </p>
+          ) : (
+            <p class="muted" data-testid="checkpoint">No signed checkpoint yet.</p>
+          )}
         </div>
       </div>
     </Card>
