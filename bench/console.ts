@@ -84,7 +84,7 @@ export const consoleBenchmark: Benchmark = {
       // The stream, in process (app.request), as the service serves it: the clock at the attack's end.
       const t = await createTestApp(sql, {})
       t.clock.now = attackEnd
-      const { id: userId } = await createUser(sql, { tenantId: data.tenant.id, organisationId: data.organisationId, identifier: 'auditor@bench.test', passwordHash: 'unused', role: 'auditor' })
+      const { id: userId } = await createUser(sql, { tenantId: data.tenant.id, organisationId: data.organisationId, identifier: 'auditor@bench.test', passwordHash: await t.hasher.hash('unused password of the bench'), role: 'auditor' })
       const bearer = await bearerFor(t.tokens, { tenant: data.tenant, organisationId: data.organisationId, users: { 'auditor@bench.test': { id: userId, identifier: 'auditor@bench.test', password: '', role: 'auditor' } } }, 'auditor@bench.test')
       const streamRows: (string | number)[][] = []
       const perPush: Record<number, { latency50: number; latencyMax: number; cpuMs: number }> = {}

@@ -69,11 +69,14 @@ export const Outcome = ({ type, outcome, reason }: { type: string; outcome: stri
   </span>
 )
 
-/** A table that scrolls sideways inside its card on narrow screens, with its column headings. */
-export function Table({ columns, testId, caption, children }: { columns: string[]; testId?: string; caption?: string; children: ComponentChildren }) {
+/**
+ * A table with its column headings that scrolls sideways inside its card on narrow screens; with `stack`,
+ * a phone shows each row's cells wrapped on lines of their own instead, so that no column is out of sight.
+ */
+export function Table({ columns, testId, caption, stack, children }: { columns: string[]; testId?: string; caption?: string; stack?: boolean; children: ComponentChildren }) {
   return (
     <div class="table-wrap">
-      <table data-testid={testId}>
+      <table data-testid={testId} class={stack ? 'stack' : undefined}>
         {caption ? <caption>{caption}</caption> : null}
         <thead>
           <tr>

@@ -111,7 +111,7 @@ export function EventsView() {
       <ErrorNote error={error} />
       {overview?.tenant.can_download ? <ExportPanel filter={filter} /> : null}
       <Card title="Matching events" class="wide" id="events">
-        <Table columns={['Time', 'Event', 'Account', 'IP', 'Channel', 'User agent']} testId="events">
+        <Table columns={['Time', 'Event', 'Account', 'IP', 'Channel', 'User agent']} testId="events" stack>
           {page?.events.map((e) => (
             <tr key={e.id} data-event-id={e.id}>
               <td>{dateTime(e.occurred_at)}</td>

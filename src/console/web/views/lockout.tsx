@@ -82,7 +82,7 @@ export function LockoutView({ identifier }: { identifier: string }) {
                 . {l.attempts_while_locked} attempts while locked.{' '}
                 {l.ended_by ? `Ended ${dateTime(l.ended_by.occurred_at)} (${(l.ended_by.reason ?? '').replace(/_/g, ' ')}${l.ended_by.actor_id ? ' by an administrator' : ''}).` : 'Not ended by an event yet.'}
               </p>
-              <Table columns={['Time', 'IP', 'Channel', 'User agent']} caption="Failures that triggered it">
+              <Table columns={['Time', 'IP', 'Channel', 'User agent']} caption="Failures that triggered it" stack>
                 {l.triggering_failures.map((f) => (
                   <tr key={f.event_id}>
                     <td>{dateTime(f.occurred_at)}</td>

@@ -50,8 +50,8 @@ function OverviewBody({ overview }: { overview: Overview }) {
         <TimeChart times={times} series={series} summary={`Last hour: ${totals.attempts} attempts, ${totals.failures} failures, failure rate ${percent(totals.failure_rate)}`} />
       </Card>
       <div class="grid">
-        <Card title="Latest attempts" id="recent">
-          <Table columns={['Time', 'Event', 'Account', 'IP', 'Channel']} testId="recent-events">
+        <Card title="Latest attempts" id="recent" class="span-all">
+          <Table columns={['Time', 'Event', 'Account', 'IP', 'Channel']} testId="recent-events" stack>
             {overview.recent_events.map((e) => (
               <tr key={e.event_id} data-event-id={e.event_id}>
                 <td>{time(e.occurred_at)}</td>
@@ -82,8 +82,8 @@ function OverviewBody({ overview }: { overview: Overview }) {
             </>
           )}
         </Card>
-        <RelayCard sinks={overview.relay.sinks} />
         <ChainCard chain={overview.chain} />
+        <RelayCard sinks={overview.relay.sinks} />
       </div>
     </>
   )
@@ -97,7 +97,7 @@ function RelayCard({ sinks }: { sinks: Sink[] }) {
       {sinks.length === 0 ? (
         <p class="muted">No sink is configured in this process.</p>
       ) : (
-        <Table columns={['Sink', 'Backlog', 'Lag', 'Dead letters', 'Last error']} testId="relay">
+        <Table columns={['Sink', 'Backlog', 'Lag', 'Dead letters', 'Last error']} testId="relay" stack>
           {sinks.map((s) => {
             // Sinks report their last failure once the relay records it (a field later versions add).
             const failure = (s as Sink & { last_failure?: { at: string; error: string } | null }).last_failure
