@@ -1,3 +1,5 @@
+import { uuidv7 } from '../core/ids.ts'
+import { shardFor } from '../core/identifier.ts'
 import { UNATTRIBUTED_TENANT, type ChainOwner } from '../core/tenancy.ts'
 import type { Sql } from '../db/client.ts'
 import { recordEvents, type RequestOrigin } from './record-events.ts'
@@ -20,6 +22,12 @@ export interface RejectedAttempt {
 export async function recordRejectedAttempt(sql: Sql, attempt: RejectedAttempt, now: Date): Promise<string> {
   const { tenant, eventType, ...draft } = attempt
   const risk = { score: 50, signals: ['malformed_request'] }
-  const [event] = await sql.begin((tx) => recordEvents(tx, tenant ?? UNATTRIBUTED_TENANT, [{ ...draft, eventType, outcome: 'failure', risk }], { now }))
+  const id = uuidv7(now.getTime())
+  // Unattributed attempts are any client's unreadable requests: one naming no account goes to the shard of
+  // its own id, so that a flood of them spreads over every chain instead of queueing on one head's lock.
+  const shard = tenant === null && draft.identifier === null ? shardFor(id, UNATTRIBUTED_TENANT.chainShards) : undefined
+  const [event] = await sql.begin((tx) =>
+    recordEvents(tx, tenant ?? UNATTRIBUTED_TENANT, [{ ...draft, id, eventType, outcome: 'failure', risk }], { now, ...(shard !== undefined && { shard }) }),
+  )
   return event!.id
 }

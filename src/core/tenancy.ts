@@ -16,10 +16,11 @@ export interface ChainOwner {
 }
 
 /**
- * The reserved tenant whose single chain records attempts that name no known tenant (unknown tenant,
- * unreadable body). Nobody can log in to it. Created by migrations/20261123000800_insert_system_tenant.sql.
+ * The reserved tenant whose chains record attempts that name no known tenant (unknown tenant, unreadable
+ * body). Nobody can log in to it. Created by migrations/20261123000800_insert_system_tenant.sql, with as
+ * many chains as a tenant since migrations/20261203010100_spread_unattributed_tenant_over_shards.sql.
  */
-export const UNATTRIBUTED_TENANT: ChainOwner = { id: '00000000-0000-0000-0000-000000000000', retentionDays: 90, chainShards: 1 }
+export const UNATTRIBUTED_TENANT: ChainOwner = { id: '00000000-0000-0000-0000-000000000000', retentionDays: 90, chainShards: 16 }
 export const UNATTRIBUTED_TENANT_ID = UNATTRIBUTED_TENANT.id
 
 /**
