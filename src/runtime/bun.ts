@@ -4,6 +4,7 @@ import type { Context } from 'hono'
 import { loadEnv } from '../config/env.ts'
 import { runCommand } from '../cli/run-command.ts'
 import { bootServices, developmentBanner } from './boot.ts'
+import { exitOnStartUpFailure } from './start-up-failure.ts'
 
 // Bun entrypoint: validate configuration, wire, serve. Nothing else lives here.
 
@@ -18,7 +19,7 @@ function bunPeerAddress(c: Context): string | null {
 
 await runCommand(async () => {
   const env = loadEnv(process.env)
-  const services = await bootServices(env, bunPeerAddress)
+  const services = await bootServices(env, bunPeerAddress).catch(exitOnStartUpFailure)
   const server = Bun.serve({ fetch: (request, srv) => services.app.fetch(request, srv), port: env.PORT, hostname: env.HOST })
   const port = server.port ?? env.PORT
   console.log(env.AUTHTRAIL_ENV === 'development' ? developmentBanner(port, env.HOST, services) : `authtrail listening on ${env.HOST}:${port} (bun)`)

@@ -3,6 +3,7 @@ import { loadEnv } from '../config/env.ts'
 import { runCommand } from '../cli/run-command.ts'
 import type { PasswordHasherLoaders } from '../auth/select-password-hasher.ts'
 import { bootServices, developmentBanner } from './boot.ts'
+import { exitOnStartUpFailure } from './start-up-failure.ts'
 import { serverPasswordHasherLoaders } from './password-hashers.ts'
 
 // Deno entrypoint: validate configuration, wire, serve. Nothing else lives here.
@@ -28,7 +29,7 @@ function denoPasswordHasherLoaders(): PasswordHasherLoaders {
 
 await runCommand(async () => {
   const env = loadEnv(Deno.env.toObject())
-  const services = await bootServices(env, denoPeerAddress, {}, { hasherLoaders: denoPasswordHasherLoaders() })
+  const services = await bootServices(env, denoPeerAddress, {}, { hasherLoaders: denoPasswordHasherLoaders() }).catch(exitOnStartUpFailure)
   const server = Deno.serve(
     {
       port: env.PORT,

@@ -1,12 +1,13 @@
 import { loadEnv } from '../config/env.ts'
 import { runCommand } from '../cli/run-command.ts'
 import { bootServices, developmentBanner } from './boot.ts'
+import { exitOnStartUpFailure } from './start-up-failure.ts'
 import { nodePeerAddress, serveNode } from './node-server.ts'
 
 // Node entrypoint: validate configuration, wire, serve. Nothing else lives here.
 await runCommand(async () => {
   const env = loadEnv(process.env)
-  const services = await bootServices(env, nodePeerAddress)
+  const services = await bootServices(env, nodePeerAddress).catch(exitOnStartUpFailure)
   const server = serveNode(services.app, { port: env.PORT, hostname: env.HOST }, (port) => {
     console.log(env.AUTHTRAIL_ENV === 'development' ? developmentBanner(port, env.HOST, services) : `authtrail listening on ${env.HOST}:${port}`)
   })
