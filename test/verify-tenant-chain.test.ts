@@ -19,13 +19,13 @@ async function asSuperuserBypassingTriggers(statement: string) {
 }
 
 /** Appends `count` events to one chain through the real write path, in one transaction. */
-async function appendMany(tenant: Tenant, shard: number, count: number) {
+async function appendMany(tenant: Tenant, shard: number, count: number, userAgent = 'vitest') {
   const draft: EventDraft = {
     eventType: 'login_failed',
     outcome: 'failure',
     reason: 'invalid_credentials',
     metadata: { failed_attempts: 1, locked_until: null },
-    origin: { ip: '198.51.100.9', userAgent: 'vitest', deviceId: null, channel: 'web' },
+    origin: { ip: '198.51.100.9', userAgent, deviceId: null, channel: 'web' },
     organisationId: null,
     userId: null,
     identifier: null,
@@ -106,5 +106,39 @@ describe('verifyTenantChain', () => {
     // A row deleted at a page boundary is a gap, not the end of the chain.
     await asSuperuserBypassingTriggers(`DELETE FROM auth_logs WHERE tenant_id = '${tenant.id}' AND shard = 0 AND seq = 5`)
     expect((await paged(tenant)).first_break).toMatchObject({ shard: 0, seq: 5, reason: 'sequence_gap' })
+  })
+
+  it('gives the same report on 2 worker threads as in process, intact and broken, with values COPY escapes, and reports progress', async () => {
+    const tenant = await createChainTenant(db.sql, 3)
+    // Tabs, line feeds, backslashes (one spelling COPY's NULL), quotes and non-ASCII: each escaped in COPY text.
+    await appendMany(tenant, 0, 9, 'tab\there\nnew line \\N back\\slash "quoted" é 😀 \r\b\f\v')
+    // Over 16 KB in one page: arriving whole, the COPY ends before the stream asks for more.
+    await appendMany(tenant, 1, 37)
+    await appendMany(tenant, 2, 4, '\\N')
+    const reports: { verified: number; total: number; threads: number }[] = []
+    const onThreads = (t: Tenant) =>
+      verifyTenantChain(db.sql, t.id, nodeDigester, { pageSize: 4, threads: 2, onProgress: (p) => reports.push(p) })
+    const inProcess = (t: Tenant) => verifyTenantChain(db.sql, t.id, nodeDigester, { pageSize: 4, threads: 0 })
+
+    const intact = await onThreads(tenant)
+    expect(intact).toMatchObject({ ok: true, verified_events: 50, first_break: null })
+    expect(intact).toEqual(await inProcess(tenant))
+    expect(await verifyTenantChain(db.sql, tenant.id, nodeDigester, { threads: 2 })).toEqual(intact)
+    // Verified on the threads: a fallback to in process would report 0.
+    expect(reports.length).toBe(3 + 10 + 1)
+    expect(reports.every((p) => p.threads === 2 && p.total === 50)).toBe(true)
+    expect(reports.at(-1)!.verified).toBe(50)
+
+    // The escaped user agent changed by one character: the digest no longer matches.
+    await asSuperuserBypassingTriggers(`UPDATE auth_logs SET user_agent = replace(user_agent, 'é', 'e') WHERE tenant_id = '${tenant.id}' AND shard = 0 AND seq = 6`)
+    await asSuperuserBypassingTriggers(`UPDATE auth_logs SET outcome = 'success' WHERE tenant_id = '${tenant.id}' AND shard = 2 AND seq = 3`)
+    const broken = await onThreads(tenant)
+    expect(broken.first_break).toMatchObject({ shard: 0, seq: 6, reason: 'digest_mismatch' })
+    expect(broken.shards.map((s) => [s.ok, s.verified])).toEqual([
+      [false, 5],
+      [true, 37],
+      [false, 2],
+    ])
+    expect(broken).toEqual(await inProcess(tenant))
   })
 })

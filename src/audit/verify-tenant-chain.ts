@@ -1,10 +1,12 @@
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
 import { checkpointSignatureProblem, toBase64Url, type Anchor, type CheckpointVerifier, type SignedCheckpoint } from '../core/checkpoint.ts'
 import { constantTimeEqual, type Digester } from '../core/digests.ts'
-import { genesisHash, verifyChainSegment, type ChainBreak, type StoredChainedEvent } from '../core/chain.ts'
+import { genesisHash, type ChainBreak } from '../core/chain.ts'
 import type { Sql } from '../db/client.ts'
+import { copyPageExtent } from './auth-log-copy.ts'
 import { checkpointProblem, readChainCheckpoints, readCheckpointAttestations } from './chain-checkpoints.ts'
-import { AUTH_LOG_COLUMNS, storedFromRow, type AuthLogRow } from './stored-event.ts'
+import { AUTH_LOG_COLUMNS } from './stored-event.ts'
+import { defaultVerificationThreads, sharedCopyPageVerifier } from './verify-copy-page-threads.ts'
 
 /** Where the chain disagrees with itself, with its head, or with an anchor. */
 export type VerificationBreak =
@@ -73,16 +75,83 @@ export interface VerifyOptions {
   pageSize?: number
   /** Told the number of events each verified page held, as verification goes (a command's progress). */
   onVerified?: (events: number) => void
+  /**
+   * Worker threads that parse and hash the pages (chains are independent, so several are verified at
+   * once); 0 verifies in process. Default: the cores the runtime reports. Without worker threads
+   * (workerd) verification runs in process whatever this says, with the same results.
+   */
+  threads?: number
+  /** Called after each page with the events verified so far and the number the chain heads announce. */
+  onProgress?: (progress: VerificationProgress) => void
+}
+
+export interface VerificationProgress {
+  verified: number
+  /** Events between each chain's start (genesis or retention checkpoint) and its head. */
+  total: number
+  /** Worker threads in use; 0 in process. */
+  threads: number
 }
 
 const DEFAULT_PAGE_SIZE = 5_000
+/** Chains read at once in process: one hashed while the next page of another is read. */
 const CONCURRENT_CHAINS = 2
 
-function readPage(sql: Sql, tenantId: string, shard: number, afterSeq: number, pageSize: number): Promise<AuthLogRow[]> {
-  return sql<AuthLogRow[]>`
-    SELECT ${sql(AUTH_LOG_COLUMNS)} FROM auth_logs
-    WHERE tenant_id = ${tenantId} AND shard = ${shard} AND seq > ${afterSeq}
-    ORDER BY seq LIMIT ${pageSize}`
+interface CopyPage {
+  page: Uint8Array
+  rows: number
+  lastSeq: number
+}
+
+/**
+ * One page of a chain as COPY text (see auth-log-copy.ts): the thread reading it only moves bytes. COPY
+ * takes no bind parameters, so the values travel as bound parameters of set_config, local to a read-only
+ * transaction, and the query reads them back with current_setting.
+ */
+function readPage(sql: Sql, tenantId: string, shard: number, afterSeq: number, pageSize: number): Promise<CopyPage> {
+  return sql.begin('read only', async (tx) => {
+    await tx`
+      SELECT set_config('authtrail.verify_tenant', ${tenantId}, true), set_config('authtrail.verify_shard', ${String(shard)}, true),
+        set_config('authtrail.verify_after', ${String(afterSeq)}, true), set_config('authtrail.verify_limit', ${String(pageSize)}, true)`
+    const stream = await tx`
+      COPY (
+        SELECT ${tx(AUTH_LOG_COLUMNS)} FROM auth_logs
+        WHERE tenant_id = current_setting('authtrail.verify_tenant')::uuid AND shard = current_setting('authtrail.verify_shard')::smallint
+          AND seq > current_setting('authtrail.verify_after')::bigint
+        ORDER BY seq LIMIT current_setting('authtrail.verify_limit')::bigint
+      ) TO STDOUT`.readable()
+    const chunks: Uint8Array[] = []
+    let size = 0
+    await new Promise<void>((resolve, reject) => {
+      stream.on('data', (chunk: Uint8Array) => {
+        chunks.push(chunk)
+        size += chunk.length
+      })
+      stream.once('end', () => {
+        // The client pauses its socket when a COPY outgrows the stream's buffer and resumes it only when
+        // the stream asks for more; a COPY that arrived whole has ended by then and never asks, and the
+        // connection would hang. Asking once more at the end resumes it (a no-op when it is not paused).
+        ;(stream as unknown as { _read(size: number): void })._read(0)
+        resolve()
+      })
+      stream.once('error', reject)
+    })
+    // A buffer of its own (never a slice of a pooled one), so that it can be handed to a thread.
+    const page = new Uint8Array(size)
+    let offset = 0
+    for (const chunk of chunks) {
+      page.set(chunk, offset)
+      offset += chunk.length
+    }
+    return { page, ...copyPageExtent(page) }
+  })
+}
+
+/** The anchors a page can meet: its events have sequence numbers after `afterSeq`, up to `lastSeq`. */
+function anchorsWithin(anchors: ReadonlyMap<number, Uint8Array>, afterSeq: number, lastSeq: number): Map<number, Uint8Array> {
+  const within = new Map<number, Uint8Array>()
+  for (const [seq, hash] of anchors) if (seq > afterSeq && seq <= lastSeq) within.set(seq, hash)
+  return within
 }
 
 /** A tenant's signed checkpoints in PostgreSQL. Scoped to the tenant in SQL. */
@@ -116,8 +185,10 @@ interface AnchorPoint {
  * and the anchor it disagrees with; the rows changed lie after `last_agreeing_seq` and at or before it.
  *
  * A chain whose beginning retention purged starts from its retention checkpoint, once shown genuine
- * (signature and attestation, see checkpointProblem). Reads in pages with keyset pagination (two pages per
- * chain at most in memory), two chains at a time. Scoped to one tenant in SQL.
+ * (signature and attestation, see checkpointProblem). Reads in pages with keyset pagination, as COPY text
+ * (two pages per chain at most in memory), and verifies the pages on worker threads (`threads`), one chain
+ * more at a time than there are threads; the report is the same with any number of threads. Scoped to
+ * one tenant in SQL.
  */
 export async function verifyTenantChain(sql: Sql, tenantId: string, digester: Digester, options: VerifyOptions = {}): Promise<TenantVerification> {
   const heads = await sql<{ shard: number; seq: number; head_hash: Uint8Array }[]>`
@@ -127,6 +198,8 @@ export async function verifyTenantChain(sql: Sql, tenantId: string, digester: Di
   const verifier = options.verifier ?? null
   const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE
   const signaturesChecked = verifier !== null && verifier.keyIds.length > 0
+  const pages = await sharedCopyPageVerifier(options.threads ?? (await defaultVerificationThreads()), digester)
+  const progress = { verified: 0, total: heads.reduce((n, h) => n + Math.max(0, h.seq - (checkpoints.get(h.shard)?.seq ?? 0)), 0), threads: pages.threads }
 
   // Every signed checkpoint, by shard and position; PostgreSQL's with a bad signature become breaks.
   const signed = await readSignedCheckpoints(sql, tenantId)
@@ -196,15 +269,18 @@ export async function verifyTenantChain(sql: Sql, tenantId: string, digester: Di
     // The next page is read while this one is verified: PostgreSQL and the hashing overlap.
     let next = broken ? null : readPage(sql, tenantId, head.shard, from.seq, pageSize)
     while (next) {
-      const rows = await next
-      next = rows.length === pageSize ? readPage(sql, tenantId, head.shard, rows[rows.length - 1]!.seq, pageSize) : null
-      if (rows.length === 0) break
-      const result = verifyChainSegment(rows.map(storedFromRow) as Iterable<StoredChainedEvent>, from, digester, anchorHashes)
+      const { page, rows, lastSeq } = await next
+      next = rows === pageSize ? readPage(sql, tenantId, head.shard, lastSeq, pageSize) : null
+      // Not awaited when this page breaks the chain; awaited below otherwise, where its error is thrown.
+      next?.catch(() => {})
+      if (rows === 0) break
+      const result = await pages.verify({ page, from, anchors: anchorsWithin(anchorHashes, from.seq, lastSeq) })
       verified += result.count
       options.onVerified?.(result.count)
+      progress.verified += result.count
+      options.onProgress?.({ ...progress })
       if (!result.ok) {
         broken = result.break.reason === 'anchor_mismatch' ? { ...result.break, anchor: anchorPoints.get(result.break.seq)!.anchors[0]! } : result.break
-        next?.catch(() => {})
         break
       }
       from = { seq: result.seq, hash: result.hash }
@@ -239,7 +315,7 @@ export async function verifyTenantChain(sql: Sql, tenantId: string, digester: Di
     }
   }
 
-  // Chains are independent: two at a time keep both cores busy (one hashing while the other reads).
+  // Chains are independent: one more at a time than there are threads keeps every thread busy.
   const shards: ShardVerification[] = new Array(heads.length)
   let cursor = 0
   const worker = async () => {
@@ -248,7 +324,7 @@ export async function verifyTenantChain(sql: Sql, tenantId: string, digester: Di
       shards[i] = await verifyShard(heads[i]!)
     }
   }
-  await Promise.all(Array.from({ length: Math.min(CONCURRENT_CHAINS, heads.length) }, worker))
+  await Promise.all(Array.from({ length: Math.min(Math.max(CONCURRENT_CHAINS, pages.threads + 1), heads.length) }, worker))
   const firstBreak = shards.find((s) => s.break)?.break ?? null
   return { ok: firstBreak === null, verified_events: shards.reduce((n, s) => n + s.verified, 0), shards, checkpoints: summary, first_break: firstBreak }
 }

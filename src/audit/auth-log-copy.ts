@@ -1,0 +1,106 @@
+import { Buffer } from 'node:buffer'
+import type { StoredChainedEvent } from '../core/chain.ts'
+import type { AuthEvent } from '../core/auth-event.ts'
+import { AUTH_LOG_COLUMNS } from './stored-event.ts'
+
+/**
+ * Reading auth_logs rows as PostgreSQL's COPY text format (`COPY (SELECT AUTH_LOG_COLUMNS ...) TO STDOUT`)
+ * instead of row objects: one line per row, columns separated by tabs, `\N` for NULL, backslash escapes
+ * in values. Verification reads a chain page by page this way and parses the bytes where it hashes them
+ * (in a worker thread when there is one), so the thread talking to PostgreSQL only moves bytes.
+ *
+ * Every value is decoded exactly as the `postgres` client decodes the same column in a row object
+ * (src/db/client.ts): integers with Number, jsonb with JSON.parse, timestamptz with `new Date(text)`
+ * (and then toISOString, as eventFromRow does), bytea from its hex form. So a row verifies, or breaks at
+ * the same place, whichever way it was read.
+ */
+
+const at = Object.fromEntries(AUTH_LOG_COLUMNS.map((column, i) => [column, i])) as Record<(typeof AUTH_LOG_COLUMNS)[number], number>
+const COLUMN_COUNT = AUTH_LOG_COLUMNS.length
+const decoder = new TextDecoder('utf-8', { fatal: true })
+
+const ESCAPES: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v' }
+
+/** A COPY text value without its escapes (COPY TO writes only \b \f \n \r \t \v and \\). */
+function unescape(value: string): string {
+  if (!value.includes('\\')) return value
+  return value.replace(/\\(.)/g, (_, c: string) => ESCAPES[c] ?? c)
+}
+
+const text = (value: string): string | null => (value === '\\N' ? null : unescape(value))
+// bytea in hex output: `\x0a1b...`, its backslash doubled by COPY.
+const bytes = (value: string): Uint8Array => Buffer.from(value.slice(3), 'hex')
+const instant = (value: string): string => new Date(value).toISOString()
+
+/**
+ * The stored events of a page of COPY text, in order. Lazy: a verifier that stops at a break parses no
+ * further.
+ */
+export function* parseAuthLogCopy(page: Uint8Array): Generator<StoredChainedEvent> {
+  const all = decoder.decode(page)
+  let start = 0
+  while (start < all.length) {
+    let end = all.indexOf('\n', start)
+    if (end === -1) end = all.length
+    const f = all.slice(start, end).split('\t')
+    start = end + 1
+    if (f.length !== COLUMN_COUNT) throw new Error(`COPY row with ${f.length} columns, expected ${COLUMN_COUNT}`)
+    const event: AuthEvent = {
+      id: text(f[at.id]!)!,
+      tenant_id: text(f[at.tenant_id]!)!,
+      organisation_id: text(f[at.organisation_id]!),
+      shard: Number(f[at.shard]),
+      seq: Number(f[at.seq]),
+      event_type: text(f[at.event_type]!) as AuthEvent['event_type'],
+      channel: text(f[at.channel]!) as AuthEvent['channel'],
+      user_id: text(f[at.user_id]!),
+      identifier: text(f[at.identifier]!),
+      ip: text(f[at.ip]!),
+      user_agent: text(f[at.user_agent]!),
+      device_id: text(f[at.device_id]!),
+      occurred_at: instant(f[at.occurred_at]!),
+      outcome: text(f[at.outcome]!) as AuthEvent['outcome'],
+      reason: text(f[at.reason]!),
+      risk: JSON.parse(unescape(f[at.risk]!)),
+      metadata: JSON.parse(unescape(f[at.metadata]!)),
+      token_jti: text(f[at.token_jti]!),
+      actor_id: text(f[at.actor_id]!),
+      expires_at: instant(f[at.expires_at]!),
+    }
+    yield {
+      event,
+      digestSha256: bytes(f[at.digest_sha256]!),
+      digestSha512: bytes(f[at.digest_sha512]!),
+      digestSha3_256: bytes(f[at.digest_sha3_256]!),
+      prevHash: bytes(f[at.prev_hash]!),
+      chainHash: bytes(f[at.chain_hash]!),
+    }
+  }
+}
+
+const NEWLINE = 0x0a
+const TAB = 0x09
+
+/**
+ * How many rows a page of COPY text holds and the sequence number of its last row, read from the bytes
+ * without decoding the page (the reader needs both to ask for the next page). A line feed inside a value
+ * is written as `\n`, so every byte 0x0a ends a row.
+ */
+export function copyPageExtent(page: Uint8Array): { rows: number; lastSeq: number } {
+  let rows = 0
+  let lastStart = 0
+  for (let i = page.indexOf(NEWLINE); i !== -1; i = page.indexOf(NEWLINE, i + 1)) {
+    rows++
+    if (i + 1 < page.length) lastStart = i + 1
+  }
+  if (rows === 0) return { rows: 0, lastSeq: 0 }
+  let column = 0
+  let from = lastStart
+  for (let i = lastStart; i < page.length; i++) {
+    if (page[i] !== TAB) continue
+    if (column === at.seq) return { rows, lastSeq: Number(decoder.decode(page.subarray(from, i))) }
+    column++
+    from = i + 1
+  }
+  throw new Error('COPY row without a sequence number')
+}
