@@ -22,12 +22,13 @@ import { hashChainBenchmark } from './hash-chain.ts'
 import { ipThrottleBenchmark } from './ip-throttle.ts'
 import { queriesBenchmark } from './queries.ts'
 import { relayBenchmark } from './relay.ts'
+import { verificationBenchmark } from './verification.ts'
 import { BENCH_ADMIN_URL, dropAllBenchDatabases } from './support/bench-database.ts'
 import { figureLine, figuresTable, markdownTable, textTable, type Benchmark, type BenchmarkResult } from './support/report.ts'
 import { wasmArgon2idBenchmark } from './wasm-argon2id.ts'
 import { writePathBenchmark } from './write-path.ts'
 
-const BENCHMARKS: Benchmark[] = [writePathBenchmark, ipThrottleBenchmark, auditOverheadBenchmark, wasmArgon2idBenchmark, hashChainBenchmark, relayBenchmark, queriesBenchmark, consoleBenchmark]
+const BENCHMARKS: Benchmark[] = [writePathBenchmark, ipThrottleBenchmark, auditOverheadBenchmark, wasmArgon2idBenchmark, hashChainBenchmark, verificationBenchmark, relayBenchmark, queriesBenchmark, consoleBenchmark]
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url))
 const ARTEFACT_DIR = `${RESULTS_DIR}artefacts/`
