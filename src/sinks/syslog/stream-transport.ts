@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { connect as connectTcp, type Socket } from 'node:net'
 import { connect as connectTls } from 'node:tls'
-import { frameOctetCounted } from '../../core/octet-framing.ts'
+import { Buffer } from 'node:buffer'
 import { createSerialQueue, type SyslogTransport } from './syslog-transport.ts'
 
 /** TLS material as file paths, read again at every connection so that rotated certificates are picked up. */
@@ -25,7 +25,7 @@ export interface StreamTransportOptions {
   firstWriteSettleMs?: number
   /** How long a connection must stay up after a later write before that write counts. */
   settleMs?: number
-  /** Frames are joined into writes of about this many bytes: many frames per syscall. */
+  /** A batch's frames are written in pieces of about this many bytes: many frames per syscall. */
   maxWriteBytes?: number
   /** Sends allowed to wait for their turn before further ones are refused. */
   maxQueuedSends?: number
@@ -94,15 +94,15 @@ export function createStreamTransport(options: StreamTransportOptions): SyslogTr
     return conn
   }
 
-  async function writeBatch(conn: Connection, chunks: string[]): Promise<void> {
+  async function writeBatch(conn: Connection, chunks: Uint8Array[]): Promise<void> {
     const { socket } = conn
     for (let i = 0; i < chunks.length; i++) {
       if (conn.death) throw conn.death
       const last = i === chunks.length - 1
       const written = last
-        ? new Promise<void>((resolve, reject) => socket.write(chunks[i]!, 'utf8', (err) => (err ? reject(err) : resolve())))
+        ? new Promise<void>((resolve, reject) => socket.write(chunks[i]!, (err) => (err ? reject(err) : resolve())))
         : null
-      const flushed = last ? true : socket.write(chunks[i]!, 'utf8')
+      const flushed = last ? true : socket.write(chunks[i]!)
       if (written) await untilDeath(conn, written)
       else if (!flushed) await untilDeath(conn, new Promise<void>((resolve) => socket.once('drain', resolve)))
     }
@@ -120,7 +120,7 @@ export function createStreamTransport(options: StreamTransportOptions): SyslogTr
     send(messages) {
       if (closed) return Promise.reject(new Error('syslog transport is closed'))
       if (messages.length === 0) return Promise.resolve()
-      const chunks = joinFrames(messages, maxWriteBytes)
+      const chunks = encodeFrames(messages, maxWriteBytes)
       const sent = queue
         .run(async () => {
           const conn = current && !current.death ? current : (current = await openConnection())
@@ -164,21 +164,31 @@ function untilDeath<T>(conn: Connection, promise: Promise<T>): Promise<T> {
   })
 }
 
-/** Octet-counted frames joined into strings of about `maxBytes`: one socket write each. */
-function joinFrames(messages: readonly string[], maxBytes: number): string[] {
-  const chunks: string[] = []
-  let chunk = ''
-  for (const message of messages) {
-    const frame = frameOctetCounted(message)
-    // UTF-16 length is only an estimate of the byte size; it only decides where writes split.
-    if (chunk !== '' && chunk.length + frame.length > maxBytes) {
-      chunks.push(chunk)
-      chunk = ''
+/**
+ * A batch's octet-counted frames (RFC 6587 §3.4.1: `MSG-LEN SP MSG`, the length in UTF-8 bytes) encoded
+ * once, straight into one buffer, and cut at frame boundaries into pieces of about `maxBytes` (views of
+ * that buffer, not copies): no intermediate strings to join and encode again at the socket. A lone
+ * surrogate becomes U+FFFD, three bytes, in the length and in the bytes alike (as utf8ByteLength counts).
+ */
+export function encodeFrames(messages: readonly string[], maxBytes: number): Uint8Array[] {
+  const lengths = messages.map((m) => Buffer.byteLength(m, 'utf8'))
+  let total = 0
+  for (const length of lengths) total += String(length).length + 1 + length
+  const buffer = Buffer.allocUnsafeSlow(total)
+  const pieces: Uint8Array[] = []
+  let pieceStart = 0
+  let at = 0
+  for (let i = 0; i < messages.length; i++) {
+    const header = `${lengths[i]} `
+    if (at > pieceStart && at - pieceStart + header.length + lengths[i]! > maxBytes) {
+      pieces.push(buffer.subarray(pieceStart, at))
+      pieceStart = at
     }
-    chunk += frame
+    at += buffer.write(header, at, 'latin1')
+    at += buffer.write(messages[i]!, at, 'utf8')
   }
-  if (chunk !== '') chunks.push(chunk)
-  return chunks
+  if (at > pieceStart) pieces.push(buffer.subarray(pieceStart, at))
+  return pieces
 }
 
 /** Opens a TCP or TLS connection to the receiver, failing after `timeoutMs`. */
