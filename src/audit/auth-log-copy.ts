@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer'
 import type { StoredChainedEvent } from '../core/chain.ts'
 import type { AuthEvent } from '../core/auth-event.ts'
-import { AUTH_LOG_COLUMNS } from './stored-event.ts'
+import type { AUTH_LOG_COLUMNS } from './stored-event.ts'
 
 /**
  * Reading auth_logs rows as PostgreSQL's COPY text format (`COPY (SELECT AUTH_LOG_COLUMNS ...) TO STDOUT`)
@@ -13,10 +13,18 @@ import { AUTH_LOG_COLUMNS } from './stored-event.ts'
  * (src/db/client.ts): integers with Number, jsonb with JSON.parse, timestamptz with `new Date(text)`
  * (and then toISOString, as eventFromRow does), bytea from its hex form. So a row verifies, or breaks at
  * the same place, whichever way it was read.
+ *
+ * The column order is the caller's (AUTH_LOG_COLUMNS, passed in): this module imports no values, so that
+ * a worker thread loading it does not load the event catalog too.
  */
 
-const at = Object.fromEntries(AUTH_LOG_COLUMNS.map((column, i) => [column, i])) as Record<(typeof AUTH_LOG_COLUMNS)[number], number>
-const COLUMN_COUNT = AUTH_LOG_COLUMNS.length
+type AuthLogColumn = (typeof AUTH_LOG_COLUMNS)[number]
+type ColumnIndex = Record<AuthLogColumn, number>
+
+function indexColumns(columns: readonly AuthLogColumn[]): ColumnIndex {
+  return Object.fromEntries(columns.map((column, i) => [column, i])) as ColumnIndex
+}
+
 const decoder = new TextDecoder('utf-8', { fatal: true })
 
 const ESCAPES: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v' }
@@ -36,7 +44,8 @@ const instant = (value: string): string => new Date(value).toISOString()
  * The stored events of a page of COPY text, in order. Lazy: a verifier that stops at a break parses no
  * further.
  */
-export function* parseAuthLogCopy(page: Uint8Array): Generator<StoredChainedEvent> {
+export function* parseAuthLogCopy(page: Uint8Array, columns: readonly AuthLogColumn[]): Generator<StoredChainedEvent> {
+  const at = indexColumns(columns)
   const all = decoder.decode(page)
   let start = 0
   while (start < all.length) {
@@ -44,7 +53,7 @@ export function* parseAuthLogCopy(page: Uint8Array): Generator<StoredChainedEven
     if (end === -1) end = all.length
     const f = all.slice(start, end).split('\t')
     start = end + 1
-    if (f.length !== COLUMN_COUNT) throw new Error(`COPY row with ${f.length} columns, expected ${COLUMN_COUNT}`)
+    if (f.length !== columns.length) throw new Error(`COPY row with ${f.length} columns, expected ${columns.length}`)
     const event: AuthEvent = {
       id: text(f[at.id]!)!,
       tenant_id: text(f[at.tenant_id]!)!,
@@ -86,7 +95,8 @@ const TAB = 0x09
  * without decoding the page (the reader needs both to ask for the next page). A line feed inside a value
  * is written as `\n`, so every byte 0x0a ends a row.
  */
-export function copyPageExtent(page: Uint8Array): { rows: number; lastSeq: number } {
+export function copyPageExtent(page: Uint8Array, columns: readonly AuthLogColumn[]): { rows: number; lastSeq: number } {
+  const seqAt = columns.indexOf('seq')
   let rows = 0
   let lastStart = 0
   for (let i = page.indexOf(NEWLINE); i !== -1; i = page.indexOf(NEWLINE, i + 1)) {
@@ -98,7 +108,7 @@ export function copyPageExtent(page: Uint8Array): { rows: number; lastSeq: numbe
   let from = lastStart
   for (let i = lastStart; i < page.length; i++) {
     if (page[i] !== TAB) continue
-    if (column === at.seq) return { rows, lastSeq: Number(decoder.decode(page.subarray(from, i))) }
+    if (column === seqAt) return { rows, lastSeq: Number(decoder.decode(page.subarray(from, i))) }
     column++
     from = i + 1
   }

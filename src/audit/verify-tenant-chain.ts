@@ -77,8 +77,9 @@ export interface VerifyOptions {
   onVerified?: (events: number) => void
   /**
    * Worker threads that parse and hash the pages (chains are independent, so several are verified at
-   * once); 0 verifies in process. Default: the cores the runtime reports. Without worker threads
-   * (workerd) verification runs in process whatever this says, with the same results.
+   * once); 0 verifies in process. Default: the cores the runtime reports, for a tenant whose chain heads
+   * announce at least 50,000 events (fewer are verified faster in process than threads start). Without
+   * worker threads (workerd) verification runs in process whatever this says, with the same results.
    */
   threads?: number
   /** Called after each page with the events verified so far and the number the chain heads announce. */
@@ -94,6 +95,8 @@ export interface VerificationProgress {
 }
 
 const DEFAULT_PAGE_SIZE = 5_000
+/** Events from which verification starts worker threads by default (starting them takes 0.2–2 s). */
+const THREADS_FROM_EVENTS = 50_000
 /** Chains read at once in process: one hashed while the next page of another is read. */
 const CONCURRENT_CHAINS = 2
 
@@ -143,7 +146,7 @@ function readPage(sql: Sql, tenantId: string, shard: number, afterSeq: number, p
       page.set(chunk, offset)
       offset += chunk.length
     }
-    return { page, ...copyPageExtent(page) }
+    return { page, ...copyPageExtent(page, AUTH_LOG_COLUMNS) }
   })
 }
 
@@ -198,8 +201,11 @@ export async function verifyTenantChain(sql: Sql, tenantId: string, digester: Di
   const verifier = options.verifier ?? null
   const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE
   const signaturesChecked = verifier !== null && verifier.keyIds.length > 0
-  const pages = await sharedCopyPageVerifier(options.threads ?? (await defaultVerificationThreads()), digester)
-  const progress = { verified: 0, total: heads.reduce((n, h) => n + Math.max(0, h.seq - (checkpoints.get(h.shard)?.seq ?? 0)), 0), threads: pages.threads }
+  const total = heads.reduce((n, h) => n + Math.max(0, h.seq - (checkpoints.get(h.shard)?.seq ?? 0)), 0)
+  // Starting threads costs more than verifying a few pages in process: by default, only for many events.
+  const threads = options.threads ?? (total >= THREADS_FROM_EVENTS ? await defaultVerificationThreads() : 0)
+  const pages = await sharedCopyPageVerifier(threads, digester)
+  const progress = { verified: 0, total, threads: pages.threads }
 
   // Every signed checkpoint, by shard and position; PostgreSQL's with a bad signature become breaks.
   const signed = await readSignedCheckpoints(sql, tenantId)
@@ -274,7 +280,7 @@ export async function verifyTenantChain(sql: Sql, tenantId: string, digester: Di
       // Not awaited when this page breaks the chain; awaited below otherwise, where its error is thrown.
       next?.catch(() => {})
       if (rows === 0) break
-      const result = await pages.verify({ page, from, anchors: anchorsWithin(anchorHashes, from.seq, lastSeq) })
+      const result = await pages.verify({ page, columns: AUTH_LOG_COLUMNS, from, anchors: anchorsWithin(anchorHashes, from.seq, lastSeq) })
       verified += result.count
       options.onVerified?.(result.count)
       progress.verified += result.count
