@@ -2,11 +2,12 @@
  * `npm run bench` — runs every benchmark (or `--only=name[,name]`), prints each table with its baseline
  * and ratio, and writes bench/results/<date>-<sha>.json and .md (plus latest.md after a complete full run).
  *
- *   tsx bench/run.ts [--quick] [--full] [--only=write-path,hash-chain] [--clients=16]
+ *   tsx bench/run.ts [--quick] [--full] [--only=write-path,hash-chain] [--clients=16] [--events=1000000]
  *
  * --quick: short runs and smaller data, for checking the harness (figures are not comparable).
  * --full:  also the opt-in parts too slow for the 10-minute budget (the 10M-event query benchmark).
  * --clients=n[,n]: the write path's client counts only (for profiling one of them).
+ * --events=n: the chain size of verify-anchors (1,000,000 by default, 100,000 with --quick).
  *
  * To profile the Node side: node --cpu-prof --cpu-prof-dir=bench/results/artefacts/profiles --import tsx
  * bench/run.ts --only=write-path --clients=16, then tsx bench/summarise-cpu-profile.ts <file>.
@@ -17,6 +18,7 @@ import { cpus, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { createSql } from '../src/db/client.ts'
 import { auditOverheadBenchmark } from './audit-overhead.ts'
+import { checkpointsBenchmark } from './checkpoints.ts'
 import { consoleBenchmark } from './console.ts'
 import { hashChainBenchmark } from './hash-chain.ts'
 import { ipThrottleBenchmark } from './ip-throttle.ts'
@@ -25,10 +27,11 @@ import { relayBenchmark } from './relay.ts'
 import { verificationBenchmark } from './verification.ts'
 import { BENCH_ADMIN_URL, dropAllBenchDatabases } from './support/bench-database.ts'
 import { figureLine, figuresTable, markdownTable, textTable, type Benchmark, type BenchmarkResult } from './support/report.ts'
+import { verifyAnchorsBenchmark } from './verify-anchors.ts'
 import { wasmArgon2idBenchmark } from './wasm-argon2id.ts'
 import { writePathBenchmark } from './write-path.ts'
 
-const BENCHMARKS: Benchmark[] = [writePathBenchmark, ipThrottleBenchmark, auditOverheadBenchmark, wasmArgon2idBenchmark, hashChainBenchmark, verificationBenchmark, relayBenchmark, queriesBenchmark, consoleBenchmark]
+const BENCHMARKS: Benchmark[] = [writePathBenchmark, ipThrottleBenchmark, auditOverheadBenchmark, wasmArgon2idBenchmark, hashChainBenchmark, verificationBenchmark, checkpointsBenchmark, verifyAnchorsBenchmark, relayBenchmark, queriesBenchmark, consoleBenchmark]
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url))
 const ARTEFACT_DIR = `${RESULTS_DIR}artefacts/`
@@ -38,16 +41,18 @@ interface Options {
   full: boolean
   only: string[] | null
   clients: number[] | null
+  events: number | null
 }
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { quick: false, full: false, only: null, clients: null }
+  const options: Options = { quick: false, full: false, only: null, clients: null, events: null }
   for (const arg of argv) {
     if (arg === '--quick') options.quick = true
     else if (arg === '--full') options.full = true
     else if (arg.startsWith('--only=')) options.only = arg.slice('--only='.length).split(',').filter(Boolean)
     else if (arg.startsWith('--clients=')) options.clients = arg.slice('--clients='.length).split(',').map(Number)
-    else throw new Error(`unknown argument ${arg} (expected --quick, --full, --only=name[,name], --clients=n[,n]; names: ${BENCHMARKS.map((b) => b.name).join(', ')})`)
+    else if (/^--events=\d+$/.test(arg) && Number(arg.slice('--events='.length)) >= 1000) options.events = Number(arg.slice('--events='.length))
+    else throw new Error(`unknown argument ${arg} (expected --quick, --full, --only=name[,name], --clients=n[,n], --events=n (at least 1000); names: ${BENCHMARKS.map((b) => b.name).join(', ')})`)
   }
   const unknown = options.only?.filter((n) => !BENCHMARKS.some((b) => b.name === n)) ?? []
   if (unknown.length) throw new Error(`unknown benchmark ${unknown.join(', ')}; names: ${BENCHMARKS.map((b) => b.name).join(', ')}`)
@@ -113,6 +118,7 @@ async function main(): Promise<number> {
         quick: options.quick,
         full: options.full,
         clients: options.clients,
+        events: options.events,
         artefactDir: ARTEFACT_DIR,
         log: (message) => console.log(`[${elapsed(started)}]   ${message}`),
       })

@@ -39,6 +39,8 @@ export interface BenchContext {
   full: boolean
   /** Overrides the write path's client counts (for profiling one of them). */
   clients: number[] | null
+  /** Overrides the event count of benchmarks that load a chain (verify-anchors). */
+  events: number | null
   /** Where a benchmark may leave artefacts (generated scripts, profiles). */
   artefactDir: string
   log(message: string): void
