@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { checkpointDueChains } from '../src/audit/checkpoint-chain-heads.ts'
 import { loadCheckpointKeys } from '../src/audit/checkpoint-keys.ts'
+import { runVerifyChain } from '../src/cli/verify-chain-command.ts'
 import { createOverviewFeed } from '../src/monitoring/overview-feed.ts'
 import { TEST_CHECKPOINT_SIGNING_KEY } from './support/checkpoint-key.ts'
 import type { TenantScope } from '../src/core/tenancy.ts'
@@ -162,6 +163,12 @@ describe('live overview (GET /v1/monitoring/overview and its event stream)', () 
     expect(verification.verified_events).toBe(events.at(-1)!.chain.events)
     expect(Date.now() - Date.parse(verification.verified_at)).toBeLessThan(60_000)
     expect((await overviewAs(globexAuditor)).chain.last_verification).toMatchObject({ verified_by: { identifier: 'auditor@globex.test' } })
+
+    // The verify command records its verifications too, with nobody as the one who asked.
+    const lines: string[] = []
+    expect(await runVerifyChain(db.sql, { tenants: ['acme'], all: false, verifier: null }, (line) => lines.push(line))).toBe(0)
+    expect(lines.join('\n')).not.toContain('not recorded')
+    expect((await overviewAs(auditor)).chain.last_verification).toMatchObject({ ok: true, via: 'command', verified_by: null })
   })
 
   it('ends the stream with an end event once its session is revoked', async () => {

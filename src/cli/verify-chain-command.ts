@@ -1,3 +1,4 @@
+import { recordChainVerification } from '../audit/chain-verifications.ts'
 import { nodeDigester } from '../audit/node-digester.ts'
 import { verifyTenantChain, type AnchoredBreak, type TenantVerification } from '../audit/verify-tenant-chain.ts'
 import type { CheckpointVerifier, SignedCheckpoint } from '../core/checkpoint.ts'
@@ -61,8 +62,15 @@ export async function runVerifyChain(sql: Sql, command: VerifyChainCommand, prin
   for (const tenant of found) {
     const docstore = command.documentStore ? await command.documentStore.listChainCheckpoints(tenant.id) : undefined
     const siem = command.siemCheckpoints?.filter((cp) => cp.tenantId === tenant.id)
+    const started = performance.now()
     const result = await verifyTenantChain(sql, tenant.id, nodeDigester, { verifier: command.verifier, anchors: { docstore, siem }, onVerified: observe.onVerified })
     observe.onResult?.(tenant, result)
+    // Recorded for the console's overview. A database that refuses the write (a read-only standby, a role
+    // without the grant) leaves the verdict as it is, and the output says it was not recorded.
+    const unrecorded = await recordChainVerification(sql, { tenantId: tenant.id, result, via: 'command', verifiedBy: null, verifiedAt: new Date(), durationMs: performance.now() - started }).then(
+      () => null,
+      (error: unknown) => `  (not recorded for the console: ${error instanceof Error ? error.message : String(error)})`,
+    )
     const retention = result.shards.filter((s) => s.checkpoint).length
     const c = result.checkpoints
     const anchors = [`${c.postgresql} in PostgreSQL`, ...(c.docstore === null ? [] : [`${c.docstore} in the document store`]), ...(c.siem === null ? [] : [`${c.siem} in the SIEM file`])]
@@ -70,12 +78,14 @@ export async function runVerifyChain(sql: Sql, command: VerifyChainCommand, prin
     const checkpoints = `signed checkpoints: ${anchors.join(', ')} (${signatures})`
     if (result.ok) {
       print(`ok ${tenant.slug} (${tenant.id}): ${result.verified_events} events in ${result.shards.length} chains, ${retention} from retention checkpoints; ${checkpoints}`)
+      if (unrecorded) print(unrecorded)
       continue
     }
     broken++
     const b = result.first_break!
     print(`BROKEN ${tenant.slug} (${tenant.id}): ${describeBreak(b)}; ${checkpoints}`)
     for (const shard of result.shards.filter((s) => s.break && s.break !== b)) print(`  also ${describeBreak(shard.break!)}`)
+    if (unrecorded) print(unrecorded)
   }
   return broken > 0 ? VERIFY_EXIT.broken : VERIFY_EXIT.ok
 }
