@@ -81,6 +81,22 @@ describe('verifyTenantChain', () => {
     expect((await verify(tenant)).first_break).toMatchObject({ shard: 0, seq: 4, reason: 'head_mismatch' })
   })
 
+  it('verifies events appended while it runs (the checkpointer and logins append all the time), and reports them', async () => {
+    const tenant = await createChainTenant(db.sql, 1)
+    await appendMany(tenant, 0, 1000)
+    // Started after the first page: it commits while the remaining 99 pages are read.
+    let appending: Promise<void> | null = null
+    const result = await verifyTenantChain(db.sql, tenant.id, nodeDigester, {
+      pageSize: 10,
+      threads: 0,
+      onVerified: () => void (appending ??= appendMany(tenant, 0, 7)),
+    })
+    await appending
+    expect(result.first_break).toBeNull()
+    expect(result.ok).toBe(true)
+    expect(result.shards[0]).toMatchObject({ verified: 1007, head_seq: 1007, ok: true })
+  })
+
   it('verifies across page boundaries (a chain of whole pages, one page and a bit), and finds a break past the first page', async () => {
     const tenant = await createChainTenant(db.sql, 3)
     await appendMany(tenant, 0, 8)

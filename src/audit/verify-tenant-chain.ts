@@ -2,7 +2,7 @@ import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
 import { checkpointSignatureProblem, toBase64Url, type Anchor, type CheckpointVerifier, type SignedCheckpoint } from '../core/checkpoint.ts'
 import { constantTimeEqual, type Digester } from '../core/digests.ts'
 import { genesisHash, type ChainBreak } from '../core/chain.ts'
-import type { Sql } from '../db/client.ts'
+import type { Sql, Tx } from '../db/client.ts'
 import { copyPageExtent } from './auth-log-copy.ts'
 import { checkpointProblem, readChainCheckpoints, readCheckpointAttestations } from './chain-checkpoints.ts'
 import { AUTH_LOG_COLUMNS } from './stored-event.ts'
@@ -100,6 +100,12 @@ const THREADS_FROM_EVENTS = 50_000
 /** Chains read at once in process: one hashed while the next page of another is read. */
 const CONCURRENT_CHAINS = 2
 
+interface HeadRow {
+  shard: number
+  seq: number
+  head_hash: Uint8Array
+}
+
 interface CopyPage {
   page: Uint8Array
   rows: number
@@ -112,42 +118,45 @@ interface CopyPage {
  * transaction, and the query reads them back with current_setting.
  */
 function readPage(sql: Sql, tenantId: string, shard: number, afterSeq: number, pageSize: number): Promise<CopyPage> {
-  return sql.begin('read only', async (tx) => {
-    await tx`
-      SELECT set_config('authtrail.verify_tenant', ${tenantId}, true), set_config('authtrail.verify_shard', ${String(shard)}, true),
-        set_config('authtrail.verify_after', ${String(afterSeq)}, true), set_config('authtrail.verify_limit', ${String(pageSize)}, true)`
-    const stream = await tx`
-      COPY (
-        SELECT ${tx(AUTH_LOG_COLUMNS)} FROM auth_logs
-        WHERE tenant_id = current_setting('authtrail.verify_tenant')::uuid AND shard = current_setting('authtrail.verify_shard')::smallint
-          AND seq > current_setting('authtrail.verify_after')::bigint
-        ORDER BY seq LIMIT current_setting('authtrail.verify_limit')::bigint
-      ) TO STDOUT`.readable()
-    const chunks: Uint8Array[] = []
-    let size = 0
-    await new Promise<void>((resolve, reject) => {
-      stream.on('data', (chunk: Uint8Array) => {
-        chunks.push(chunk)
-        size += chunk.length
-      })
-      stream.once('end', () => {
-        // The client pauses its socket when a COPY outgrows the stream's buffer and resumes it only when
-        // the stream asks for more; a COPY that arrived whole has ended by then and never asks, and the
-        // connection would hang. Asking once more at the end resumes it (a no-op when it is not paused).
-        ;(stream as unknown as { _read(size: number): void })._read(0)
-        resolve()
-      })
-      stream.once('error', reject)
+  return sql.begin('read only', (tx) => readPageIn(tx, tenantId, shard, afterSeq, pageSize))
+}
+
+/** As readPage, inside the caller's transaction (and so in its snapshot). */
+async function readPageIn(tx: Tx, tenantId: string, shard: number, afterSeq: number, pageSize: number): Promise<CopyPage> {
+  await tx`
+    SELECT set_config('authtrail.verify_tenant', ${tenantId}, true), set_config('authtrail.verify_shard', ${String(shard)}, true),
+      set_config('authtrail.verify_after', ${String(afterSeq)}, true), set_config('authtrail.verify_limit', ${String(pageSize)}, true)`
+  const stream = await tx`
+    COPY (
+      SELECT ${tx(AUTH_LOG_COLUMNS)} FROM auth_logs
+      WHERE tenant_id = current_setting('authtrail.verify_tenant')::uuid AND shard = current_setting('authtrail.verify_shard')::smallint
+        AND seq > current_setting('authtrail.verify_after')::bigint
+      ORDER BY seq LIMIT current_setting('authtrail.verify_limit')::bigint
+    ) TO STDOUT`.readable()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  await new Promise<void>((resolve, reject) => {
+    stream.on('data', (chunk: Uint8Array) => {
+      chunks.push(chunk)
+      size += chunk.length
     })
-    // A buffer of its own (never a slice of a pooled one), so that it can be handed to a thread.
-    const page = new Uint8Array(size)
-    let offset = 0
-    for (const chunk of chunks) {
-      page.set(chunk, offset)
-      offset += chunk.length
-    }
-    return { page, ...copyPageExtent(page, AUTH_LOG_COLUMNS) }
+    stream.once('end', () => {
+      // The client pauses its socket when a COPY outgrows the stream's buffer and resumes it only when
+      // the stream asks for more; a COPY that arrived whole has ended by then and never asks, and the
+      // connection would hang. Asking once more at the end resumes it (a no-op when it is not paused).
+      ;(stream as unknown as { _read(size: number): void })._read(0)
+      resolve()
+    })
+    stream.once('error', reject)
   })
+  // A buffer of its own (never a slice of a pooled one), so that it can be handed to a thread.
+  const page = new Uint8Array(size)
+  let offset = 0
+  for (const chunk of chunks) {
+    page.set(chunk, offset)
+    offset += chunk.length
+  }
+  return { page, ...copyPageExtent(page, AUTH_LOG_COLUMNS) }
 }
 
 /** The anchors a page can meet: its events have sequence numbers after `afterSeq`, up to `lastSeq`. */
@@ -194,7 +203,7 @@ interface AnchorPoint {
  * one tenant in SQL.
  */
 export async function verifyTenantChain(sql: Sql, tenantId: string, digester: Digester, options: VerifyOptions = {}): Promise<TenantVerification> {
-  const heads = await sql<{ shard: number; seq: number; head_hash: Uint8Array }[]>`
+  const heads = await sql<HeadRow[]>`
     SELECT shard, seq, head_hash FROM chain_heads WHERE tenant_id = ${tenantId} ORDER BY shard`
   const checkpoints = await readChainCheckpoints(sql, tenantId)
   const attestations = await readCheckpointAttestations(sql, tenantId, [...new Set([...checkpoints.values()].map((c) => c.purgeEventId))])
@@ -256,7 +265,8 @@ export async function verifyTenantChain(sql: Sql, tenantId: string, digester: Di
     }
   }
 
-  const verifyShard = async (head: (typeof heads)[number]): Promise<ShardVerification> => {
+  const verifyShard = async (startHead: HeadRow): Promise<ShardVerification> => {
+    let head = startHead
     let from = { seq: 0, hash: genesisHash(tenantId, head.shard, digester) }
     let verified = 0
     let broken: AnchoredBreak | undefined
@@ -272,14 +282,8 @@ export async function verifyTenantChain(sql: Sql, tenantId: string, digester: Di
         broken = { shard: head.shard, seq: checkpoint.seq, eventId: checkpoint.purgeEventId, reason: 'checkpoint_mismatch', anchor: atBoundary.anchors[0]! }
       }
     }
-    // The next page is read while this one is verified: PostgreSQL and the hashing overlap.
-    let next = broken ? null : readPage(sql, tenantId, head.shard, from.seq, pageSize)
-    while (next) {
-      const { page, rows, lastSeq } = await next
-      next = rows === pageSize ? readPage(sql, tenantId, head.shard, lastSeq, pageSize) : null
-      // Not awaited when this page breaks the chain; awaited below otherwise, where its error is thrown.
-      next?.catch(() => {})
-      if (rows === 0) break
+    /** Verifies one page onward from `from`; false once it breaks the chain. */
+    const verifyPage = async ({ page, lastSeq }: CopyPage): Promise<boolean> => {
       const result = await pages.verify({ page, columns: AUTH_LOG_COLUMNS, from, anchors: anchorsWithin(anchorHashes, from.seq, lastSeq) })
       verified += result.count
       options.onVerified?.(result.count)
@@ -287,9 +291,32 @@ export async function verifyTenantChain(sql: Sql, tenantId: string, digester: Di
       options.onProgress?.({ ...progress })
       if (!result.ok) {
         broken = result.break.reason === 'anchor_mismatch' ? { ...result.break, anchor: anchorPoints.get(result.break.seq)!.anchors[0]! } : result.break
-        break
+        return false
       }
       from = { seq: result.seq, hash: result.hash }
+      return true
+    }
+    // The next page is read while this one is verified: PostgreSQL and the hashing overlap.
+    let next = broken ? null : readPage(sql, tenantId, head.shard, from.seq, pageSize)
+    while (next) {
+      const current = await next
+      next = current.rows === pageSize ? readPage(sql, tenantId, head.shard, current.lastSeq, pageSize) : null
+      // Not awaited when this page breaks the chain; awaited below otherwise, where its error is thrown.
+      next?.catch(() => {})
+      if (current.rows === 0 || !(await verifyPage(current))) break
+    }
+    // Events appended while the pages were read lie past the head read at the start. The events still
+    // unread and the head are read in one snapshot, in which the head must be the last event: so an
+    // append during verification is verified too, and a head moved back still fails.
+    if (!broken) {
+      head = await sql.begin('isolation level repeatable read read only', async (tx) => {
+        for (;;) {
+          const rest = await readPageIn(tx, tenantId, head.shard, from.seq, pageSize)
+          if (rest.rows === 0 || !(await verifyPage(rest)) || rest.rows < pageSize) break
+        }
+        const [now] = await tx<HeadRow[]>`SELECT shard, seq, head_hash FROM chain_heads WHERE tenant_id = ${tenantId} AND shard = ${head.shard}`
+        return now ?? head
+      })
     }
     const sorted = [...anchorPoints.entries()].sort(([a], [b]) => a - b)
     // The end was cut off and the head moved back: an anchored position lies past the last event verified.
