@@ -1,9 +1,11 @@
+import { spawnSync } from 'node:child_process'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AuthtrailProblem, createAuthtrail, memoryStorage, type Authtrail, type StoredSession } from '../sdk/src/index.ts'
 import { readmeSnippet, SDK_ENTRY } from './support/readme-snippet.ts'
+import { REPO_ROOT } from './support/spawn-service.ts'
 import { useTestDatabase } from './support/database.ts'
 import { serveApp } from './support/serve-app.ts'
 import { useSeededTenant, useTestApp } from './support/test-app.ts'
@@ -132,6 +134,28 @@ describe('a mobile app through the SDK (Node, no cookies)', () => {
     expect(data!.events.length).toBeGreaterThan(0)
     expect(data!.events.every((e) => e.identifier === 'alice@acme.test')).toBe(true)
   })
+})
+
+describe("the README's snippets", () => {
+  it('type-check against the SDK, strict, with the DOM and no Node types (as in a web or React Native app)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'authtrail-readme-types-'))
+    try {
+      const files = await Promise.all(
+        ['web-app', 'mobile-app'].map(async (name) => {
+          const file = join(dir, `${name}.ts`)
+          await writeFile(file, (await readmeSnippet(name, 'https://auth.example.com')).replaceAll("'@authtrail/sdk'", JSON.stringify(SDK_ENTRY)))
+          return file
+        }),
+      )
+      const options = ['--noEmit', '--strict', '--target', 'es2022', '--lib', 'es2023,dom,dom.iterable', '--module', 'esnext', '--moduleResolution', 'bundler', '--allowImportingTsExtensions', '--skipLibCheck']
+      // Run from the temporary folder: no @types (Node's among them) is found there.
+      const run = spawnSync(process.execPath, [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), ...options, ...files], { cwd: dir, encoding: 'utf8', timeout: 120_000 })
+      expect(`${run.stdout}${run.stderr}`).toBe('')
+      expect(run.status).toBe(0)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  }, 150_000)
 })
 
 describe("the README's mobile snippet (Use it from a mobile app), run as written", () => {
