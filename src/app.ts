@@ -70,7 +70,7 @@ export interface AppDeps {
   /** Device fields of CEF lines (exports). */
   cefDevice?: CefDevice
   /** The API reference's renderer, where the runtime can read it: /docs is served only with it. */
-  docs?: DocsDeps
+  docs?: Omit<DocsDeps, 'trustProxy'>
   /** Aborted when the service begins to shut down: long-lived responses (event streams) end. */
   closing?: AbortSignal
 }
@@ -198,7 +198,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     return c.json({ status: 'ok' })
   })
   app.doc31('/openapi.json', OPENAPI_INFO)
-  if (deps.docs) app.route('/docs', createDocsRoutes(deps.docs))
+  if (deps.docs) app.route('/docs', createDocsRoutes({ ...deps.docs, trustProxy: behindProxy }))
 
   app.notFound((c) => problemResponse(c, ApiError.from('not_found', `no route for ${c.req.method} ${c.req.path}`)))
   app.onError((error, c) => {

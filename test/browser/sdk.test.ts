@@ -238,8 +238,8 @@ describe('the API reference at /docs, in chromium', () => {
     await page.getByText('The public keys that verify access tokens (JWKS)').first().waitFor({ timeout: 60_000 })
     const text = (await page.locator('body').textContent()) ?? ''
     for (const shown of ['Rotate the refresh token', 'Who am I', "Read the caller's tenant trail", 'Every error is application/problem+json']) expect(text).toContain(shown)
-    // The example request goes to this service (the document's server is relative), not to '//v1/...'.
-    expect(text).toContain('Send post request to /v1/auth/login')
+    // The example request goes to this service (the document's server is relative; the page names this origin).
+    expect(text).toContain(`Send post request to ${serviceUrl}/v1/auth/login`)
     expect(problems).toEqual([])
     await page.close()
   }, 120_000)

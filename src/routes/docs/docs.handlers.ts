@@ -1,6 +1,7 @@
 import { Scalar } from '@scalar/hono-api-reference'
 import { Hono } from 'hono'
 import type { AppEnv } from '../../http/app-env.ts'
+import { ownOrigin } from '../../http/require-role.ts'
 
 /** Where the page loads the reference renderer from: this service, never a CDN. */
 export const DOCS_SCRIPT_PATH = '/docs/api-reference.js'
@@ -11,7 +12,12 @@ export interface DocsDeps {
    * runtime that has a file system; read once, on the first request.
    */
   loadRendererScript: () => Promise<Uint8Array>
+  /** Whether a trusted proxy's X-Forwarded-Host/Proto tell the service's origin as clients see it. */
+  trustProxy: boolean
 }
+
+/** An origin fit to be written into the page: scheme, host name or address, port; nothing else. */
+const PLAIN_ORIGIN = /^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$|^https?:\/\/\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/
 
 /**
  * The reference page may run the renderer from this origin and its own one inline initialisation (allowed
@@ -51,8 +57,10 @@ async function inlineScriptHashes(html: string): Promise<string[]> {
  */
 export function createDocsRoutes(deps: DocsDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
-  const render = Scalar<AppEnv>({
+  const render = Scalar<AppEnv>((c) => ({
     url: '/openapi.json',
+    // The document's server is relative (''); the renderer's examples and snippets need this service's origin.
+    ...(PLAIN_ORIGIN.test(ownOrigin(c, deps.trustProxy)) ? { servers: [{ url: ownOrigin(c, deps.trustProxy), description: 'This service' }] } : {}),
     cdn: DOCS_SCRIPT_PATH,
     pageTitle: 'authtrail API',
     withDefaultFonts: false,
@@ -61,7 +69,7 @@ export function createDocsRoutes(deps: DocsDeps): Hono<AppEnv> {
     showDeveloperTools: 'never',
     // The AI agent (enabled by default on localhost) fetches from the vendor's servers.
     ...({ agent: { disabled: true } } as object),
-  })
+  }))
   let script: Promise<{ plain: Uint8Array; gzipped: ArrayBuffer }> | null = null
   const loadScript = () => {
     script ??= deps.loadRendererScript().then(async (plain) => {
