@@ -1,4 +1,5 @@
-import { resolve } from 'node:path'
+import { mkdirSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
 import type { Env } from '../config/env.ts'
 import { createConfiguredSinks } from '../outbox/create-configured-sinks.ts'
 import type { EventSink } from '../sinks/event-sink.ts'
@@ -15,5 +16,7 @@ export function developmentCefFile(env: Pick<Env, 'AUTHTRAIL_ENV' | 'SYSLOG_URL'
 /** The sinks a command delivers to: those configured, with the development CEF file for syslog. */
 export function commandSinks(env: Env): EventSink[] {
   const cefFile = developmentCefFile(env)
+  // The service creates DATA_DIR when it starts; a command may run before it ever has.
+  if (cefFile) mkdirSync(dirname(cefFile), { recursive: true })
   return createConfiguredSinks(cefFile ? { ...env, SYSLOG_URL: `file://${cefFile}` } : env, { deviceVersion: SERVICE_VERSION })
 }
