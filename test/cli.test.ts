@@ -147,6 +147,11 @@ describe('from an empty PostgreSQL to a tenant with an administrator and an audi
     expect(events.find((e) => e!.event_type === 'tenant_plan_changed')).toMatchObject({ channel: 'system', actor_id: null, metadata: { actor_kind: 'service', changes: { lockout_max_failures: { from: 5, to: 3 } } } })
     const same = await authtrail(['tenant', 'update', 'acme', '--lockout-max-failures', '3', '--json'], env)
     expect(JSON.parse(same.stdout).event_ids).toEqual([])
+    const defence = await authtrail(['tenant', 'update', 'acme', '--defence-policy', '{"ip_failure_budget":50}', '--json'], env)
+    expect(defence.code, defence.stderr).toBe(0)
+    const changed = JSON.parse(defence.stdout)
+    expect(changed.tenant.defence_policy).toMatchObject({ ip_failure_budget: 50 })
+    expect(await eventOf(changed.event_ids[0])).toMatchObject({ event_type: 'tenant_defence_policy_changed', metadata: { actor_kind: 'service', to: { ip_failure_budget: 50 } } })
     const listed = await authtrail(['tenant', 'list', '--json'], env)
     expect(JSON.parse(listed.stdout).tenants.map((x: { slug: string }) => x.slug)).toEqual(['acme'])
   })
@@ -211,7 +216,7 @@ describe('from an empty PostgreSQL to a tenant with an administrator and an audi
     expect(lines).toHaveLength(body.events)
     expect(lines.every((e) => e.tenant_id === tenantId)).toBe(true)
     expect(new Set(lines.map((e) => e.event_type))).toEqual(
-      new Set(['tenant_created', 'tenant_plan_changed', 'tenant_settings_changed', 'user_invited', 'registration_succeeded', 'user_role_changed', 'user_disabled', 'user_enabled', 'login_failed', 'lockout_reset', 'login_success']),
+      new Set(['tenant_created', 'tenant_plan_changed', 'tenant_settings_changed', 'tenant_defence_policy_changed', 'user_invited', 'registration_succeeded', 'user_role_changed', 'user_disabled', 'user_enabled', 'login_failed', 'lockout_reset', 'login_success']),
     )
     expect(await eventOf(body.event_id)).toMatchObject({ event_type: 'audit_exported', channel: 'system', metadata: { format: 'ndjson', from: null } })
     // Not a terminal: plain progress lines on stderr, never on stdout.
@@ -226,7 +231,8 @@ describe('from an empty PostgreSQL to a tenant with an administrator and an audi
     const verified = await authtrail(['verify', '--tenant', 'acme', '--json'], env)
     expect(verified.code, verified.stderr).toBe(0)
     const body = JSON.parse(verified.stdout)
-    const [{ n }] = (await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM auth_logs WHERE tenant_id = ${tenantId}`) as [{ n: number }]
+    const [count] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM auth_logs WHERE tenant_id = ${tenantId}`
+    const n = count!.n
     expect(body).toMatchObject({ ok: true, tenants: [{ slug: 'acme', ok: true, verified_events: n }] })
     expect(verified.stderr).toMatch(new RegExp(`^verify: 100% \\| ${n}/${n} events`, 'm'))
 
@@ -293,6 +299,7 @@ describe('usage', () => {
       [['tenant', 'create'], /missing required argument 'slug'/],
       [['tenant', 'create', 'x', '--retention-days', 'forever'], /--retention-days <days>' argument 'forever' is invalid/],
       [['tenant', 'update', 'acme'], /nothing to change/],
+      [['tenant', 'update', 'acme', '--defence-policy', '{"ip_failure_budget":"lots"}'], /--defence-policy: ip_failure_budget: /],
       [['user', 'invite', 'someone@acme.test'], /required option '--tenant <tenant>' not specified/],
       [['user', 'set-role', '--tenant', 'acme', 'audrey@acme.test', 'superuser'], /Allowed choices are user, admin, auditor/],
       [['export', '--tenant', 'acme', '--from', 'last tuesday'], /must be an ISO 8601 instant/],

@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander'
 import { ConfigError } from '../config/env.ts'
-import { isDatabaseUnavailable } from '../db/sqlstate.ts'
+import { isDatabaseUnavailable, isInsufficientPrivilege } from '../db/sqlstate.ts'
 import { SERVICE_VERSION } from '../version.ts'
 import type { ActionResult } from './command-context.ts'
 import { registerCheckCommands } from './commands/checks.ts'
@@ -14,7 +14,8 @@ import { CommandError, EXIT } from './exit-codes.ts'
 const EXIT_CODES_HELP = `
 Exit codes: 0 ok; 1 a check failed (broken chain, diverging copies, dead letters still failing);
 2 bad arguments or an unknown tenant or user; 3 refused (slug or identifier taken, operator exists,
-no downloads in the plan); 69 database unavailable; 70 unexpected error; 78 invalid configuration.
+no downloads in the plan); 69 database unavailable; 70 unexpected error; 78 invalid configuration
+(or a database role without the privilege).
 Without DATABASE_URL (development), commands run on the embedded database in DATA_DIR; stop the service first.
 Changes are recorded with the operator in AUTHTRAIL_OPERATOR_TOKEN as actor, or else the service.`
 
@@ -74,6 +75,10 @@ export async function main(argv: readonly string[], entrypoints: ServiceEntrypoi
       return EXIT.unavailable
     }
     const e = error as { name?: string; message?: string; code?: string }
+    if (isInsufficientPrivilege(error)) {
+      process.stderr.write(`authtrail: the database role connected may not do this (${e.message ?? '42501'}); see the command's --help for the connection it needs\n`)
+      return EXIT.config
+    }
     process.stderr.write(`authtrail: unexpected error: ${e.name ?? 'Error'}${e.code ? ` ${e.code}` : ''}: ${e.message ?? String(error)}\n`)
     return EXIT.internal
   }

@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander'
-import { createTenantAudited, listTenants, updateTenantAudited } from '../../admin/administer-tenants.ts'
+import { changeDefencePolicyAudited, createTenantAudited, listTenants, updateTenantAudited } from '../../admin/administer-tenants.ts'
 import { lockoutPolicyProblem, REGISTRATION_MODES } from '../../core/administration.ts'
+import { DefencePolicyChange } from '../../core/defence-policy.ts'
 import { DEFAULT_LOCKOUT_SETTINGS, newTenantFromSettings, type Tenant } from '../../db/tenants.ts'
 import { CreateTenantBody, UpdateTenantBody } from '../../routes/platform/platform.routes.ts'
 import { tenantBody } from '../../routes/platform/platform.handlers.ts'
@@ -61,6 +62,20 @@ const flagOf = (field: string) => FLAGS[field] ?? `--${field.replaceAll('_', '-'
 function parsed<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } } }, body: unknown): T {
   const result = schema.safeParse(body)
   if (!result.success) throw usageError(result.error.issues.map((i) => `${i.path.length ? flagOf(String(i.path[0])) : 'settings'}: ${i.message}`).join('\n'))
+  return result.data
+}
+
+/** The --defence-policy JSON, checked against the change's schema before anything is written. */
+function defenceChangeOf(text: string): DefencePolicyChange {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    throw usageError('--defence-policy: must be a JSON object, e.g. {"ip_failure_budget":50}')
+  }
+  const result = DefencePolicyChange.safeParse(value)
+  if (!result.success) throw usageError(result.error.issues.map((i) => `--defence-policy: ${i.path.join('.') || '(object)'}: ${i.message}`).join('\n'))
+  if (Object.keys(result.data).length === 0) throw usageError('--defence-policy: name at least one field')
   return result.data
 }
 
@@ -130,22 +145,36 @@ export function registerTenantCommands(program: Command, run: (action: (...args:
   addSettingsOptions(
     tenant
       .command('update')
-      .description("change a tenant's plan or settings (records tenant_plan_changed and/or tenant_settings_changed)")
-      .argument('<tenant>', 'slug or id'),
+      .description("change a tenant's plan, settings or defence policy (records tenant_plan_changed, tenant_settings_changed, tenant_defence_policy_changed)")
+      .argument('<tenant>', 'slug or id')
+      .option('--defence-policy <json>', 'defence policy fields to change, as JSON (README, "Active defence"): {"ip_failure_budget":50}'),
   ).action(
-    run(async (name: string, options: SettingsOptions) => {
+    run(async (name: string, options: SettingsOptions & { defencePolicy?: string }) => {
       const update = parsed(UpdateTenantBody, settingsOf(options))
-      if (Object.keys(update).length === 0) throw usageError('nothing to change: give at least one setting (see --help)')
+      const defence = options.defencePolicy === undefined ? undefined : defenceChangeOf(options.defencePolicy)
+      if (Object.keys(update).length === 0 && defence === undefined) throw usageError('nothing to change: give at least one setting (see --help)')
       const env = commandEnv()
       return withCommandDatabase(env, async ({ sql }) => {
         const current = await tenantNamed(sql, name)
         const actor = await commandActor(sql)
-        const result = await updateTenantAudited({ sql, clock: () => new Date() }, { tenantId: current.id, update, actor })
+        const deps = { sql, clock: () => new Date() }
+        const result = await updateTenantAudited(deps, { tenantId: current.id, update, actor })
         if (result.kind === 'not_found') throw usageError(`unknown tenant ${name}`)
         if (result.kind === 'invalid') throw usageError(`${flagOf(result.field)}: ${result.detail}`)
-        emit(options.json, { tenant: tenantBody(result.tenant), event_ids: result.eventIds }, [
-          `${result.eventIds.length ? 'updated' : 'unchanged'} tenant ${describe(result.tenant)}`,
-          ...result.eventIds.map((id) => `event ${id}`),
+        let tenant = result.tenant
+        const eventIds = [...result.eventIds]
+        if (defence !== undefined) {
+          // Its own transaction and event, as through the API (PATCH /v1/platform/tenants/{id}/defence-policy).
+          const changed = await changeDefencePolicyAudited(deps, { tenantId: current.id, change: defence, actor })
+          if (changed.kind === 'not_found') throw usageError(`unknown tenant ${name}`)
+          if (changed.kind === 'invalid') throw usageError(`--defence-policy: ${changed.field}: ${changed.detail}${eventIds.length ? ` (the other settings were changed: events ${eventIds.join(', ')})` : ''}`)
+          tenant = changed.tenant
+          if (changed.eventId) eventIds.push(changed.eventId)
+        }
+        emit(options.json, { tenant: { ...tenantBody(tenant), defence_policy: tenant.defenceSettings }, event_ids: eventIds }, [
+          `${eventIds.length ? 'updated' : 'unchanged'} tenant ${describe(tenant)}`,
+          ...(defence === undefined ? [] : [`defence policy ${JSON.stringify(tenant.defenceSettings)}`]),
+          ...eventIds.map((id) => `event ${id}`),
         ])
         return 0
       })
