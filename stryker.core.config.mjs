@@ -9,9 +9,9 @@
  */
 export default {
   testRunner: 'vitest',
-  vitest: { configFile: 'vitest.config.ts' },
+  // The unit tests are chosen by that vitest configuration, not with `testFiles` (see its comment).
+  vitest: { configFile: 'vitest.core.config.ts' },
   mutate: ['src/core/**/*.ts', '!src/core/**/*.test.ts'],
-  testFiles: ['src/core/**/*.test.ts'],
   coverageAnalysis: 'perTest',
   // The whole type system stays out of the run: TypeScript-invalid mutants would be killed by `tsc`, not by a test.
   disableTypeChecks: true,

@@ -1,0 +1,10 @@
+import { defineConfig } from 'vitest/config'
+import base from './vitest.config.ts'
+
+/**
+ * The pure core's unit tests only: what `stryker.core.config.mjs` runs each mutant against. Selecting them
+ * here rather than with Stryker's `testFiles` matters: with `testFiles`, StrykerJS 9.6 activates a mutant
+ * of module-level code (a table, a constant) after the module has loaded, so every such mutant survives
+ * whatever the tests check (stryker-js issue 6144).
+ */
+export default defineConfig({ ...base, test: { ...base.test, include: ['src/core/**/*.test.ts'] } })
