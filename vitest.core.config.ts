@@ -5,6 +5,7 @@ import base from './vitest.config.ts'
  * The pure core's unit tests only: what `stryker.core.config.mjs` runs each mutant against. Selecting them
  * here rather than with Stryker's `testFiles` matters: with `testFiles`, StrykerJS 9.6 activates a mutant
  * of module-level code (a table, a constant) after the module has loaded, so every such mutant survives
- * whatever the tests check (stryker-js issue 6144).
+ * whatever the tests check (stryker-js issue 6144). The CEF dictionary test is here too: docs/cef.md, what SIEM
+ * operators read, is generated from the key table in core/cef.ts and must match it.
  */
-export default defineConfig({ ...base, test: { ...base.test, include: ['src/core/**/*.test.ts'] } })
+export default defineConfig({ ...base, test: { ...base.test, include: ['src/core/**/*.test.ts', 'test/cef-docs.test.ts'] } })
