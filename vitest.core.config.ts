@@ -1,5 +1,6 @@
 import { defineConfig } from 'vitest/config'
 import base from './vitest.config.ts'
+import { LoadFailureAsFailedTest } from './test/support/load-failure-reporter.ts'
 
 /**
  * The pure core's unit tests only: what `stryker.core.config.mjs` runs each mutant against. Selecting them
@@ -8,4 +9,12 @@ import base from './vitest.config.ts'
  * whatever the tests check (stryker-js issue 6144). The CEF dictionary test is here too: docs/cef.md, what SIEM
  * operators read, is generated from the key table in core/cef.ts and must match it.
  */
-export default defineConfig({ ...base, test: { ...base.test, include: ['src/core/**/*.test.ts', 'test/cef-docs.test.ts'] } })
+export default defineConfig({
+  ...base,
+  test: {
+    ...base.test,
+    include: ['src/core/**/*.test.ts', 'test/cef-docs.test.ts'],
+    // A mutant that stops a module from loading fails the tests importing it (see the reporter).
+    reporters: ['default', new LoadFailureAsFailedTest()],
+  },
+})

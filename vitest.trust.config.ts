@@ -1,5 +1,6 @@
 import { defineConfig } from 'vitest/config'
 import base from './vitest.config.ts'
+import { LoadFailureAsFailedTest } from './test/support/load-failure-reporter.ts'
 
 /**
  * The tests `stryker.trust.config.mjs` runs each mutant of the trust-critical use cases against: the unit
@@ -27,5 +28,6 @@ export default defineConfig({
       'test/attempt-login.test.ts',
       'test/signed-checkpoints.test.ts',
     ],
+    reporters: ['default', new LoadFailureAsFailedTest()],
   },
 })

@@ -111,6 +111,8 @@ describe('checkpoint token edges', () => {
     expect(checkpointsInCefLines([`${header}flexString1=${token} act=chain_checkpoint`])).toEqual([cp])
     expect(checkpointsInCefLines([`${header}act=chain_checkpoint\tflexString1=${token}`])).toEqual([cp])
     expect(checkpointsInCefLines([`${header}act=chain_checkpoint xflexString1=${token}`])).toEqual([])
+    // Some exports write the extension alone, one record per line.
+    expect(checkpointsInCefLines([`flexString1=${token} act=chain_checkpoint`])).toEqual([cp])
     expect(checkpointsInCefLines([`${header}act=chain_checkpoint flexString1=atcp1.not.a.token`, `${header}act=chain_checkpoint`])).toEqual([])
   })
 })

@@ -23,6 +23,13 @@ describe('canonicalAddress, each written form', () => {
     }
   })
 
+  it('unquotes only a wholly quoted value, and strips a port only from a bare IPv4 address (IPv6 needs brackets)', () => {
+    expect(canonicalAddress('1."2.3.4"')).toBeNull()
+    expect(canonicalAddress('"1.2.3".4')).toBeNull()
+    expect(canonicalAddress('::ffff:1.2.3.4:80')).toBeNull()
+    expect(canonicalAddress('[::ffff:1.2.3.4]:80')).toBe('1.2.3.4')
+  })
+
   it('writes IPv6 in RFC 5952 form', () => {
     expect(canonicalAddress('2001:0db8:0000:0000:0001:0000:0000:0001')).toBe('2001:db8::1:0:0:1')
   })
@@ -34,6 +41,7 @@ describe('parseProxyTrust', () => {
     expect(parseProxyTrust('  ')).toEqual({ kind: 'none' })
     expect(parseProxyTrust(' 0 ')).toEqual({ kind: 'none' })
     expect(parseProxyTrust(' 12 ')).toEqual({ kind: 'hops', hops: 12 })
+    expect(parseProxyTrust('10.0.0.0/8').kind).toBe('ranges')
   })
 
   it('reads a bare address as exactly that address, IPv4 and IPv6', () => {
@@ -49,6 +57,11 @@ describe('resolveClientAddress, the walk', () => {
   it('has no address without a readable socket and no trust', () => {
     expect(resolveClientAddress(null, headers('198.51.100.7'), parseProxyTrust(''))).toBeNull()
     expect(resolveClientAddress('unknown', headers('198.51.100.7'), parseProxyTrust(''))).toBeNull()
+  })
+
+  it('answers the socket address when a trusted proxy sent no forwarding header at all', () => {
+    expect(resolveClientAddress('10.0.0.1', headers(null), parseProxyTrust('1'))).toBe('10.0.0.1')
+    expect(resolveClientAddress('10.0.0.1', headers(null), parseProxyTrust('10.0.0.0/8'))).toBe('10.0.0.1')
   })
 
   it('takes the left-most entry when every hop is trusted', () => {

@@ -40,7 +40,7 @@ describe('RELP frame decoding at its limits', () => {
   })
 
   it('refuses each malformed token: TXNR and DATALEN digits only (1–9), the command letters only (1–32)', () => {
-    for (const header of ['a1 rsp 0', '1a rsp 0', '1234567890 rsp 0', '1 1rsp 0', '1 rsp1 0', `1 ${'r'.repeat(33)} 0`, '1 rsp a0', '1 rsp 0a', '1 rsp 1234567890']) {
+    for (const header of ['a1 rsp 0', '1a rsp 0', '1234567890 rsp 0', '1 1rsp 0', '1 rsp1 0', `1 ${'r'.repeat(33)} 0`, '1 rsp a0', '1 rsp 0a', '1 rsp 1234567890', '1 rs! 0', '1 rs~ 0']) {
       expect(() => decode(`${header}\n`), header).toThrow(new RelpProtocolError(`malformed RELP frame header: ${header}`))
     }
   })
