@@ -42,8 +42,9 @@ export const verifyAnchorsBenchmark: Benchmark = {
         return { seconds, rate: events / seconds, result }
       }
 
-      // One pass over the table first, so that both timed runs read pages already cached.
-      await db.sql`SELECT sum(length(chain_hash)) FROM auth_logs`
+      // One untimed verification first, so that both timed runs find pages cached, code compiled and the
+      // verification threads' set-up paid (without it the first timed run came out up to 30 % slower).
+      await timed('warm-up, chain only (not counted)', () => verifyTenantChain(db.sql, tenant.id, nodeDigester))
       const plain = await timed('chain only', () => verifyTenantChain(db.sql, tenant.id, nodeDigester))
 
       // Signed checkpoints at every 1,000th position of each chain, as the checkpointer would have stored them.
@@ -94,7 +95,7 @@ export const verifyAnchorsBenchmark: Benchmark = {
         notes: [
           `${events.toLocaleString('en-US')} events canonicalised, digested and linked in JS (nodeDigester), loaded with COPY (investigation indexes dropped first: ${dropped.length}); verifyTenantChain reads pages of 5,000 rows per chain and recomputes every digest and link.`,
           `Checkpoints: one per chain every ${CHECKPOINT_EVERY.toLocaleString('en-US')} events (${checkpoints.length.toLocaleString('en-US')} in all), ten times denser than the default CHECKPOINT_EVERY_EVENTS, signed with Ed25519 and inserted into signed_checkpoints; the same list stands for the document store's copies, and CEF lines carrying their tokens for a SIEM file (parsed inside the timed run). Every signature of every anchor is verified, and the chain's hash is compared at every anchored position.`,
-          'The table is read once (a sequential scan) before the two timed runs, the chain alone first, so that both read cached pages.',
+          'One untimed verification of the chain alone runs first; then the chain alone and the anchored verification are timed, in that order.',
         ],
         details: { events, checkpoints: checkpoints.length, plain: { seconds: plain.seconds, rate: plain.rate }, anchored: { seconds: anchored.seconds, rate: anchored.rate }, droppedIndexes: dropped },
       }
