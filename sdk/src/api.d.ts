@@ -1058,6 +1058,8 @@ export interface components {
         };
         RetentionPurgeResult: {
             purged_events: number;
+            /** @description Idle lockout rows removed: not locked, failure window closed, escalation forgotten */
+            removed_lockouts: number;
             before: string;
             shards: {
                 shard: number;

@@ -3,6 +3,7 @@ import type { CheckpointAttestation } from '../audit/chain-checkpoints.ts'
 import { recordEvents } from '../audit/record-events.ts'
 import { fromBase64Url, signCheckpoint, type CheckpointSigner } from '../core/checkpoint.ts'
 import { uuidv7 } from '../core/ids.ts'
+import { LOCKOUT_ESCALATION_MEMORY_SECONDS } from '../core/lockout-policy.ts'
 import type { Sql } from '../db/client.ts'
 import type { Tenant } from '../db/tenants.ts'
 import type { AdminActor } from './admin-actor.ts'
@@ -30,6 +31,8 @@ export interface PurgedShard {
 
 export interface PurgeResult {
   purged_events: number
+  /** Lockout rows removed as idle (not locked, failure window closed, escalation forgotten). */
+  removed_lockouts: number
   before: string
   shards: PurgedShard[]
   /** The retention_purged event; null when nothing had expired (and nothing was written). */
@@ -49,6 +52,8 @@ interface PurgedRow {
  * configured); and a `retention_purged` event, listing every checkpoint of the tenant, is appended with
  * its outbox row. The tenant's chains then verify from their checkpoints (verifyTenantChain). Purges of
  * one tenant serialise on an advisory lock; logins are not blocked (they only append after the prefix).
+ * The tenant's idle lockout rows go too, whether or not events expired: a row whose account is not locked,
+ * whose failure window has closed and whose escalation is forgotten decides nothing an absent row does not.
  *
  * @example
  * await purgeExpiredEvents({ sql, clock, signer }, { tenant, before: new Date(), actor: SYSTEM_ACTOR })
@@ -57,12 +62,14 @@ export async function purgeExpiredEvents(deps: PurgeDeps, request: PurgeRequest)
   const { tenant, actor } = request
   return deps.sql.begin(async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(hashtextextended(${`authtrail.retention/${tenant.id}`}, 0))`
+    const [{ removed }] = (await tx<{ removed: number }[]>`
+      SELECT delete_idle_account_lockouts(${tenant.id}, ${LOCKOUT_ESCALATION_MEMORY_SECONDS})::int AS removed`) as [{ removed: number }]
     const purged = await tx<PurgedRow[]>`
       SELECT shard, boundary_seq, boundary_hash, deleted::int AS deleted
       FROM purge_expired_auth_logs(${tenant.id}, ${request.before})`
     const shards = purged.map((p) => ({ shard: p.shard, boundary_seq: p.boundary_seq, deleted: p.deleted }))
     const total = purged.reduce((n, p) => n + p.deleted, 0)
-    if (purged.length === 0) return { purged_events: 0, before: request.before.toISOString(), shards, event_id: null }
+    if (purged.length === 0) return { purged_events: 0, removed_lockouts: removed, before: request.before.toISOString(), shards, event_id: null }
 
     const now = deps.clock()
     const eventId = uuidv7(now.getTime())
@@ -110,6 +117,6 @@ export async function purgeExpiredEvents(deps: PurgeDeps, request: PurgeRequest)
     // Tenant-wide, like the chains it cuts: no organisation, so every organisation of the tenant sees it.
     const draft = { id: eventId, eventType: 'retention_purged', outcome: 'success', reason: 'retention_expired', origin: actor.origin, actorId: actor.userId, metadata } as const
     await recordEvents(tx, tenant, [draft], { now })
-    return { purged_events: total, before: request.before.toISOString(), shards, event_id: eventId }
+    return { purged_events: total, removed_lockouts: removed, before: request.before.toISOString(), shards, event_id: eventId }
   })
 }

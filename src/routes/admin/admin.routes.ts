@@ -73,6 +73,7 @@ export const retentionPurgeRoute = route('post', '/retention/purge', "Purge the 
           schema: z
             .object({
               purged_events: z.number().int(),
+              removed_lockouts: z.number().int().openapi({ description: 'Idle lockout rows removed: not locked, failure window closed, escalation forgotten' }),
               before: z.string(),
               shards: z.array(z.object({ shard: z.number().int(), boundary_seq: z.number().int(), deleted: z.number().int() })),
               event_id: z.string().nullable(),
