@@ -62,8 +62,9 @@ export async function purgeExpiredEvents(deps: PurgeDeps, request: PurgeRequest)
   const { tenant, actor } = request
   return deps.sql.begin(async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(hashtextextended(${`authtrail.retention/${tenant.id}`}, 0))`
-    const [{ removed }] = (await tx<{ removed: number }[]>`
-      SELECT delete_idle_account_lockouts(${tenant.id}, ${LOCKOUT_ESCALATION_MEMORY_SECONDS})::int AS removed`) as [{ removed: number }]
+    const [idle] = await tx<{ removed: number }[]>`
+      SELECT delete_idle_account_lockouts(${tenant.id}, ${LOCKOUT_ESCALATION_MEMORY_SECONDS})::int AS removed`
+    const removed = idle!.removed
     const purged = await tx<PurgedRow[]>`
       SELECT shard, boundary_seq, boundary_hash, deleted::int AS deleted
       FROM purge_expired_auth_logs(${tenant.id}, ${request.before})`
