@@ -142,8 +142,9 @@ export async function attemptLogin(deps: LoginDeps, input: LoginInput): Promise<
         if (ticket) passwordValid = await verifyPassword(deps, account, input.password)
       }
     }
-    const recorded = await recordLoginAttempt(deps, input, account, address, snapshots, attemptId, passwordValid).catch((error: unknown) =>
-      answerIfCommitted(deps, input, account, attemptId, error),
+    const pending: PendingSession = {}
+    const recorded = await recordLoginAttempt(deps, input, account, address, snapshots, attemptId, passwordValid, pending).catch((error: unknown) =>
+      answerIfCommitted(deps, input, account, attemptId, pending, error),
     )
     if (recorded.kind !== 'already_recorded') return recorded
   } finally {
@@ -164,11 +165,26 @@ export async function attemptLogin(deps: LoginDeps, input: LoginInput): Promise<
  * id is looked up on another connection: recorded, it is answered as recorded (as a retry would be); not
  * recorded, or the database still unreachable, the original error stands (503) and nothing was written.
  */
-async function answerIfCommitted(deps: LoginDeps, input: LoginInput, account: LoginAccount, attemptId: string, error: unknown): Promise<LoginResult> {
+async function answerIfCommitted(deps: LoginDeps, input: LoginInput, account: LoginAccount, attemptId: string, pending: PendingSession, error: unknown): Promise<LoginResult> {
   if (!isConnectionLost(error)) throw error
-  const replay = await replayRecordedAttempt(deps, input, account, attemptId).catch(() => null)
-  if (replay?.kind === 'replayed') return { ...replay.result, replayed: false }
+  // The connection that was lost may take others with it (a reset proxy, a restarting server): a few tries.
+  for (let tries = 0; tries < 3; tries++) {
+    // First give a commit the server had already received the time to finish.
+    await new Promise((resolve) => setTimeout(resolve, 100 * (tries + 1)))
+    const replay = await replayRecordedAttempt(deps, input, account, attemptId).catch(() => null)
+    if (replay?.kind === 'not_recorded') break
+    if (replay?.kind === 'replayed') {
+      const result = { ...replay.result, replayed: false }
+      // A success committed with its session: the refresh token stored with it is the one to give.
+      return result.kind === 'success' && pending.opened ? { ...result, opened: pending.opened } : result
+    }
+  }
   throw error
+}
+
+/** The session a success stores with its event, kept for the answer should the commit's acknowledgement be lost. */
+interface PendingSession {
+  opened?: OpenedSession
 }
 
 async function verifyPassword(deps: LoginDeps, account: LoginAccount, password: string): Promise<boolean> {
@@ -204,6 +220,7 @@ async function recordLoginAttempt(
   snapshots: AttemptSnapshots,
   attemptId: string,
   passwordValid: boolean | null,
+  pending: PendingSession = {},
 ): Promise<LoginResult | AlreadyRecorded> {
   const { tenant, identifier, origin } = input
   const policy = tenant.defencePolicy
@@ -228,7 +245,10 @@ async function recordLoginAttempt(
         // The session is stored in the very transaction that records the success.
         return deps.sql.begin(async (tx) => {
           const recorded = await recordIn(tx, drafts, write)
-          if (recorded.kind === 'recorded') opened = await openSessionIn(tx, { claims: session, channel: origin.channel === 'mobile' ? 'mobile' : 'web', deviceId: origin.deviceId, now, ttlSeconds })
+          if (recorded.kind === 'recorded') {
+            opened = await openSessionIn(tx, { claims: session, channel: origin.channel === 'mobile' ? 'mobile' : 'web', deviceId: origin.deviceId, now, ttlSeconds })
+            pending.opened = opened
+          }
           return recorded
         })
       }

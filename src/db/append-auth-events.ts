@@ -3,7 +3,7 @@ import type { LockoutState } from '../core/lockout-policy.ts'
 import { defenceWriteJson, staleDefenceFromJson, type DefenceWrite, type StaleDefence, type StaleDefenceJson } from './ip-throttles.ts'
 import { lockoutStateFromJson, lockoutStateJson, type LockoutStateJson } from './lockouts.ts'
 import type { Queryable } from './queryable.ts'
-import { hasRequestDeadline } from './request-deadline.ts'
+import { requestDeadlineAt, RequestDeadlineError } from './request-deadline.ts'
 
 /** One event as the append function takes it: its fields and its canonical JSON around the sequence number. */
 export interface AppendedEventInput extends UnsequencedEvent {
@@ -60,14 +60,12 @@ type RawAnswer =
  * Calls append_auth_events(): in one round trip (and, outside a transaction, one transaction) it checks
  * the lockout row under its lock, numbers, digests and links the events under the chain head's lock, and
  * writes the auth_logs rows, the outbox rows, the new head and the lockout state. The only way the
- * runtime role can write the trail. Called on the client (not a transaction) on behalf of a request, it
- * runs in a transaction of its own, so that it commits only before the request's deadline.
+ * runtime role can write the trail. On behalf of a request it runs only before the request's deadline, on
+ * the server's clock: a call held up by the network past the 503 writes nothing.
  */
 export async function appendAuthEvents(db: Queryable, request: AppendRequest): Promise<AppendAnswer> {
-  if ('begin' in db && hasRequestDeadline()) {
-    const client = db as unknown as { begin<T>(body: (tx: Queryable) => Promise<T>): Promise<T> }
-    return client.begin((tx) => appendAuthEvents(tx, request))
-  }
+  const deadline = requestDeadlineAt()
+  const inTime = deadline === null ? db`` : db`WHERE clock_timestamp() < ${deadline}`
   const { lockout } = request
   const attempt = {
     tenant_id: request.tenantId,
@@ -85,11 +83,12 @@ export async function appendAuthEvents(db: Queryable, request: AppendRequest): P
     }),
   }
   const [row] = request.defence
-    ? await db<{ answer: RawAnswer }[]>`SELECT append_login_attempt(${db.json({ ...attempt, defence: defenceWriteJson(request.defence) } as never)}) AS answer`
+    ? await db<{ answer: RawAnswer }[]>`SELECT append_login_attempt(${db.json({ ...attempt, defence: defenceWriteJson(request.defence) } as never)}) AS answer ${inTime}`
     : request.applyChanges
-      ? await db<{ answer: RawAnswer }[]>`SELECT apply_admin_events(${db.json(attempt as never)}) AS answer`
-    : await db<{ answer: RawAnswer }[]>`SELECT append_auth_events(${db.json(attempt as never)}) AS answer`
-  const answer = row!.answer
+      ? await db<{ answer: RawAnswer }[]>`SELECT apply_admin_events(${db.json(attempt as never)}) AS answer ${inTime}`
+    : await db<{ answer: RawAnswer }[]>`SELECT append_auth_events(${db.json(attempt as never)}) AS answer ${inTime}`
+  if (row === undefined) throw new RequestDeadlineError()
+  const answer = row.answer
   if (answer.status === 'stale') return { status: 'stale', lockout: lockoutStateFromJson(answer.lockout) }
   if (answer.status === 'stale_defence') return { status: 'stale_defence', defence: staleDefenceFromJson(answer) }
   return answer

@@ -7,7 +7,7 @@ import { AsyncLocalStorage } from 'node:async_hooks'
  * statement, so that statement_timeout never runs), the work queued behind the stall would otherwise
  * commit after the client was told it failed.
  */
-const deadlines = new AsyncLocalStorage<AbortSignal>()
+const deadlines = new AsyncLocalStorage<{ signal: AbortSignal; at: Date }>()
 
 /** The error a transaction ends with when its request's deadline passed before it could commit. */
 export class RequestDeadlineError extends Error {
@@ -20,23 +20,28 @@ export class RequestDeadlineError extends Error {
 }
 
 /**
- * Runs `body` on behalf of a request whose deadline is `signal`.
+ * Runs `body` on behalf of a request answered 503 at `at`, when `signal` is aborted.
  *
  * @example
  * const deadline = new AbortController()
  * setTimeout(() => deadline.abort(), 5_000)
- * await withRequestDeadline(deadline.signal, () => handle(request))
+ * await withRequestDeadline(deadline.signal, new Date(Date.now() + 5_000), () => handle(request))
  */
-export function withRequestDeadline<T>(signal: AbortSignal, body: () => T): T {
-  return deadlines.run(signal, body)
+export function withRequestDeadline<T>(signal: AbortSignal, at: Date, body: () => T): T {
+  return deadlines.run({ signal, at }, body)
 }
 
-/** True while a request's deadline is in scope (its transactions must be checked before they commit). */
-export function hasRequestDeadline(): boolean {
-  return deadlines.getStore() !== undefined
+/**
+ * When the current request will have been answered, or null outside a request: a single statement that
+ * commits by itself checks it on the server (`WHERE clock_timestamp() < deadline`), so that one held up
+ * by the network and executed late writes nothing. Exact as far as the service's and the database's
+ * clocks agree.
+ */
+export function requestDeadlineAt(): Date | null {
+  return deadlines.getStore()?.at ?? null
 }
 
 /** Throws RequestDeadlineError when the current request's deadline has passed. */
 export function assertBeforeRequestDeadline(): void {
-  if (deadlines.getStore()?.aborted) throw new RequestDeadlineError()
+  if (deadlines.getStore()?.signal.aborted) throw new RequestDeadlineError()
 }

@@ -21,7 +21,7 @@ export function boundRequestTime(ms: number): MiddlewareHandler<AppEnv> {
       }, ms)
     })
     try {
-      await Promise.race([withRequestDeadline(deadline.signal, next), expired])
+      await Promise.race([withRequestDeadline(deadline.signal, new Date(Date.now() + ms), next), expired])
     } finally {
       clearTimeout(timer)
     }
