@@ -26,7 +26,7 @@ import { createAuditRoutes } from './routes/audit/verify.handlers.ts'
 import { isOriginAllowedByAnyTenant } from './db/sessions.ts'
 import { createAuthRoutes, createJwksRoutes, sessionCookieNames } from './routes/auth/auth.handlers.ts'
 import { createInvestigationRoutes } from './routes/investigation/investigation.handlers.ts'
-import { createMetricsRoutes } from './routes/metrics/metrics.handlers.ts'
+import { createMetricsRoutes, type MetricsAccess } from './routes/metrics/metrics.handlers.ts'
 import { createConsoleRoutes } from './routes/console/console.handlers.ts'
 import { createDocsRoutes, type DocsDeps } from './routes/docs/docs.handlers.ts'
 import { createMonitoringRoutes } from './routes/monitoring/monitoring.handlers.ts'
@@ -52,6 +52,11 @@ export interface AppDeps {
     trustProxy: ProxyTrust | boolean
     /** Every request is answered within this many milliseconds (REQUEST_TIMEOUT_MS; 5000 when not given). */
     requestTimeoutMs?: number
+    /**
+     * GET /metrics on this app: `public` (the default), behind a bearer token, or `none` (served on a
+     * listener of its own, or not at all: see the runtime's boot).
+     */
+    metricsAccess?: MetricsAccess
     secureCookies: boolean
   }
   log: (entry: Record<string, unknown>) => void
@@ -189,7 +194,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   app.route('/v1/admin', createAdminRoutes({ sql, retentionSql: deps.retentionSql, tokens, clock, origin, sinks: deps.sinks ?? [], signer: keys?.signer ?? null, cefDevice: deps.cefDevice, onTenantChanged: deps.tenants?.invalidate }))
   app.route('/v1/platform', createPlatformRoutes({ sql, clock, origin, onTenantChanged: deps.tenants?.invalidate }))
   app.route('/v1/monitoring', createMonitoringRoutes({ sql, tokens, clock, sinks: deps.sinks ?? [], log, closing: deps.closing }))
-  if (deps.metrics) app.route('/', createMetricsRoutes(deps.metrics))
+  const metricsAccess = deps.config.metricsAccess ?? { kind: 'public' }
+  if (deps.metrics && metricsAccess.kind !== 'none') app.route('/', createMetricsRoutes(deps.metrics, metricsAccess))
   app.route('/console', createConsoleRoutes())
   app.route('/', createJwksRoutes(tokens))
 

@@ -88,6 +88,11 @@ export const envSchema = z
     /** argon2id verifications running at once, and waiting: beyond both, a login is refused with 503 at once. */
     PASSWORD_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(4),
     PASSWORD_HASH_QUEUE: z.coerce.number().int().min(0).max(100_000).default(64),
+    /** GET /metrics answers only with `Authorization: Bearer <this>`. */
+    METRICS_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
+    /** GET /metrics is served on this port only (its own listener, on METRICS_HOST), not on PORT. */
+    METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+    METRICS_HOST: z.string().min(1).optional(),
     /** `authtrail migrate` connects with this (the owner role); DATABASE_URL is the runtime role's. */
     MIGRATION_DATABASE_URL: POSTGRES_URL.optional(),
     /** The retention role's connection: the purge command, and the API's purge when set. */

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path'
-import type { OpenAPIHono } from '@hono/zod-openapi'
+import { OpenAPIHono } from '@hono/zod-openapi'
 import { createApp, type AppDeps } from '../app.ts'
 import { createCheckpointer, type Checkpointer } from '../audit/checkpoint-chain-heads.ts'
 import { createBoundedHasher } from '../auth/bounded-hasher.ts'
@@ -16,7 +16,8 @@ import { DEMO, seedDemo } from '../db/seed-demo.ts'
 import type { AppEnv, ClientAddressResolver } from '../http/app-env.ts'
 import { createLogger } from '../http/logger.ts'
 import { relayMetricsContributor } from '../metrics/relay-metrics.ts'
-import { createServiceMetrics } from '../metrics/service-metrics.ts'
+import { createServiceMetrics, type ServiceMetrics } from '../metrics/service-metrics.ts'
+import { createMetricsRoutes, type MetricsAccess } from '../routes/metrics/metrics.handlers.ts'
 import { createConfiguredDocumentStore, createConfiguredSinks } from '../outbox/create-configured-sinks.ts'
 import { createOutboxRelay, type OutboxRelay } from '../outbox/create-outbox-relay.ts'
 import { SERVICE_VERSION } from '../version.ts'
@@ -37,6 +38,8 @@ export interface Services {
   log: (entry: Record<string, unknown>) => void
   /** The argon2id implementation chosen at start-up (PASSWORD_HASHER). */
   passwordHasher: PasswordHasherKind
+  /** GET /metrics alone, for a listener of its own on METRICS_PORT; null when METRICS_PORT is not set. */
+  metricsApp: OpenAPIHono<AppEnv> | null
   /** Ends the open event streams, so that the server can stop: call it before stopping the server. */
   endStreams(): void
   close(): Promise<void>
@@ -103,6 +106,8 @@ export async function bootServices(env: Env, resolveAddress: ClientAddressResolv
   const closing = new AbortController()
   const metrics = createServiceMetrics({ sql, contributors: [relayMetricsContributor(sql, relay ? () => relay.stats() : undefined)] })
 
+  const { onMain: metricsAccess, ownListener } = metricsExposure(env)
+  if (metricsAccess.kind === 'none' && !ownListener) log({ level: 'warn', msg: 'GET /metrics is not served: outside development it needs METRICS_TOKEN or METRICS_PORT' })
   const app = createApp({
     sql,
     hasher,
@@ -110,7 +115,7 @@ export async function bootServices(env: Env, resolveAddress: ClientAddressResolv
     clock: () => new Date(),
     dummyHash,
     resolveAddress,
-    config: { tokenTtlSeconds: env.JWT_TTL_SECONDS, refreshTtlSeconds: env.REFRESH_TTL_SECONDS, trustProxy: env.TRUSTED_PROXIES ?? env.TRUST_PROXY, requestTimeoutMs: env.REQUEST_TIMEOUT_MS, secureCookies: env.AUTHTRAIL_ENV !== 'development' },
+    config: { tokenTtlSeconds: env.JWT_TTL_SECONDS, refreshTtlSeconds: env.REFRESH_TTL_SECONDS, trustProxy: env.TRUSTED_PROXIES ?? env.TRUST_PROXY, requestTimeoutMs: env.REQUEST_TIMEOUT_MS, secureCookies: env.AUTHTRAIL_ENV !== 'development', metricsAccess },
     log,
     sinks,
     metrics,
@@ -134,6 +139,7 @@ export async function bootServices(env: Env, resolveAddress: ClientAddressResolv
     cefFile,
     log,
     passwordHasher: kind,
+    metricsApp: ownListener ? createMetricsApp(metrics, env.METRICS_TOKEN) : null,
     endStreams: () => closing.abort(),
     close: async () => {
       closing.abort()
@@ -145,6 +151,23 @@ export async function bootServices(env: Env, resolveAddress: ClientAddressResolv
       await embedded?.stop()
     },
   }
+}
+
+/**
+ * Where GET /metrics is served, and to whom: with METRICS_PORT on its own listener only (behind
+ * METRICS_TOKEN too when set); with METRICS_TOKEN alone on the service's port behind the token; with
+ * neither, publicly in development and not at all elsewhere (its values describe every tenant).
+ */
+export function metricsExposure(env: Pick<Env, 'AUTHTRAIL_ENV' | 'METRICS_TOKEN' | 'METRICS_PORT'>): { onMain: MetricsAccess; ownListener: boolean } {
+  if (env.METRICS_PORT !== undefined) return { onMain: { kind: 'none' }, ownListener: true }
+  if (env.METRICS_TOKEN !== undefined) return { onMain: { kind: 'token', token: env.METRICS_TOKEN }, ownListener: false }
+  return { onMain: env.AUTHTRAIL_ENV === 'development' ? { kind: 'public' } : { kind: 'none' }, ownListener: false }
+}
+
+function createMetricsApp(metrics: ServiceMetrics, token: string | undefined): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>()
+  app.route('/', createMetricsRoutes(metrics, token === undefined ? { kind: 'public' } : { kind: 'token', token }))
+  return app
 }
 
 /** What a newcomer sees after start-up in development: how to log in, and where the CEF lines go. */

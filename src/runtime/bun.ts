@@ -23,8 +23,11 @@ await runCommand(async () => {
   const server = Bun.serve({ fetch: (request, srv) => services.app.fetch(request, srv), port: env.PORT, hostname: env.HOST })
   const port = server.port ?? env.PORT
   console.log(env.AUTHTRAIL_ENV === 'development' ? developmentBanner(port, env.HOST, services) : `authtrail listening on ${env.HOST}:${port} (bun)`)
+  const metricsApp = services.metricsApp
+  const metricsServer = metricsApp ? Bun.serve({ fetch: (request) => metricsApp.fetch(request), port: env.METRICS_PORT, hostname: env.METRICS_HOST ?? env.HOST }) : null
   const shutdown = () => {
     services.endStreams()
+    void metricsServer?.stop()
     void server.stop().then(() => services.close()).then(() => process.exit(0))
   }
   process.on('SIGTERM', shutdown)

@@ -40,8 +40,11 @@ await runCommand(async () => {
     },
     (request, info) => services.app.fetch(request, info),
   )
+  const metricsApp = services.metricsApp
+  const metricsServer = metricsApp ? Deno.serve({ port: env.METRICS_PORT, hostname: env.METRICS_HOST ?? env.HOST }, (request) => metricsApp.fetch(request)) : null
   const shutdown = () => {
     services.endStreams()
+    void metricsServer?.shutdown()
     void server.shutdown().then(() => services.close()).then(() => Deno.exit(0))
   }
   Deno.addSignalListener('SIGTERM', shutdown)

@@ -11,8 +11,12 @@ await runCommand(async () => {
   const server = serveNode(services.app, { port: env.PORT, hostname: env.HOST }, (port) => {
     console.log(env.AUTHTRAIL_ENV === 'development' ? developmentBanner(port, env.HOST, services) : `authtrail listening on ${env.HOST}:${port}`)
   })
+  const metricsServer = services.metricsApp
+    ? serveNode(services.metricsApp, { port: env.METRICS_PORT!, hostname: env.METRICS_HOST ?? env.HOST }, (port) => console.log(`authtrail metrics on ${env.METRICS_HOST ?? env.HOST}:${port}`))
+    : null
   const shutdown = () => {
     services.endStreams()
+    metricsServer?.close()
     server.close(() => void services.close().then(() => process.exit(0)))
     server.closeIdleConnections()
     // A connection still busy after a grace period (a client holding a request open on a kept-alive
