@@ -24,6 +24,7 @@ import { hashChainBenchmark } from './hash-chain.ts'
 import { ipThrottleBenchmark } from './ip-throttle.ts'
 import { queriesBenchmark } from './queries.ts'
 import { relayBenchmark } from './relay.ts'
+import { relayPipelineBenchmark } from './relay-pipeline.ts'
 import { sessionsBenchmark } from './sessions.ts'
 import { syslogFramingBenchmark } from './syslog-framing.ts'
 import { verificationBenchmark } from './verification.ts'
@@ -33,7 +34,7 @@ import { verifyAnchorsBenchmark } from './verify-anchors.ts'
 import { wasmArgon2idBenchmark } from './wasm-argon2id.ts'
 import { writePathBenchmark } from './write-path.ts'
 
-const BENCHMARKS: Benchmark[] = [writePathBenchmark, ipThrottleBenchmark, auditOverheadBenchmark, wasmArgon2idBenchmark, hashChainBenchmark, verificationBenchmark, checkpointsBenchmark, verifyAnchorsBenchmark, relayBenchmark, syslogFramingBenchmark, queriesBenchmark, consoleBenchmark, sessionsBenchmark]
+const BENCHMARKS: Benchmark[] = [writePathBenchmark, ipThrottleBenchmark, auditOverheadBenchmark, wasmArgon2idBenchmark, hashChainBenchmark, verificationBenchmark, checkpointsBenchmark, verifyAnchorsBenchmark, relayBenchmark, relayPipelineBenchmark, syslogFramingBenchmark, queriesBenchmark, consoleBenchmark, sessionsBenchmark]
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url))
 const ARTEFACT_DIR = `${RESULTS_DIR}artefacts/`
