@@ -130,7 +130,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Recompute the caller's tenant hash chains against the signed checkpoints and name the first broken sequence number */
+        /** Recompute the caller's tenant hash chains against the signed checkpoints and name the first broken sequence number. One verification runs at a time per tenant: a call made while one runs joins it and gets its result */
         get: operations["verifyChains"];
         put?: never;
         post?: never;

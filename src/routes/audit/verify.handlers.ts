@@ -3,7 +3,7 @@ import type { TokenService } from '../../auth/tokens.ts'
 import type { PublishedKey } from '../../audit/checkpoint-keys.ts'
 import { recordChainVerification } from '../../audit/chain-verifications.ts'
 import { nodeDigester } from '../../audit/node-digester.ts'
-import { verifyTenantChain } from '../../audit/verify-tenant-chain.ts'
+import { verifyTenantChain, type TenantVerification } from '../../audit/verify-tenant-chain.ts'
 import type { CheckpointVerifier } from '../../core/checkpoint.ts'
 import type { Sql } from '../../db/client.ts'
 import { ApiError } from '../../errors/codes.ts'
@@ -30,6 +30,18 @@ export interface AuditRouteDeps {
  */
 export function createAuditRoutes(deps: AuditRouteDeps): OpenAPIHono<AppEnv> {
   const audit = createRouter()
+  // One verification at a time per tenant (and anchors) in this process: it re-reads the whole trail
+  // (about 50 s of CPU at a million events), so a concurrent call, a retry after a 503 from the request
+  // bound included, joins the running one and gets its result rather than starting another.
+  const running = new Map<string, Promise<TenantVerification>>()
+  const verifyOnce = (key: string, run: () => Promise<TenantVerification>): Promise<TenantVerification> => {
+    let verification = running.get(key)
+    if (verification === undefined) {
+      verification = run().finally(() => running.delete(key))
+      running.set(key, verification)
+    }
+    return verification
+  }
   audit.use(verifyRoute.path, requireRole(deps.tokens, ['admin', 'auditor']))
   audit.openapi(verifyRoute, async (c) => {
     const tenantId = c.get('session').tid
@@ -37,11 +49,15 @@ export function createAuditRoutes(deps: AuditRouteDeps): OpenAPIHono<AppEnv> {
     if (anchors === 'docstore' && deps.documentStore === null) {
       throw ApiError.from('validation_failed', 'no document store is configured', [{ field: 'anchors', detail: 'no document store is configured' }])
     }
-    const docstore = anchors === 'docstore' ? await deps.documentStore!.listChainCheckpoints(tenantId) : undefined
-    const started = performance.now()
-    const result = await verifyTenantChain(deps.sql, tenantId, nodeDigester, { verifier: deps.checkpointVerifier, anchors: { docstore } })
-    // Recorded for the live overview: when, by whom, and what it found.
-    await recordChainVerification(deps.sql, { tenantId, result, via: 'api', verifiedBy: c.get('session').sub, verifiedAt: deps.clock(), durationMs: performance.now() - started })
+    const verifiedBy = c.get('session').sub
+    const result = await verifyOnce(`${tenantId}/${anchors ?? ''}`, async () => {
+      const docstore = anchors === 'docstore' ? await deps.documentStore!.listChainCheckpoints(tenantId) : undefined
+      const started = performance.now()
+      const verification = await verifyTenantChain(deps.sql, tenantId, nodeDigester, { verifier: deps.checkpointVerifier, anchors: { docstore } })
+      // Recorded for the live overview: when, by whom (who started it), and what it found.
+      await recordChainVerification(deps.sql, { tenantId, result: verification, via: 'api', verifiedBy, verifiedAt: deps.clock(), durationMs: performance.now() - started })
+      return verification
+    })
     return c.json(result, 200)
   })
   audit.openapi(keysRoute, (c) => c.json({ keys: deps.publishedKeys.map((k) => ({ ...k })) }, 200))

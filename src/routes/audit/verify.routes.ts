@@ -59,7 +59,7 @@ export const VerificationSchema = z
   })
   .openapi('ChainVerification')
 
-export const verifyRoute = route('get', '/verify', "Recompute the caller's tenant hash chains against the signed checkpoints and name the first broken sequence number", {
+export const verifyRoute = route('get', '/verify', "Recompute the caller's tenant hash chains against the signed checkpoints and name the first broken sequence number. One verification runs at a time per tenant: a call made while one runs joins it and gets its result", {
   operationId: 'verifyChains',
   request: {
     query: z.object({
