@@ -37,6 +37,16 @@ async function exportAs(format: string, auth: string): Promise<Response> {
 }
 
 describe('GET /v1/admin/export', () => {
+  it('names a download without from after its first event, not the start of time', async () => {
+    const admin = await bearerFor(t.tokens, open, 'admin@open.test')
+    const res = await getWith(t.app, '/v1/admin/export?format=csv', admin)
+    expect(res.status).toBe(200)
+    await res.text()
+    const [first] = await db.sql<{ at: Date }[]>`SELECT min(occurred_at) AS at FROM auth_logs WHERE tenant_id = ${open.tenant.id}`
+    expect(first!.at.getTime()).toBe(T0 - 1)
+    expect(res.headers.get('content-disposition')).toBe(`attachment; filename="authtrail-open-${new Date(T0 - 1).toISOString().replaceAll(':', '')}.csv"`)
+  })
+
   it('streams NDJSON: every event of the range, in time order, as replicated (digests and links), and audits the export', async () => {
     const admin = await bearerFor(t.tokens, open, 'admin@open.test')
     const res = await exportAs('ndjson', admin)

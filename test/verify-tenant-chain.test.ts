@@ -89,7 +89,7 @@ describe('verifyTenantChain', () => {
     const result = await verifyTenantChain(db.sql, tenant.id, nodeDigester, {
       pageSize: 10,
       threads: 0,
-      onVerified: () => void (appending ??= appendMany(tenant, 0, 7)),
+      onProgress: () => void (appending ??= appendMany(tenant, 0, 7)),
     })
     await appending
     expect(result.first_break).toBeNull()

@@ -6,7 +6,7 @@ import type { Tenant } from '../db/tenants.ts'
 import { organisationClause } from '../db/organisation-clause.ts'
 import type { TenantScope } from '../core/tenancy.ts'
 import type { AdminActor } from './admin-actor.ts'
-import { DEFAULT_CEF_DEVICE, exportPreamble, formatExportLine, type ExportFormat } from './export-formats.ts'
+import { DEFAULT_CEF_DEVICE, EXPORT_MEDIA, exportPreamble, formatExportLine, type ExportFormat } from './export-formats.ts'
 
 export interface ExportDeps {
   sql: Sql
@@ -29,7 +29,21 @@ export interface ExportRequest {
 
 export type ExportResult =
   | { kind: 'download_not_allowed'; eventId: string }
-  | { kind: 'streaming'; eventId: string; body: ReadableStream<Uint8Array> }
+  | { kind: 'streaming'; eventId: string; body: ReadableStream<Uint8Array>; fileName: string }
+
+/** The events an export of `range` holds, and when the first of them happened (null when none). Scoped in SQL. */
+export async function exportExtent(sql: Sql, scope: TenantScope, range: { from?: Date; to: Date }): Promise<{ events: number; first: Date | null }> {
+  const [row] = await sql<{ events: number; first: Date | null }[]>`
+    SELECT count(*)::int8 AS events, min(occurred_at) AS first FROM auth_logs
+    WHERE tenant_id = ${scope.tenantId} ${organisationClause(sql, scope)}
+      ${range.from ? sql`AND occurred_at >= ${range.from}` : sql``} AND occurred_at < ${range.to}`
+  return { events: Number(row?.events ?? 0), first: row?.first ?? null }
+}
+
+/** `authtrail-<slug>-<start>.<ext>`, the start being `from`, else the first event, else the end. */
+export function exportFileName(tenantSlug: string, format: ExportFormat, start: Date): string {
+  return `authtrail-${tenantSlug}-${start.toISOString().replaceAll(':', '')}.${EXPORT_MEDIA[format].extension}`
+}
 
 /**
  * Exports a tenant's events in a time range. The plan's `can_download` is checked here, whoever calls;
@@ -65,9 +79,12 @@ export async function exportAuditTrail(deps: ExportDeps, request: ExportRequest)
     ),
   )
   if (!allowed) return { kind: 'download_not_allowed', eventId: event!.id }
+  // Named after the first event it holds, not the start of time, when `from` is left out.
+  const start = request.from ?? (await exportExtent(deps.sql, request.scope, { to })).first ?? to
   return {
     kind: 'streaming',
     eventId: event!.id,
+    fileName: exportFileName(tenant.slug, request.format, start),
     body: streamEvents(deps, request.scope, { from: request.from, to }, request.format),
   }
 }

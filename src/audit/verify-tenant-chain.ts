@@ -73,8 +73,6 @@ export interface VerifyOptions {
   anchors?: { docstore?: readonly SignedCheckpoint[]; siem?: readonly SignedCheckpoint[] }
   /** Rows read per query (keyset pagination); tests make it small to cross page boundaries cheaply. */
   pageSize?: number
-  /** Told the number of events each verified page held, as verification goes (a command's progress). */
-  onVerified?: (events: number) => void
   /**
    * Worker threads that parse and hash the pages (chains are independent, so several are verified at
    * once); 0 verifies in process. Default: the cores the runtime reports, for a tenant whose chain heads
@@ -286,7 +284,6 @@ export async function verifyTenantChain(sql: Sql, tenantId: string, digester: Di
     const verifyPage = async ({ page, lastSeq }: CopyPage): Promise<boolean> => {
       const result = await pages.verify({ page, columns: AUTH_LOG_COLUMNS, from, anchors: anchorsWithin(anchorHashes, from.seq, lastSeq) })
       verified += result.count
-      options.onVerified?.(result.count)
       progress.verified += result.count
       options.onProgress?.({ ...progress })
       if (!result.ok) {

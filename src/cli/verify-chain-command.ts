@@ -1,6 +1,6 @@
 import { recordChainVerification } from '../audit/chain-verifications.ts'
 import { nodeDigester } from '../audit/node-digester.ts'
-import { verifyTenantChain, type AnchoredBreak, type TenantVerification } from '../audit/verify-tenant-chain.ts'
+import { verifyTenantChain, type AnchoredBreak, type TenantVerification, type VerificationProgress } from '../audit/verify-tenant-chain.ts'
 import type { CheckpointVerifier, SignedCheckpoint } from '../core/checkpoint.ts'
 import type { Sql } from '../db/client.ts'
 import type { DocumentStore } from '../sinks/docstore/document-store.ts'
@@ -63,7 +63,12 @@ export async function runVerifyChain(sql: Sql, command: VerifyChainCommand, prin
     const docstore = command.documentStore ? await command.documentStore.listChainCheckpoints(tenant.id) : undefined
     const siem = command.siemCheckpoints?.filter((cp) => cp.tenantId === tenant.id)
     const started = performance.now()
-    const result = await verifyTenantChain(sql, tenant.id, nodeDigester, { verifier: command.verifier, anchors: { docstore, siem }, onVerified: observe.onVerified })
+    let reported = 0
+    const onProgress = ({ verified }: VerificationProgress) => {
+      observe.onVerified?.(verified - reported)
+      reported = verified
+    }
+    const result = await verifyTenantChain(sql, tenant.id, nodeDigester, { verifier: command.verifier, anchors: { docstore, siem }, onProgress })
     observe.onResult?.(tenant, result)
     // Recorded for the console's overview. A database that refuses the write (a read-only standby, a role
     // without the grant) leaves the verdict as it is, and the output says it was not recorded.

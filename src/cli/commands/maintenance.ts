@@ -3,7 +3,7 @@ import { rename, rm } from 'node:fs/promises'
 import { Readable, Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { Option, type Command } from 'commander'
-import { exportAuditTrail } from '../../admin/export-audit-trail.ts'
+import { exportAuditTrail, exportExtent } from '../../admin/export-audit-trail.ts'
 import { EXPORT_FORMATS, EXPORT_MEDIA, type ExportFormat } from '../../admin/export-formats.ts'
 import type { PurgeResult } from '../../admin/purge-expired-events.ts'
 import { redriveDeadLetters, type RedriveResult } from '../../admin/redrive-dead-letters.ts'
@@ -19,16 +19,6 @@ import { createProgress, type Progress } from '../progress.ts'
 import { runPurgeRetention } from '../purge-retention-command.ts'
 
 type Run = (action: (...args: never[]) => Promise<ActionResult>) => (...args: unknown[]) => Promise<void>
-
-const stamp = (date: Date) => date.toISOString().replaceAll(':', '')
-
-/** The events an export will hold, and when the first of them happened (null when there is none). */
-async function exportExtent(sql: Sql, tenantId: string, range: { from?: Date; to: Date }): Promise<{ events: number; first: Date | null }> {
-  const [row] = await sql<{ events: number; first: Date | null }[]>`
-    SELECT count(*)::int8 AS events, min(occurred_at) AS first FROM auth_logs
-    WHERE tenant_id = ${tenantId} ${range.from ? sql`AND occurred_at >= ${range.from}` : sql``} AND occurred_at < ${range.to}`
-  return { events: row?.events ?? 0, first: row?.first ?? null }
-}
 
 /** Counts the lines going through: one per event in every format (plus CSV's header). */
 function countLines(onLines: (n: number) => void): Transform {
@@ -60,15 +50,14 @@ export function registerMaintenanceCommands(program: Command, run: Run): void {
         return withCommandDatabase(env, async ({ sql }) => {
           const tenant = await tenantNamed(sql, options.tenant)
           const actor = await commandActor(sql)
-          const extent = await exportExtent(sql, tenant.id, { from: options.from, to })
-          const media = EXPORT_MEDIA[options.format]
-          // Named after the first event it holds, not the start of time when --from is left out.
-          const file = options.output ?? `authtrail-${tenant.slug}-${stamp(options.from ?? extent.first ?? to)}.${media.extension}`
+          const scope = { tenantId: tenant.id, organisationId: null }
+          const extent = await exportExtent(sql, scope, { from: options.from, to })
           const result = await exportAuditTrail(
             { sql, clock: () => to, cefDevice: { deviceVendor: 'authtrail', deviceProduct: 'authtrail', deviceVersion: SERVICE_VERSION } },
-            { tenant, scope: { tenantId: tenant.id, organisationId: null }, format: options.format, from: options.from, to, actor },
+            { tenant, scope, format: options.format, from: options.from, to, actor },
           )
           if (result.kind === 'download_not_allowed') throw refused(`the plan of ${tenant.slug} does not include downloads (refusal recorded as event ${result.eventId}); tenant update --can-download allows them`)
+          const file = options.output ?? result.fileName
           let lines = 0
           const progress = createProgress('export', 'lines', extent.events + (options.format === 'csv' ? 1 : 0))
           const counter = countLines((n) => {

@@ -80,12 +80,11 @@ export function createAdminRoutes(deps: AdminRouteDeps): OpenAPIHono<AppEnv> {
     )
     if (result.kind === 'download_not_allowed') throw ApiError.from('download_not_allowed', 'the tenant plan does not include downloads')
     const media = EXPORT_MEDIA[q.format]
-    const stamp = (from ?? new Date(0)).toISOString().replaceAll(':', '')
     return new Response(result.body, {
       status: 200,
       headers: {
         'Content-Type': media.contentType,
-        'Content-Disposition': `attachment; filename="authtrail-${tenant.slug}-${stamp}.${media.extension}"`,
+        'Content-Disposition': `attachment; filename="${result.fileName}"`,
         'Cache-Control': 'no-store',
         'X-Audit-Event-Id': result.eventId,
         'X-Content-Type-Options': 'nosniff',
