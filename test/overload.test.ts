@@ -9,7 +9,7 @@ const acme = useSeededTenant(db, { slug: 'acme', users: [{ identifier: 'alice@ac
 
 async function attempts(): Promise<{ n: number; refused: number }> {
   const [row] = await db.sql<{ n: number; refused: number }[]>`
-    SELECT count(*)::int AS n, count(*) FILTER (WHERE metadata->>'problem_code' = 'service_unavailable')::int AS refused
+    SELECT count(*)::int AS n, count(*) FILTER (WHERE metadata->>'problem_code' = 'service_unavailable' AND reason = 'overloaded')::int AS refused
     FROM auth_logs WHERE event_type IN ('login_failed', 'login_success')`
   return row!
 }

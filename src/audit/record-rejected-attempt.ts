@@ -10,7 +10,8 @@ export interface RejectedAttempt {
   eventType: 'login_failed' | 'registration_failed'
   origin: RequestOrigin
   identifier: string | null
-  reason: 'invalid_request' | 'unknown_tenant'
+  /** `overloaded`: refused unchecked because the password-hashing queue was full. */
+  reason: 'invalid_request' | 'unknown_tenant' | 'overloaded'
   /** What was wrong: the problem code and the names of the invalid fields, never the body itself. */
   metadata: { problem_code: string; invalid_fields: string[]; attempted_tenant?: string }
 }

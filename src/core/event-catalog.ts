@@ -42,8 +42,11 @@ const change = z.strictObject({ from: settingValue, to: settingValue })
 const changes = <K extends string>(names: readonly [K, ...K[]]) => z.partialRecord(z.enum(names), change)
 const role = z.enum(['user', 'admin', 'auditor'])
 
-/** Reasons an attempt is refused before any credential check; such attempts never count towards a lockout. */
-const REFUSAL_REASONS = ['invalid_request', 'unknown_tenant'] as const
+/**
+ * Reasons an attempt is refused before any credential check; such attempts never count towards a lockout.
+ * `overloaded`: the password-hashing queue was full (503), so the credential was never checked.
+ */
+const REFUSAL_REASONS = ['invalid_request', 'unknown_tenant', 'overloaded'] as const
 
 /** The network an address is counted in (IPv4 address or IPv6 /64, in CIDR notation), or `unknown`. */
 const network = z.string()

@@ -115,7 +115,7 @@ export function createAuthRoutes(deps: AuthRouteDeps): OpenAPIHono<AppEnv> {
           eventType: kind.eventType,
           origin: deps.origin(c, kind.channel, fields.deviceId),
           identifier: fields.identifier,
-          reason: error.code === 'unknown_tenant' ? 'unknown_tenant' : 'invalid_request',
+          reason: error.code === 'unknown_tenant' ? 'unknown_tenant' : error.code === 'service_unavailable' ? 'overloaded' : 'invalid_request',
           metadata,
         },
         deps.clock(),
