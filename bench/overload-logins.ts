@@ -1,0 +1,51 @@
+// 300 parallel correct-password logins (of USERS distinct accounts, default 300, so that they spread over
+// the tenant's chains as real users do) against the service started as `npm start` starts it (default
+// PASSWORD_HASH_CONCURRENCY and PASSWORD_HASH_QUEUE unless set in the environment), over real HTTP:
+// answer times (p50, p95, max), how many were refused 503 at once, and that each refusal was audited with
+// reason `overloaded`. Run: nice -n 10 node --import tsx bench/overload-logins.ts
+import { createTestDatabase } from '../test/support/database.ts'
+import { freePort, spawnService } from '../test/support/spawn-service.ts'
+import { seedTenant, TEST_JWT_SIGNING_KEY } from '../test/support/test-app.ts'
+
+const PARALLEL = Number(process.env.PARALLEL ?? 300)
+const USERS = Number(process.env.USERS ?? 300)
+const db = await createTestDatabase('bench_overload', { max: 2 })
+const seeded = await seedTenant(db.sql, { slug: 'overload', users: Array.from({ length: USERS }, (_, i) => ({ identifier: `user-${i}@overload.test`, password: 'correct horse battery staple' })) })
+const port = await freePort()
+const hashing = Object.fromEntries(['PASSWORD_HASH_CONCURRENCY', 'PASSWORD_HASH_QUEUE'].filter((k) => process.env[k]).map((k) => [k, process.env[k]!]))
+const service = spawnService('node', { AUTHTRAIL_ENV: 'test', DATABASE_URL: db.url, JWT_SIGNING_KEY: TEST_JWT_SIGNING_KEY, RELAY_ENABLED: 'false', HOST: '127.0.0.1', PORT: String(port), TRUSTED_PROXIES: '1', ...hashing })
+try {
+  const base = `http://127.0.0.1:${port}`
+  await service.waitForHealthy(base, 120_000)
+  const login = async (i: number) => {
+    const user = seeded.users[`user-${i % USERS}@overload.test`]!
+    const started = performance.now()
+    const res = await fetch(`${base}/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': `10.9.${i >> 8}.${i & 255}` },
+      body: JSON.stringify({ tenant: 'overload', identifier: user.identifier, password: user.password }),
+    })
+    await res.arrayBuffer()
+    return { status: res.status, ms: performance.now() - started, retryAfter: res.headers.get('retry-after') }
+  }
+  await login(0) // warm-up
+  const answers = await Promise.all(Array.from({ length: PARALLEL }, (_, i) => login(i + 1)))
+  const pct = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.ceil((p / 100) * values.length) - 1)]!
+  const by = (status: number) => answers.filter((a) => a.status === status)
+  const [audited] = await db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM auth_logs WHERE tenant_id = ${seeded.tenant.id} AND reason = 'overloaded'`
+  const summary = {
+    parallel: PARALLEL,
+    users: USERS,
+    hashing: { concurrency: hashing.PASSWORD_HASH_CONCURRENCY ?? 'default (4)', queue: hashing.PASSWORD_HASH_QUEUE ?? 'default (64)' },
+    statuses: Object.fromEntries([...new Set(answers.map((a) => a.status))].map((s) => [s, by(s).length])),
+    all_ms: { p50: Math.round(pct(answers.map((a) => a.ms), 50)), p95: Math.round(pct(answers.map((a) => a.ms), 95)), max: Math.round(Math.max(...answers.map((a) => a.ms))) },
+    ok_ms: by(200).length ? { p50: Math.round(pct(by(200).map((a) => a.ms), 50)), p95: Math.round(pct(by(200).map((a) => a.ms), 95)) } : null,
+    refused_ms: by(503).length ? { p50: Math.round(pct(by(503).map((a) => a.ms), 50)), p95: Math.round(pct(by(503).map((a) => a.ms), 95)) } : null,
+    refusals_audited_overloaded: audited!.n,
+    retry_after: [...new Set(by(503).map((a) => a.retryAfter))],
+  }
+  console.log(JSON.stringify(summary, null, 2))
+} finally {
+  await service.stop()
+  await db.drop()
+}
