@@ -141,7 +141,7 @@ async function expectAllOrNothing(attempts: Attempt[]): Promise<void> {
   for (const a of attempts) {
     const rows = byAgent.get(a.userAgent) ?? []
     if (a.status === 503) {
-      expect(rows, `attempt ${a.n} answered 503 (${a.code}) but wrote a log row`).toEqual([])
+      expect(rows, `attempt ${a.n} answered 503 (${a.code}) after ${Math.round(a.ms)} ms but wrote a log row`).toEqual([])
       continue
     }
     expect([200, 401], `attempt ${a.n}: ${a.status} ${a.code}`).toContain(a.status)
@@ -161,7 +161,7 @@ function tally(attempts: Attempt[]): string {
 /** The sessions on the test database (the service's, and this file's other connections) inside a transaction. */
 async function openTransactions(): Promise<{ state: string; query: string; xact_start: Date }[]> {
   return db.sql<{ state: string; query: string; xact_start: Date }[]>`
-    SELECT state, query, xact_start FROM pg_stat_activity
+    SELECT state, wait_event_type, wait_event, query, xact_start, backend_start FROM pg_stat_activity
     WHERE datname = ${db.name} AND pid <> pg_backend_pid() AND xact_start IS NOT NULL`
 }
 
