@@ -162,6 +162,19 @@ describe('verification of stored links and digests', () => {
     expect(bytesToHex(genesisHash(TENANT, 5, nodeDigester))).toBe(label(TENANT, 5))
   })
 
+  it('checks the recomputed chain against anchors held outside the table, naming the first anchored position that differs', () => {
+    const rows = chained.map(stored)
+    const anchorsAt = (entries: [number, string][]) => new Map(entries.map(([seq, hex]) => [seq, hexToBytes(hex)]))
+    // Anchors that agree, and one past the segment, change nothing.
+    expect(verifyChainSegment(rows, { seq: 0, hash: genesis }, nobleDigester, anchorsAt([[2, chained[1]!.chain_hash], [9, 'ab'.repeat(32)]]))).toMatchObject({ ok: true, seq: 3, count: 3 })
+    // A chain rebuilt consistently still breaks where an anchor says otherwise.
+    expect(verifyChainSegment(rows, { seq: 0, hash: genesis }, nobleDigester, anchorsAt([[1, chained[0]!.chain_hash], [3, 'ab'.repeat(32)]]))).toEqual({
+      ok: false,
+      break: { shard: chained[2]!.shard, seq: 3, eventId: chained[2]!.id, reason: 'anchor_mismatch' },
+      count: 2,
+    })
+  })
+
   it('continues from a verified head: the returned head verifies the next segment', () => {
     const first = verifyChainSegment(chained.slice(0, 2).map(stored), { seq: 0, hash: genesis })
     expect(first).toMatchObject({ ok: true, seq: 2, count: 2 })
