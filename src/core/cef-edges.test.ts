@@ -130,6 +130,8 @@ describe('utf8ByteLength at every encoding boundary', () => {
       '\ud7ff\udc00',
       '\ue000\udc00',
       'x\udbff\udfffy',
+      '\ud800\ue000',
+      '\udbff\uffff',
     ]
     for (const s of samples) {
       expect(utf8ByteLength(s), JSON.stringify(s)).toBe(new TextEncoder().encode(s).length)

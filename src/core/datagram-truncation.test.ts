@@ -102,3 +102,29 @@ describe('truncateCefMessage on a hand-written message', () => {
     expect(truncateCefMessage(wide, max)).toBe(`${HEADER}rt=1 duser=éé… ${notice(max)}`)
   })
 })
+
+describe('truncateCefMessage: where the CEF part starts', () => {
+  it('cuts a CEF record without a syslog header the same way', () => {
+    const bare = `CEF:0|v|p|1|t|T|5|rt=1 act=t duser=alice${TAIL}`
+    const max = maxFor(bare.indexOf(' duser='))
+    expect(truncateCefMessage(bare, max)).toBe(`CEF:0|v|p|1|t|T|5|rt=1 act=t ${notice(max)}`)
+  })
+
+  it('cuts a long message without CEF by bytes alone, whatever pipes and equals signs it holds', () => {
+    const plain = `<85>1 - h a - - - a|b|c|d|e|f|g|h=1 ${'x'.repeat(200)}`
+    expect(truncateCefMessage(plain, 100)).toBe(plain.slice(0, 100))
+  })
+
+  it('keeps the whole header, escaped pipes included, when only the header and the notice fit', () => {
+    const escapedHeader = '<85>1 - h a - t - CEF:0|v\\|x|p|1|t|T|5|'
+    const message = `${escapedHeader}rt=1${TAIL}`
+    const max = maxFor(escapedHeader.length + 'rt='.length)
+    expect(truncateCefMessage(message, max)).toBe(`${escapedHeader}${notice(max)}`)
+  })
+
+  it('marks a cut inside the last field even when its value holds spaces', () => {
+    const message = `${HEADER}rt=1 requestClientApplication=Mozilla/5.0 (X11; Linux) ${'v'.repeat(150)}`
+    const max = maxFor(message.indexOf('(X11'))
+    expect(truncateCefMessage(message, max)).toBe(`${HEADER}rt=1 requestClientApplication=Mozilla/5.0… ${notice(max)}`)
+  })
+})
