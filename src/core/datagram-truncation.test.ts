@@ -32,6 +32,8 @@ describe('truncateToUtf8Bytes', () => {
     expect(truncateToUtf8Bytes('ab\\\\cdef', 4)).toBe('ab\\\\')
     expect(truncateToUtf8Bytes('ab\\\\\\=def', 5)).toBe('ab\\\\')
     expect(truncateToUtf8Bytes('abc\\', 3)).toBe('abc')
+    // Nothing is cut from a message that fits, so nothing ends half an escape.
+    expect(truncateToUtf8Bytes('ab\\', 3)).toBe('ab\\')
   })
 })
 
@@ -110,9 +112,11 @@ describe('truncateCefMessage: where the CEF part starts', () => {
     expect(truncateCefMessage(bare, max)).toBe(`CEF:0|v|p|1|t|T|5|rt=1 act=t ${notice(max)}`)
   })
 
-  it('cuts a long message without CEF by bytes alone, whatever pipes and equals signs it holds', () => {
+  it('cuts a long message without CEF, or with an incomplete CEF header, by bytes alone, whatever pipes and equals signs it holds', () => {
     const plain = `<85>1 - h a - - - a|b|c|d|e|f|g|h=1 ${'x'.repeat(200)}`
     expect(truncateCefMessage(plain, 100)).toBe(plain.slice(0, 100))
+    const incomplete = `<85>1 - h a - - - CEF:0|v|p|1|t=1 ${'x'.repeat(200)}`
+    expect(truncateCefMessage(incomplete, 100)).toBe(incomplete.slice(0, 100))
   })
 
   it('keeps the whole header, escaped pipes included, when only the header and the notice fit', () => {
@@ -126,5 +130,8 @@ describe('truncateCefMessage: where the CEF part starts', () => {
     const message = `${HEADER}rt=1 requestClientApplication=Mozilla/5.0 (X11; Linux) ${'v'.repeat(150)}`
     const max = maxFor(message.indexOf('(X11'))
     expect(truncateCefMessage(message, max)).toBe(`${HEADER}rt=1 requestClientApplication=Mozilla/5.0… ${notice(max)}`)
+    // Past the value's last space too.
+    const later = maxFor(message.indexOf('vvv') + 10)
+    expect(truncateCefMessage(message, later)).toBe(`${HEADER}rt=1 requestClientApplication=Mozilla/5.0 (X11; Linux) ${'v'.repeat(10)}… ${notice(later)}`)
   })
 })
