@@ -127,6 +127,19 @@ describe('compareEventCopies', () => {
     ])
   })
 
+  it('orders every list of the report the same way, whatever order the stores answered in', () => {
+    const a = chain(1, 2)
+    const b = chain(0, 2)
+    const twin = { ...b[1]!, id: '0193a6f2-0000-7000-7000-000000000009' }
+    const order = (positions: { shard: number; seq: number; eventId: string }[]) => positions.map((p) => [p.shard, p.seq, p.eventId])
+    const expected = [[0, 1, b[0]!.id], [0, 2, twin.id], [0, 2, b[1]!.id], [1, 1, a[0]!.id], [1, 2, a[1]!.id]]
+    const shuffled = [a[1]!, b[1]!, a[0]!, twin, b[0]!]
+    expect(order(compareEventCopies([], shuffled).extra)).toEqual(expected)
+    expect(order(compareEventCopies([], shuffled, { now: new Date('2030-01-01T00:00:00.000Z') }).expired)).toEqual(expected)
+    const altered = compareEventCopies(shuffled, shuffled.map((e) => ({ ...e, outcome: 'success' as const })))
+    expect(order(altered.altered)).toEqual(expected)
+  })
+
   it('compares values a copy cannot canonicalise without throwing', () => {
     const [event] = chain(0, 1)
     const odd = { ...event!, metadata: { n: Number.NaN } } as unknown as ChainedEvent
