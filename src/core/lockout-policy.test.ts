@@ -182,3 +182,17 @@ describe('boundaries', () => {
     })
   })
 })
+
+describe('the defaults and the recorded reasons', () => {
+  it('defaults to 5 failures in 15 minutes, a first lock of 5 minutes doubling up to a day', () => {
+    expect(DEFAULT_LOCKOUT_POLICY).toEqual({ maxFailures: 5, windowSeconds: 900, baseLockSeconds: 300, multiplier: 2, maxLockSeconds: 86_400 })
+  })
+
+  it('records a failure as invalid_credentials and a reset by a success as login_succeeded', () => {
+    const failed = decideLogin(EMPTY_LOCKOUT_STATE, DEFAULT_LOCKOUT_POLICY, false, t0)
+    expect('effects' in failed && failed.effects).toContainEqual(expect.objectContaining({ type: 'login_failed', reason: 'invalid_credentials' }))
+    const next = 'next' in failed ? failed.next : EMPTY_LOCKOUT_STATE
+    const succeeded = decideLogin(next, DEFAULT_LOCKOUT_POLICY, true, at(1))
+    expect('effects' in succeeded && succeeded.effects).toContainEqual(expect.objectContaining({ type: 'lockout_reset', reason: 'login_succeeded', previousFailures: 1 }))
+  })
+})
