@@ -23,7 +23,7 @@ function payload(): OutboxPayload {
     occurred_at: '2026-11-23T10:00:00.000Z',
     outcome: 'failure',
     reason: 'invalid_credentials',
-    risk: null,
+    risk: { score: 0, signals: [] },
     metadata: {},
     token_jti: null,
     actor_id: null,
