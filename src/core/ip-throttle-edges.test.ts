@@ -29,6 +29,9 @@ describe('the spraying budget', () => {
     expect(decideThrottle(both, policy, 3, t0)).toMatchObject({ throttled: true, reason: 'spraying', throttledUntil: at(SPRAY_INTERVAL) })
     const budgetLonger: IpThrottleState = { ...both, sprayBudgetFullAt: at(SPRAY_INTERVAL + 1) }
     expect(decideThrottle(budgetLonger, policy, 3, t0)).toMatchObject({ throttled: true, reason: 'failure_budget', throttledUntil: at(BUDGET_INTERVAL) })
+    // On a tie the address budget is named: spraying is only the reason when it makes the address wait longer.
+    const tie: IpThrottleState = { ...both, sprayBudgetFullAt: at(SPRAY_INTERVAL + BUDGET_INTERVAL) }
+    expect(decideThrottle(tie, policy, 3, t0)).toMatchObject({ throttled: true, reason: 'failure_budget', throttledUntil: at(BUDGET_INTERVAL) })
   })
 
   it('counts what a spraying address may still fail: the tighter budget, never below zero', () => {
