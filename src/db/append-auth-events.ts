@@ -3,7 +3,7 @@ import type { LockoutState } from '../core/lockout-policy.ts'
 import { defenceWriteJson, staleDefenceFromJson, type DefenceWrite, type StaleDefence, type StaleDefenceJson } from './ip-throttles.ts'
 import { lockoutStateFromJson, lockoutStateJson, type LockoutStateJson } from './lockouts.ts'
 import type { Queryable } from './queryable.ts'
-import { requestDeadlineAt, RequestDeadlineError } from './request-deadline.ts'
+import { assertBeforeRequestDeadline, requestWriteDeadline, RequestDeadlineError } from './request-deadline.ts'
 
 /** One event as the append function takes it: its fields and its canonical JSON around the sequence number. */
 export interface AppendedEventInput extends UnsequencedEvent {
@@ -64,8 +64,8 @@ type RawAnswer =
  * the server's clock: a call held up by the network past the 503 writes nothing.
  */
 export async function appendAuthEvents(db: Queryable, request: AppendRequest): Promise<AppendAnswer> {
-  const deadline = requestDeadlineAt()
-  const inTime = deadline === null ? db`` : db`WHERE clock_timestamp() < ${deadline}`
+  assertBeforeRequestDeadline()
+  const deadline = requestWriteDeadline()
   const { lockout } = request
   const attempt = {
     tenant_id: request.tenantId,
@@ -82,11 +82,20 @@ export async function appendAuthEvents(db: Queryable, request: AppendRequest): P
       },
     }),
   }
-  const [row] = request.defence
-    ? await db<{ answer: RawAnswer }[]>`SELECT append_login_attempt(${db.json({ ...attempt, defence: defenceWriteJson(request.defence) } as never)}) AS answer ${inTime}`
+  const call = request.defence
+    ? db`append_login_attempt(${db.json({ ...attempt, defence: defenceWriteJson(request.defence) } as never)})`
     : request.applyChanges
-      ? await db<{ answer: RawAnswer }[]>`SELECT apply_admin_events(${db.json(attempt as never)}) AS answer ${inTime}`
-    : await db<{ answer: RawAnswer }[]>`SELECT append_auth_events(${db.json(attempt as never)}) AS answer ${inTime}`
+      ? db`apply_admin_events(${db.json(attempt as never)})`
+      : db`append_auth_events(${db.json(attempt as never)})`
+  // On behalf of a request, the append begins only before the request's write deadline and, having
+  // ended, raises (rolling itself back) if that deadline passed meanwhile (OFFSET 0 keeps the call in
+  // its subquery, evaluated before the check).
+  const [row] =
+    deadline === null
+      ? await db<{ answer: RawAnswer }[]>`SELECT ${call} AS answer`
+      : await db<{ answer: RawAnswer }[]>`
+          SELECT CASE WHEN clock_timestamp() < ${deadline} THEN appended.answer ELSE request_deadline_passed() END AS answer
+          FROM (SELECT ${call} AS answer WHERE clock_timestamp() < ${deadline} OFFSET 0) appended`
   if (row === undefined) throw new RequestDeadlineError()
   const answer = row.answer
   if (answer.status === 'stale') return { status: 'stale', lockout: lockoutStateFromJson(answer.lockout) }

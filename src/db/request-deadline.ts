@@ -7,7 +7,17 @@ import { AsyncLocalStorage } from 'node:async_hooks'
  * statement, so that statement_timeout never runs), the work queued behind the stall would otherwise
  * commit after the client was told it failed.
  */
-const deadlines = new AsyncLocalStorage<{ signal: AbortSignal; at: Date }>()
+const deadlines = new AsyncLocalStorage<RequestDeadline>()
+
+/**
+ * A request's deadline. `writeBy` comes a little before the answer is due: an append must end on the
+ * server by then or roll back, so that the answer of one that committed reaches the service before the
+ * request is answered 503.
+ */
+export interface RequestDeadline {
+  signal: AbortSignal
+  writeBy: Date
+}
 
 /** The error a transaction ends with when its request's deadline passed before it could commit. */
 export class RequestDeadlineError extends Error {
@@ -20,25 +30,25 @@ export class RequestDeadlineError extends Error {
 }
 
 /**
- * Runs `body` on behalf of a request answered 503 at `at`, when `signal` is aborted.
+ * Runs `body` on behalf of a request answered 503 when `signal` is aborted.
  *
  * @example
- * const deadline = new AbortController()
- * setTimeout(() => deadline.abort(), 5_000)
- * await withRequestDeadline(deadline.signal, new Date(Date.now() + 5_000), () => handle(request))
+ * const abort = new AbortController()
+ * setTimeout(() => abort.abort(), 5_000)
+ * await withRequestDeadline({ signal: abort.signal, writeBy: new Date(Date.now() + 4_500) }, () => handle(request))
  */
-export function withRequestDeadline<T>(signal: AbortSignal, at: Date, body: () => T): T {
-  return deadlines.run({ signal, at }, body)
+export function withRequestDeadline<T>(deadline: RequestDeadline, body: () => T): T {
+  return deadlines.run(deadline, body)
 }
 
 /**
- * When the current request will have been answered, or null outside a request: a single statement that
- * commits by itself checks it on the server (`WHERE clock_timestamp() < deadline`), so that one held up
- * by the network and executed late writes nothing. Exact as far as the service's and the database's
- * clocks agree.
+ * When the current request's appends must have ended, or null outside a request: an append checks it on
+ * the server before it begins and again when it has ended, rolling back if it is late, so that one held
+ * up by the network or by locks writes nothing once the request may have been answered. Exact as far as
+ * the service's and the database's clocks agree.
  */
-export function requestDeadlineAt(): Date | null {
-  return deadlines.getStore()?.at ?? null
+export function requestWriteDeadline(): Date | null {
+  return deadlines.getStore()?.writeBy ?? null
 }
 
 /** Throws RequestDeadlineError when the current request's deadline has passed. */

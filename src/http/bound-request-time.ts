@@ -11,17 +11,20 @@ import type { AppEnv } from './app-env.ts'
  * committing and rolls back once the request has been answered (see db/request-deadline.ts).
  */
 export function boundRequestTime(ms: number): MiddlewareHandler<AppEnv> {
+  // Appends must end on the server this long before the answer is due, so that the answer of one that
+  // committed is back before the request could be answered 503 (see RequestDeadline).
+  const marginMs = Math.min(500, Math.floor(ms / 4))
   return async (_c, next) => {
-    const deadline = new AbortController()
+    const abort = new AbortController()
     let timer: ReturnType<typeof setTimeout> | undefined
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        deadline.abort()
+        abort.abort()
         reject(new ApiError('service_unavailable', `no answer within ${ms} ms`, undefined, { 'Retry-After': '5' }))
       }, ms)
     })
     try {
-      await Promise.race([withRequestDeadline(deadline.signal, new Date(Date.now() + ms), next), expired])
+      await Promise.race([withRequestDeadline({ signal: abort.signal, writeBy: new Date(Date.now() + ms - marginMs) }, next), expired])
     } finally {
       clearTimeout(timer)
     }

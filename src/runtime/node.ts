@@ -1,11 +1,13 @@
 import { loadEnv } from '../config/env.ts'
 import { runCommand } from '../cli/run-command.ts'
 import { bootServices, developmentBanner } from './boot.ts'
+import { survivesLostDatabaseConnections } from './database-connection-guard.ts'
 import { exitOnStartUpFailure } from './start-up-failure.ts'
 import { nodePeerAddress, serveNode } from './node-server.ts'
 
 // Node entrypoint: validate configuration, wire, serve. Nothing else lives here.
 await runCommand(async () => {
+  process.on('unhandledRejection', survivesLostDatabaseConnections((line) => console.error(line)))
   const env = loadEnv(process.env)
   const services = await bootServices(env, nodePeerAddress).catch(exitOnStartUpFailure)
   const server = serveNode(services.app, { port: env.PORT, hostname: env.HOST }, (port) => {
