@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -339,5 +339,16 @@ describe('against the embedded database (DATABASE_URL unset)', () => {
     expect(verified.code, verified.stderr).toBe(0)
     expect(JSON.parse(verified.stdout)).toMatchObject({ ok: true, tenants: [{ slug: 'local', verified_events: 1 }] })
     expect(await readdir(join(workDir, 'embedded', 'pglite'))).toContain('PG_VERSION')
+  })
+
+  it('is refused with exit 75, naming the holder, while another live process holds the directory', { timeout: 120_000 }, async () => {
+    const dataDir = join(workDir, 'held')
+    // This test's own process stands for a running `npm start`: alive, and not the command.
+    await mkdir(dataDir, { recursive: true })
+    await writeFile(`${join(dataDir, 'pglite')}.lock`, String(process.pid))
+    const run = await authtrail(['tenant', 'list'], { AUTHTRAIL_ENV: 'development', DATA_DIR: dataDir })
+    expect(run.code, run.stderr).toBe(75)
+    expect(run.stderr).toContain(`is in use by process ${process.pid}`)
+    expect(run.stderr).not.toMatch(STACK_FRAME)
   })
 })

@@ -14,7 +14,8 @@ import { CommandError, EXIT } from './exit-codes.ts'
 const EXIT_CODES_HELP = `
 Exit codes: 0 ok; 1 a check failed (broken chain, diverging copies, dead letters still failing);
 2 bad arguments or an unknown tenant or user; 3 refused (slug or identifier taken, operator exists,
-no downloads in the plan); 69 database unavailable; 70 unexpected error; 78 invalid configuration
+no downloads in the plan); 69 database unavailable; 70 unexpected error; 75 the embedded database is in use
+by another process; 78 invalid configuration
 (or a database role without the privilege).
 Without DATABASE_URL (development), commands run on the embedded database in DATA_DIR; stop the service first.
 Changes are recorded with the operator in AUTHTRAIL_OPERATOR_TOKEN as actor, or else the service.`
@@ -75,6 +76,10 @@ export async function main(argv: readonly string[], entrypoints: ServiceEntrypoi
       return EXIT.unavailable
     }
     const e = error as { name?: string; message?: string; code?: string }
+    if (e.code === 'DATA_DIRECTORY_LOCKED') {
+      process.stderr.write(`authtrail: ${e.message}\n`)
+      return EXIT.locked
+    }
     if (isInsufficientPrivilege(error)) {
       process.stderr.write(`authtrail: the database role connected may not do this (${e.message ?? '42501'}); see the command's --help for the connection it needs\n`)
       return EXIT.config

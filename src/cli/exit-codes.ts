@@ -11,6 +11,8 @@ export const EXIT = {
   refused: 3,
   /** The database (or another service the command needs) could not be reached (EX_UNAVAILABLE). */
   unavailable: 69,
+  /** The embedded database's directory is in use by another process, `npm start` say (EX_TEMPFAIL, as the service). */
+  locked: 75,
   /** Something unexpected; the message says what (EX_SOFTWARE). */
   internal: 70,
   /** The environment is invalid: the message names the variable (EX_CONFIG). */
