@@ -3,9 +3,8 @@ import { storedFromRow, AUTH_LOG_COLUMNS, type AuthLogRow } from '../src/audit/s
 import { verifyTenantChain } from '../src/audit/verify-tenant-chain.ts'
 import { genesisHash, verifyChainSegment } from '../src/core/chain.ts'
 import type { Sql } from '../src/db/client.ts'
-import { createOrganisation, createTenant } from '../src/db/tenants.ts'
-import { createBenchDatabase } from './support/bench-database.ts'
-import { dropInvestigationIndexes, loadChainedEvents } from './support/chained-events.ts'
+import { createTenant } from '../src/db/tenants.ts'
+import { loadVerificationTenant } from './support/chained-events.ts'
 import { startCpuMeter } from './support/cpu-meter.ts'
 import { fmt, type Benchmark, type Table } from './support/report.ts'
 
@@ -27,16 +26,8 @@ export const verificationBenchmark: Benchmark = {
   async run(ctx) {
     // 300,000 rather than the 1,000,000 of earlier runs: loading a million takes minutes on a busy machine.
     const events = ctx.quick ? 100_000 : 300_000
-    const db = await createBenchDatabase('verification')
+    const { db, tenant, droppedIndexes: dropped } = await loadVerificationTenant('verification', events, ctx.log)
     try {
-      const tenant = await createTenant(db.sql, { slug: 'verify' })
-      const org = await createOrganisation(db.sql, tenant.id, 'verify-org')
-      const dropped = await dropInvestigationIndexes(db.sql)
-      const t0 = performance.now()
-      await loadChainedEvents(db.sql, tenant, org.id, events, nodeDigester)
-      await db.sql`VACUUM ANALYZE auth_logs`
-      ctx.log(`  ${events.toLocaleString('en-US')} events generated and loaded in ${((performance.now() - t0) / 1000).toFixed(0)} s`)
-
       const measure = async (label: string, run: () => Promise<number>) => {
         const meter = startCpuMeter(db.name, { self: true })
         const s0 = performance.now()

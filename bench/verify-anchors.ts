@@ -3,9 +3,7 @@ import { generateEd25519Pem, loadCheckpointKeys } from '../src/audit/checkpoint-
 import { nodeDigester } from '../src/audit/node-digester.ts'
 import { verifyTenantChain } from '../src/audit/verify-tenant-chain.ts'
 import { checkpointsInCefLines, formatCheckpointToken, fromBase64Url, signCheckpoint, type SignedCheckpoint } from '../src/core/checkpoint.ts'
-import { createOrganisation, createTenant } from '../src/db/tenants.ts'
-import { createBenchDatabase } from './support/bench-database.ts'
-import { dropInvestigationIndexes, loadChainedEvents } from './support/chained-events.ts'
+import { loadVerificationTenant } from './support/chained-events.ts'
 import { fmt, type Benchmark, type Figure, type Table } from './support/report.ts'
 
 /** One checkpoint per chain every this many events: ten times denser than CHECKPOINT_EVERY_EVENTS's default. */
@@ -23,16 +21,8 @@ export const verifyAnchorsBenchmark: Benchmark = {
   async run(ctx) {
     const events = ctx.events ?? (ctx.quick ? 100_000 : 1_000_000)
     const keys = await loadCheckpointKeys({ signingKeyPem: await generateEd25519Pem(), retiredKeysJwks: null })
-    const db = await createBenchDatabase('verify_anchors')
+    const { db, tenant, droppedIndexes: dropped } = await loadVerificationTenant('verify_anchors', events, ctx.log)
     try {
-      const tenant = await createTenant(db.sql, { slug: 'anchors' })
-      const org = await createOrganisation(db.sql, tenant.id, 'anchors-org')
-      const dropped = await dropInvestigationIndexes(db.sql)
-      const t0 = performance.now()
-      await loadChainedEvents(db.sql, tenant, org.id, events, nodeDigester)
-      await db.sql`VACUUM ANALYZE auth_logs`
-      ctx.log(`  ${events.toLocaleString('en-US')} chained events loaded in ${((performance.now() - t0) / 1000).toFixed(0)} s`)
-
       const timed = async (label: string, run: () => ReturnType<typeof verifyTenantChain>) => {
         const v0 = performance.now()
         const result = await run()

@@ -3,7 +3,9 @@ import { appendToChain, genesisHash } from '../../src/core/chain.ts'
 import type { Digester } from '../../src/core/digests.ts'
 import { uuidv7 } from '../../src/core/ids.ts'
 import type { Sql } from '../../src/db/client.ts'
-import type { Tenant } from '../../src/db/tenants.ts'
+import { nodeDigester } from '../../src/audit/node-digester.ts'
+import { createOrganisation, createTenant, type Tenant } from '../../src/db/tenants.ts'
+import { createBenchDatabase, type BenchDatabase } from './bench-database.ts'
 
 /** auth_logs columns in COPY order (ip_inet is generated). */
 const COLUMNS = [
@@ -144,4 +146,21 @@ export async function dropInvestigationIndexes(sql: Sql): Promise<string[]> {
     WHERE tablename = 'auth_logs' AND indexname NOT IN ('auth_logs_pkey', 'auth_logs_chain_position_key')`
   for (const r of rows) await sql.unsafe(`DROP INDEX ${r.indexname}`)
   return rows.map((r) => r.indexname)
+}
+
+/**
+ * What every verification benchmark starts from: a database of its own holding one tenant whose chains
+ * (16) carry `events` genuinely chained events, loaded with COPY, the investigation indexes dropped
+ * (verification reads by chain position only) and the table analysed. The caller drops the database.
+ */
+export async function loadVerificationTenant(label: string, events: number, log: (line: string) => void): Promise<{ db: BenchDatabase; tenant: Tenant; droppedIndexes: string[] }> {
+  const db = await createBenchDatabase(label)
+  const tenant = await createTenant(db.sql, { slug: label.replaceAll('_', '-') })
+  const org = await createOrganisation(db.sql, tenant.id, `${label}-org`)
+  const droppedIndexes = await dropInvestigationIndexes(db.sql)
+  const t0 = performance.now()
+  await loadChainedEvents(db.sql, tenant, org.id, events, nodeDigester)
+  await db.sql`VACUUM ANALYZE auth_logs`
+  log(`  ${events.toLocaleString('en-US')} chained events generated and loaded in ${((performance.now() - t0) / 1000).toFixed(0)} s`)
+  return { db, tenant, droppedIndexes }
 }
