@@ -165,6 +165,27 @@ async function openTransactions(): Promise<{ state: string; wait_event: string |
     WHERE datname = ${db.name} AND pid <> pg_backend_pid() AND xact_start IS NOT NULL`
 }
 
+/**
+ * Recovery without a restart: batches of six logins until one batch is answered wholly as if nothing had
+ * happened (connections the faults left dead are found and replaced as requests meet them). Every attempt
+ * of every batch is kept, for the all-or-nothing check.
+ */
+async function recovered(label: string): Promise<{ last: Attempt[]; all: Attempt[] }> {
+  const all: Attempt[] = []
+  let last: Attempt[] = []
+  await until(
+    async () => {
+      last = await Promise.all(Array.from({ length: 6 }, () => login(label)))
+      all.push(...last)
+      return last.every((a) => a.status === 200 || a.status === 401)
+    },
+    60_000,
+    `six logins answered after the ${label.replace('after-', '')}`,
+  )
+  if (all.length > last.length) console.log(`${label}: ${all.length / 6} batches of six until one was answered whole`)
+  return { last, all }
+}
+
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b)
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!
@@ -226,9 +247,9 @@ describe('database faults through a TCP proxy', () => {
 
     // Recovery without a restart: logins after the last cut are answered normally.
     await until(async () => (await login('after-cut')).status !== 503, 60_000, 'a login answered after the cuts')
-    const after = await Promise.all(Array.from({ length: 6 }, () => login('after-cut')))
-    expect(after.map((a) => a.status).sort()).toEqual([200, 200, 200, 401, 401, 401].sort())
-    await expectAllOrNothing(after)
+    const after = await recovered('after-cut')
+    expect(after.last.map((a) => a.status).sort()).toEqual([200, 200, 200, 401, 401, 401].sort())
+    await expectAllOrNothing(after.all)
   }, 300_000)
 
   it('a 30 s stall: every request is answered within the bound, and the service recovers without a restart', async () => {
@@ -251,8 +272,8 @@ describe('database faults through a TCP proxy', () => {
     expect(service.child.exitCode, service.stderr()).toBeNull()
 
     await until(async () => (await login('after-stall')).status !== 503, 60_000, 'a login answered after the stall')
-    const after = await Promise.all(Array.from({ length: 6 }, () => login('after-stall')))
-    expect(after.map((a) => a.status).sort()).toEqual([200, 200, 200, 401, 401, 401].sort())
+    const after = await recovered('after-stall')
+    expect(after.last.map((a) => a.status).sort()).toEqual([200, 200, 200, 401, 401, 401].sort())
     // Attempts answered 503 during the stall must not commit once the database answers again: wait until
     // the service has no transaction left open, then look.
     // A connection the stall caught between the parts of an extended-protocol exchange (Parse and
@@ -273,6 +294,6 @@ describe('database faults through a TCP proxy', () => {
     )
     if (ended > 0) console.log(`stall: ${ended} connection(s) left waiting for the service's bytes, ended as keepalive would`)
     await until(async () => (await openTransactions()).length === 0, 60_000, 'the held transactions to end', 200)
-    await expectAllOrNothing([...attempts, ...after])
+    await expectAllOrNothing([...attempts, ...after.all])
   }, 300_000)
 })
