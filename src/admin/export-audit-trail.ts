@@ -29,15 +29,27 @@ export interface ExportRequest {
 
 export type ExportResult =
   | { kind: 'download_not_allowed'; eventId: string }
-  | { kind: 'streaming'; eventId: string; body: ReadableStream<Uint8Array>; fileName: string }
+  | {
+      kind: 'streaming'
+      eventId: string
+      body: ReadableStream<Uint8Array>
+      /** `from`, else when the first exported event happened; null when there is none. */
+      from: Date | null
+      fileName: string
+    }
 
-/** The events an export of `range` holds, and when the first of them happened (null when none). Scoped in SQL. */
-export async function exportExtent(sql: Sql, scope: TenantScope, range: { from?: Date; to: Date }): Promise<{ events: number; first: Date | null }> {
-  const [row] = await sql<{ events: number; first: Date | null }[]>`
-    SELECT count(*)::int8 AS events, min(occurred_at) AS first FROM auth_logs
+/** The rows of `auth_logs` an export of `range` holds, as a WHERE clause: scoped to the tenant and organisation in SQL. */
+function exportedRows(sql: Sql, scope: TenantScope, range: { from?: Date; to: Date }) {
+  return sql`
     WHERE tenant_id = ${scope.tenantId} ${organisationClause(sql, scope)}
-      ${range.from ? sql`AND occurred_at >= ${range.from}` : sql``} AND occurred_at < ${range.to}`
-  return { events: Number(row?.events ?? 0), first: row?.first ?? null }
+      ${range.from ? sql`AND occurred_at >= ${range.from}` : sql``}
+      AND occurred_at < ${range.to}`
+}
+
+/** How many events an export of `range` holds (a command's progress). */
+export async function countExportedEvents(sql: Sql, scope: TenantScope, range: { from?: Date; to: Date }): Promise<number> {
+  const [row] = await sql<{ events: number }[]>`SELECT count(*)::int8 AS events FROM auth_logs ${exportedRows(sql, scope, range)}`
+  return Number(row?.events ?? 0)
 }
 
 /** `authtrail-<slug>-<start>.<ext>`, the start being `from`, else the first event, else the end. */
@@ -80,11 +92,12 @@ export async function exportAuditTrail(deps: ExportDeps, request: ExportRequest)
   )
   if (!allowed) return { kind: 'download_not_allowed', eventId: event!.id }
   // Named after the first event it holds, not the start of time, when `from` is left out.
-  const start = request.from ?? (await exportExtent(deps.sql, request.scope, { to })).first ?? to
+  const from = request.from ?? (await firstEventAt(deps.sql, request.scope, { to }))
   return {
     kind: 'streaming',
     eventId: event!.id,
-    fileName: exportFileName(tenant.slug, request.format, start),
+    from,
+    fileName: exportFileName(tenant.slug, request.format, from ?? to),
     body: streamEvents(deps, request.scope, { from: request.from, to }, request.format),
   }
 }
@@ -94,6 +107,12 @@ export async function exportAuditTrail(deps: ExportDeps, request: ExportRequest)
  * read: nothing is fetched before the consumer asks, and cancelling the stream closes the cursor and
  * releases its connection.
  */
+/** When the first event of `range` happened (the occurred_at index's first entry), null when there is none. */
+async function firstEventAt(sql: Sql, scope: TenantScope, range: { from?: Date; to: Date }): Promise<Date | null> {
+  const [row] = await sql<{ first: Date | null }[]>`SELECT min(occurred_at) AS first FROM auth_logs ${exportedRows(sql, scope, range)}`
+  return row?.first ?? null
+}
+
 export function streamEvents(
   deps: Pick<ExportDeps, 'sql' | 'cefDevice' | 'batchSize'>,
   scope: TenantScope,
@@ -112,10 +131,7 @@ export function streamEvents(
       },
       async pull(controller) {
         batches ??= sql<AuthLogRow[]>`
-          SELECT ${sql(AUTH_LOG_COLUMNS)} FROM auth_logs
-          WHERE tenant_id = ${scope.tenantId} ${organisationClause(sql, scope)}
-            ${range.from ? sql`AND occurred_at >= ${range.from}` : sql``}
-            AND occurred_at < ${range.to}
+          SELECT ${sql(AUTH_LOG_COLUMNS)} FROM auth_logs ${exportedRows(sql, scope, range)}
           ORDER BY occurred_at, id`
           .cursor(deps.batchSize ?? 500)
           [Symbol.asyncIterator]()

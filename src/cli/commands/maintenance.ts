@@ -3,7 +3,7 @@ import { rename, rm } from 'node:fs/promises'
 import { Readable, Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { Option, type Command } from 'commander'
-import { exportAuditTrail, exportExtent } from '../../admin/export-audit-trail.ts'
+import { countExportedEvents, exportAuditTrail } from '../../admin/export-audit-trail.ts'
 import { EXPORT_FORMATS, EXPORT_MEDIA, type ExportFormat } from '../../admin/export-formats.ts'
 import type { PurgeResult } from '../../admin/purge-expired-events.ts'
 import { redriveDeadLetters, type RedriveResult } from '../../admin/redrive-dead-letters.ts'
@@ -51,7 +51,7 @@ export function registerMaintenanceCommands(program: Command, run: Run): void {
           const tenant = await tenantNamed(sql, options.tenant)
           const actor = await commandActor(sql)
           const scope = { tenantId: tenant.id, organisationId: null }
-          const extent = await exportExtent(sql, scope, { from: options.from, to })
+          const expected = await countExportedEvents(sql, scope, { from: options.from, to })
           const result = await exportAuditTrail(
             { sql, clock: () => to, cefDevice: { deviceVendor: 'authtrail', deviceProduct: 'authtrail', deviceVersion: SERVICE_VERSION } },
             { tenant, scope, format: options.format, from: options.from, to, actor },
@@ -59,7 +59,7 @@ export function registerMaintenanceCommands(program: Command, run: Run): void {
           if (result.kind === 'download_not_allowed') throw refused(`the plan of ${tenant.slug} does not include downloads (refusal recorded as event ${result.eventId}); tenant update --can-download allows them`)
           const file = options.output ?? result.fileName
           let lines = 0
-          const progress = createProgress('export', 'lines', extent.events + (options.format === 'csv' ? 1 : 0))
+          const progress = createProgress('export', 'lines', expected + (options.format === 'csv' ? 1 : 0))
           const counter = countLines((n) => {
             lines += n
             progress.increment(n)
@@ -81,7 +81,7 @@ export function registerMaintenanceCommands(program: Command, run: Run): void {
             progress.stop()
           }
           const events = options.format === 'csv' ? lines - 1 : lines
-          const summary = { file: file === '-' ? null : file, format: options.format, events, from: options.from?.toISOString() ?? extent.first?.toISOString() ?? null, to: to.toISOString(), event_id: result.eventId }
+          const summary = { file: file === '-' ? null : file, format: options.format, events, from: result.from?.toISOString() ?? null, to: to.toISOString(), event_id: result.eventId }
           if (file === '-') process.stderr.write(`exported ${events} events of ${tenant.slug}; event audit_exported ${result.eventId}\n`)
           else emit(options.json, summary, [`exported ${events} events of ${tenant.slug} to ${file}`, `event audit_exported ${result.eventId}`])
           return 0
