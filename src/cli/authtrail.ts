@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander'
 import { ConfigError } from '../config/env.ts'
+import { DataDirectoryLockedError } from '../db/embedded-postgres.ts'
 import { isDatabaseUnavailable, isInsufficientPrivilege } from '../db/sqlstate.ts'
 import { SERVICE_VERSION } from '../version.ts'
 import type { ActionResult } from './command-context.ts'
@@ -76,7 +77,7 @@ export async function main(argv: readonly string[], entrypoints: ServiceEntrypoi
       return EXIT.unavailable
     }
     const e = error as { name?: string; message?: string; code?: string }
-    if (e.code === 'DATA_DIRECTORY_LOCKED') {
+    if (error instanceof DataDirectoryLockedError) {
       process.stderr.write(`authtrail: ${e.message}\n`)
       return EXIT.locked
     }

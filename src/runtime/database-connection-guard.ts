@@ -1,4 +1,4 @@
-import { isConnectionLost, isDatabaseUnavailable } from '../db/sqlstate.ts'
+import { isDatabaseUnavailable } from '../db/sqlstate.ts'
 
 /**
  * Keeps the process alive when a lost database connection surfaces as a promise rejection nobody awaits.
@@ -12,7 +12,8 @@ import { isConnectionLost, isDatabaseUnavailable } from '../db/sqlstate.ts'
  */
 export function survivesLostDatabaseConnections(log: (line: string) => void): (reason: unknown) => void {
   return (reason) => {
-    if (!isConnectionLost(reason) && !isDatabaseUnavailable(reason)) throw reason
+    // Connection failures, resets and closes included (isConnectionLost is a subset of these).
+    if (!isDatabaseUnavailable(reason)) throw reason
     const code = (reason as { code?: unknown }).code
     log(JSON.stringify({ time: new Date().toISOString(), service: 'authtrail', level: 'warn', msg: 'database connection lost outside a request', code: typeof code === 'string' ? code : null }))
   }
