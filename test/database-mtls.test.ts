@@ -44,10 +44,13 @@ describe('production refuses plaintext to the audit stores', () => {
   })
 
   it('allows plaintext to a local server (loopback, Unix socket), outside production, or when DATABASE_ALLOW_PLAINTEXT=true', () => {
-    for (const local of ['postgres://u@127.0.0.1:5432/a', 'postgres://u@localhost/a', 'postgres://u@[::1]:5432/a', 'postgres://u@%2Fvar%2Frun%2Fpostgresql/a']) {
+    for (const local of ['postgres://u@127.0.0.1:5432/a', 'postgres://u@localhost/a', 'postgres://u@[::1]:5432/a', 'postgres://u@[0:0:0:0:0:0:0:1]/a', 'postgres://u@[::ffff:127.0.0.2]/a', 'postgres://u@127.255.0.1/a', 'postgres://u@%2Fvar%2Frun%2Fpostgresql/a']) {
       expect(refusal(() => loadEnv({ ...PRODUCTION, DATABASE_URL: local }))).toBeNull()
     }
     expect(refusal(() => loadEnv({ ...PRODUCTION, DATABASE_URL: 'postgres://u@127.0.0.1.example.com/a' }))).toMatch(/DATABASE_URL: connects to 127.0.0.1.example.com/)
+    for (const remote of ['128.0.0.1', '[::2]', '[::ffff:10.0.0.1]', '127.1', '0x7f.0.0.1']) {
+      expect(refusal(() => loadEnv({ ...PRODUCTION, DATABASE_URL: `postgres://u@${remote}/a` }))).toMatch(/DATABASE_URL: connects to .* without requiring TLS/)
+    }
     expect(refusal(() => loadEnv({ ...PRODUCTION, AUTHTRAIL_ENV: 'test', DATABASE_URL: REMOTE }))).toBeNull()
     expect(refusal(() => loadEnv({ ...PRODUCTION, DATABASE_URL: REMOTE, RETENTION_DATABASE_URL: REMOTE, DATABASE_ALLOW_PLAINTEXT: 'true' }))).toBeNull()
     expect(refusal(() => loadMigrationEnv({ AUTHTRAIL_ENV: 'production', MIGRATION_DATABASE_URL: REMOTE, DATABASE_ALLOW_PLAINTEXT: 'true' }))).toBeNull()

@@ -1,6 +1,8 @@
 // How a connection to an audit store is protected, read from its URL alone (no I/O): the production
 // check in env.ts refuses plaintext with it, and src/db/tls-options.ts builds the client's TLS from it.
 
+import ipaddr from 'ipaddr.js'
+
 /** libpq's sslmode values, weakest first. */
 export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const
 export type SslMode = (typeof SSL_MODES)[number]
@@ -55,7 +57,10 @@ function hostOf(hostAndPort: string): string {
  */
 export function isLocalHost(host: string): boolean {
   const h = host.toLowerCase()
-  return h.startsWith('/') || h === 'localhost' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === '::1' || h === '0:0:0:0:0:0:0:1'
+  if (h.startsWith('/') || h === 'localhost') return true
+  // Dotted quads and IPv6 only: a name such as 127.0.0.1.example.com is resolved, and may be anywhere.
+  if (!ipaddr.IPv4.isValidFourPartDecimal(h) && !ipaddr.IPv6.isValid(h)) return false
+  return ipaddr.process(h).range() === 'loopback'
 }
 
 /** The TLS parameters of a postgres:// URL, with libpq's defaults; an unknown sslmode is left to the schema. */
