@@ -1,21 +1,23 @@
--- append_login_attempt() as 20261202080500 defined it, writing and locking a network's throttle row only
+-- append_login_attempt() as 20261202080500 defined it, locking and writing a network's throttle row only
 -- when the attempt changes it. Before, every attempt with a throttle upserted the network's row, locked it
--- and rewrote it, so all refusals of one throttled address queued on that row's lock, held until commit
--- (a throttled address was answered more slowly than a locked account), and every checked attempt paid an
--- insert, a lock and an update of its network's row, while holding the chain head, for state it had
--- often not changed. Now:
+-- and rewrote it after appending its events, so all refusals of one throttled address queued on that row's
+-- lock, held until commit (a throttled address was answered more slowly than a locked account), and every
+-- checked attempt paid an insert, a lock and an update of its network's row, the last while holding the
+-- chain head that every attempt of its chain waits for. Now:
 -- * An attempt that changes nothing (a refusal inside an episode already recorded; a success that closes
 --   no episode) reads the row and its failed accounts in one statement, so from one snapshot, without a
 --   lock, and writes neither. That is exact: such an attempt writes nothing the others decide on, so it
 --   can be ordered before any attempt that commits after its read, and its check of the state it decided
 --   on against that read is the check of a serial order. A network that never failed needs no row.
 -- * An attempt that changes the state (a failure, the refusal that begins an episode, the success that
---   ends one) locks the row, as before, but looks it up first: the first change of a network inserts the
---   row with its new state (which the attempt decided on the empty state), removed again if the events are
---   then not appended; later ones lock the existing row without an insert. The failed accounts are counted
---   and the ones older than the window detected in one statement, and deleted only when there are any.
+--   ends one) locks the row as before, but looks it up first: the first change of a network inserts the
+--   row with its new state (decided on the empty state), later ones lock the existing row without an
+--   insert. The failed accounts are counted, the aged ones detected and the account's own last failure read
+--   in one statement. The new state and the failed account are written before the events are appended,
+--   under the network's row lock alone, and put back (a created row deleted) if the events are then not
+--   appended; aged failed accounts are deleted after, and only when there are any.
 -- The answers, the lock order (throttle row, network lockout row, then append_auth_events' rows) and the
--- rest of the function are unchanged.
+-- network lockout and known networks are unchanged.
 
 CREATE OR REPLACE FUNCTION append_login_attempt(p_attempt jsonb) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
@@ -35,6 +37,8 @@ DECLARE
   v_others integer;
   v_aged boolean := false;
   v_created boolean := false;
+  v_wrote boolean := false;
+  v_own_failed_at timestamptz;
   v_pair account_network_lockouts;
   v_stale jsonb := '{}';
   v_answer jsonb;
@@ -52,37 +56,34 @@ BEGIN
     FROM (SELECT 1) AS one
     LEFT JOIN ip_throttles s ON s.tenant_id = v_tenant AND s.network = v_network;
   ELSIF v_changes THEN
-    SELECT * INTO v_throttle FROM ip_throttles WHERE tenant_id = v_tenant AND network = v_network FOR UPDATE;
-    IF NOT FOUND THEN
-      -- No row: no failed accounts either (they reference it). Decided on the empty state, the attempt
-      -- creates the row with its new state; a concurrent creator makes this insert wait for its commit and
-      -- do nothing, and the row is then read as committed.
-      IF t->'expected' = '{"budget_full_at": null, "spray_budget_full_at": null, "episode_started_at": null, "episode_count": 0}'::jsonb
-         AND (t->>'expected_other_accounts')::int = 0 THEN
-        INSERT INTO ip_throttles (tenant_id, network, budget_full_at, spray_budget_full_at, episode_started_at, episode_count, updated_at)
-        VALUES (v_tenant, v_network, (t->'next'->>'budget_full_at')::timestamptz, (t->'next'->>'spray_budget_full_at')::timestamptz,
-                (t->'next'->>'episode_started_at')::timestamptz, (t->'next'->>'episode_count')::int, v_now)
-        ON CONFLICT ON CONSTRAINT ip_throttles_pkey DO NOTHING;
-        v_created := FOUND;
-      END IF;
-      IF v_created THEN
-        v_throttle := NULL;
-        v_throttle.episode_count := 0;
-        v_others := 0;
-      ELSE
-        SELECT * INTO v_throttle FROM ip_throttles WHERE tenant_id = v_tenant AND network = v_network FOR UPDATE;
-        IF NOT FOUND THEN
-          v_throttle := NULL;
-          v_throttle.episode_count := 0;
-        END IF;
-      END IF;
-    END IF;
+    LOOP
+      SELECT * INTO v_throttle FROM ip_throttles WHERE tenant_id = v_tenant AND network = v_network FOR UPDATE;
+      EXIT WHEN FOUND;
+      -- No row: the empty state, and no failed accounts (they reference the row).
+      v_throttle := NULL;
+      v_throttle.episode_count := 0;
+      -- Decided on something else, the attempt is stale (the answer says so below).
+      EXIT WHEN t->'expected' <> '{"budget_full_at": null, "spray_budget_full_at": null, "episode_started_at": null, "episode_count": 0}'::jsonb
+             OR (t->>'expected_other_accounts')::int <> 0;
+      -- Decided on the empty state: the attempt creates the row with its new state. A concurrent creator
+      -- makes this insert wait for its commit and do nothing; the row is then locked as committed.
+      INSERT INTO ip_throttles (tenant_id, network, budget_full_at, spray_budget_full_at, episode_started_at, episode_count, updated_at)
+      VALUES (v_tenant, v_network, (t->'next'->>'budget_full_at')::timestamptz, (t->'next'->>'spray_budget_full_at')::timestamptz,
+              (t->'next'->>'episode_started_at')::timestamptz, (t->'next'->>'episode_count')::int, v_now)
+      ON CONFLICT ON CONSTRAINT ip_throttles_pkey DO NOTHING;
+      v_created := FOUND;
+      v_others := 0;
+      EXIT WHEN v_created;
+    END LOOP;
     IF NOT v_created THEN
       -- A new statement, a new snapshot: it sees the failures committed by whoever held the lock before.
-      SELECT count(*) FILTER (WHERE a.last_failed_at > v_since)::int, coalesce(bool_or(a.last_failed_at <= v_since), false)
-      INTO v_others, v_aged
+      -- Also: whether failed accounts have aged out of the window, and this account's last failure (to restore).
+      SELECT count(*) FILTER (WHERE a.identifier <> v_identifier AND a.last_failed_at > v_since)::int,
+             coalesce(bool_or(a.identifier <> v_identifier AND a.last_failed_at <= v_since), false),
+             max(a.last_failed_at) FILTER (WHERE a.identifier = v_identifier)
+      INTO v_others, v_aged, v_own_failed_at
       FROM ip_failed_accounts a
-      WHERE a.tenant_id = v_tenant AND a.network = v_network AND a.identifier <> v_identifier;
+      WHERE a.tenant_id = v_tenant AND a.network = v_network;
     END IF;
   END IF;
 
@@ -110,21 +111,12 @@ BEGIN
     END IF;
   END IF;
 
-  IF v_stale = '{}' THEN
-    v_answer := append_auth_events(p_attempt - 'defence');
-  END IF;
-  IF v_stale <> '{}' OR v_answer->>'status' <> 'appended' THEN
-    -- Nothing of the attempt is kept: not even the row it created (no one else has seen it).
-    IF v_created THEN
-      DELETE FROM ip_throttles WHERE tenant_id = v_tenant AND network = v_network;
-    END IF;
-    IF v_stale <> '{}' THEN
-      RETURN v_stale || jsonb_build_object('status', 'stale_defence');
-    END IF;
-    RETURN v_answer;
-  END IF;
-
-  IF v_changes THEN
+  -- The network's new state is written now, under its row lock alone, rather than while append_auth_events'
+  -- chain head is held (every attempt of the chain waits for that one), and put back if the events are not
+  -- appended. Until this transaction ends no one else sees either: readers see the state as committed, and
+  -- writers wait for the row lock.
+  IF v_stale = '{}' AND v_changes THEN
+    v_wrote := true;
     IF NOT v_created THEN
       UPDATE ip_throttles SET
         budget_full_at = (t->'next'->>'budget_full_at')::timestamptz,
@@ -138,11 +130,43 @@ BEGIN
       INSERT INTO ip_failed_accounts (tenant_id, network, identifier, last_failed_at)
       VALUES (v_tenant, v_network, v_identifier, v_now)
       ON CONFLICT ON CONSTRAINT ip_failed_accounts_pkey DO UPDATE SET last_failed_at = EXCLUDED.last_failed_at;
-      IF v_aged THEN
-        DELETE FROM ip_failed_accounts
-        WHERE tenant_id = v_tenant AND network = v_network AND identifier <> v_identifier AND last_failed_at <= v_since;
+    END IF;
+  END IF;
+
+  IF v_stale = '{}' THEN
+    v_answer := append_auth_events(p_attempt - 'defence');
+  END IF;
+  IF v_stale <> '{}' OR v_answer->>'status' <> 'appended' THEN
+    -- Nothing of the attempt is kept: the network's state and failed account are as they were, and a row
+    -- the attempt created is gone.
+    IF v_wrote AND v_failed THEN
+      IF v_own_failed_at IS NULL THEN
+        DELETE FROM ip_failed_accounts WHERE tenant_id = v_tenant AND network = v_network AND identifier = v_identifier;
+      ELSE
+        UPDATE ip_failed_accounts SET last_failed_at = v_own_failed_at
+        WHERE tenant_id = v_tenant AND network = v_network AND identifier = v_identifier;
       END IF;
     END IF;
+    IF v_created THEN
+      DELETE FROM ip_throttles WHERE tenant_id = v_tenant AND network = v_network;
+    ELSIF v_wrote THEN
+      UPDATE ip_throttles SET
+        budget_full_at = v_throttle.budget_full_at,
+        spray_budget_full_at = v_throttle.spray_budget_full_at,
+        episode_started_at = v_throttle.episode_started_at,
+        episode_count = v_throttle.episode_count,
+        updated_at = v_throttle.updated_at
+      WHERE tenant_id = v_tenant AND network = v_network;
+    END IF;
+    IF v_stale <> '{}' THEN
+      RETURN v_stale || jsonb_build_object('status', 'stale_defence');
+    END IF;
+    RETURN v_answer;
+  END IF;
+
+  IF v_aged THEN
+    DELETE FROM ip_failed_accounts
+    WHERE tenant_id = v_tenant AND network = v_network AND identifier <> v_identifier AND last_failed_at <= v_since;
   END IF;
 
   IF nl IS NOT NULL THEN
