@@ -11,7 +11,7 @@ import type { Queryable } from '../db/queryable.ts'
 import { isConnectionLost } from '../db/sqlstate.ts'
 import { readThrottleSnapshot, type ThrottleSnapshot } from '../db/ip-throttles.ts'
 import type { Tenant } from '../db/tenants.ts'
-import { findLoginAccount, type LoginAccount } from './find-login-account.ts'
+import { readLoginSnapshot, type LoginAccount } from './find-login-account.ts'
 import { createHashAdmission, type AdmissionTicket, type HashAdmission } from './hash-admission.ts'
 import { evaluateLoginRisk } from './login-risk.ts'
 import { openSessionIn, type OpenedSession } from './open-session.ts'
@@ -101,9 +101,8 @@ export async function attemptLogin(deps: LoginDeps, input: LoginInput): Promise<
   const windowStart = () => new Date(deps.clock().getTime() - policy.ipWindowSeconds * 1000)
   const knownSince = new Date(deps.clock().getTime() - policy.knownAddressDays * 86_400_000)
   const observedAt = admission.observe()
-  const [account, throttle, accountNetwork] = await Promise.all([
-    findLoginAccount(deps.sql, tenant.id, identifier),
-    allowListed ? null : readThrottleSnapshot(deps.sql, tenant.id, network, identifier, windowStart()),
+  const [{ account, throttle }, accountNetwork] = await Promise.all([
+    readLoginSnapshot(deps.sql, tenant.id, identifier, allowListed ? null : { network, since: windowStart() }),
     policy.lockoutMode === 'account_ip' ? readAccountNetwork(deps.sql, tenant.id, identifier, network, knownSince) : null,
   ])
   const address: AttemptAddress = {

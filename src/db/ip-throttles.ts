@@ -1,3 +1,4 @@
+import type postgres from 'postgres'
 import type { IpThrottleState, NetworkKey } from '../core/ip-throttle.ts'
 import type { LockoutState } from '../core/lockout-policy.ts'
 import { lockoutStateFromJson, lockoutStateJson, type LockoutStateJson } from './lockouts.ts'
@@ -29,7 +30,7 @@ export interface ThrottleSnapshot {
 }
 
 /** The state of a row; a network without a row has the empty state. */
-export function throttleStateFromRow(row: Partial<ThrottleStateColumns> | undefined | null): IpThrottleState {
+export function throttleStateFromRow(row: { [K in keyof ThrottleStateColumns]?: ThrottleStateColumns[K] | null } | undefined | null): IpThrottleState {
   return {
     budgetFullAt: row?.budget_full_at ?? null,
     sprayBudgetFullAt: row?.spray_budget_full_at ?? null,
@@ -38,15 +39,30 @@ export function throttleStateFromRow(row: Partial<ThrottleStateColumns> | undefi
   }
 }
 
-/** The state as committed, without a lock, with the accounts the network failed against since `since`. */
-export async function readThrottleSnapshot(db: Queryable, tenantId: string, network: NetworkKey, identifier: string, since: Date): Promise<ThrottleSnapshot> {
-  const [row] = await db<(Partial<ThrottleStateColumns> & { other_failed_accounts: number })[]>`
+/** A snapshot's row: the network's state columns (null without a row) and its other failed accounts. */
+export type ThrottleSnapshotRow = { [K in keyof ThrottleStateColumns]: ThrottleStateColumns[K] | null } & { other_failed_accounts: number }
+
+/**
+ * The snapshot's query as a fragment, exactly one row: run alone (readThrottleSnapshot) or joined to the
+ * account's read, so that a login reads both in one round trip (auth/find-login-account.ts).
+ */
+export function throttleSnapshotQuery(db: Queryable, tenantId: string, network: NetworkKey, identifier: string, since: Date): postgres.PendingQuery<ThrottleSnapshotRow[]> {
+  return db<ThrottleSnapshotRow[]>`
     SELECT t.budget_full_at, t.spray_budget_full_at, t.episode_started_at, t.episode_count,
       (SELECT count(*)::int FROM ip_failed_accounts a
        WHERE a.tenant_id = ${tenantId} AND a.network = ${network} AND a.identifier <> ${identifier} AND a.last_failed_at > ${since}) AS other_failed_accounts
     FROM (SELECT 1) AS one
     LEFT JOIN ip_throttles t ON t.tenant_id = ${tenantId} AND t.network = ${network}`
+}
+
+export function throttleSnapshotFromRow(row: ThrottleSnapshotRow | undefined): ThrottleSnapshot {
   return { state: throttleStateFromRow(row), otherFailedAccounts: row?.other_failed_accounts ?? 0 }
+}
+
+/** The state as committed, without a lock, with the accounts the network failed against since `since`. */
+export async function readThrottleSnapshot(db: Queryable, tenantId: string, network: NetworkKey, identifier: string, since: Date): Promise<ThrottleSnapshot> {
+  const [row] = await throttleSnapshotQuery(db, tenantId, network, identifier, since)
+  return throttleSnapshotFromRow(row)
 }
 
 type ThrottleStateJson = { budget_full_at: string | null; spray_budget_full_at: string | null; episode_started_at: string | null; episode_count: number }
