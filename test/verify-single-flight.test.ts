@@ -86,8 +86,8 @@ describe('GET /v1/audit/verify across instances', () => {
       expect(ran).toBeGreaterThanOrEqual(1)
       expect(ran).toBeLessThanOrEqual(2)
       // The lock is free again: nobody holds it.
-      const [{ n }] = (await db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = ${0x61757476}`) as [{ n: number }]
-      expect(n).toBe(0)
+      const [held] = await db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = ${0x61757476}`
+      expect(held!.n).toBe(0)
     } finally {
       await Promise.all(pools.map((p) => p.end()))
     }

@@ -149,11 +149,17 @@ async function attemptReserved(deps: LoginDeps, input: LoginInput, hashing: Hash
         passwordValid = await verifyPassword(deps, hashing, account, input.password)
       } else {
         const remainingNow = (snapshot: ThrottleSnapshot) => admissibleVerifications(snapshot.state, policy, deps.clock())
-        ticket = await admission.admit(`${tenant.id} ${network}`, remainingNow(throttle), observedAt, async () => {
-          snapshots.throttle = await readThrottleSnapshot(deps.sql, tenant.id, network, identifier, windowStart())
-          return remainingNow(snapshots.throttle)
-          // Waiting for the address's verifications in flight is no hashing: the place goes back meanwhile.
-        }, hashing.release)
+        // Waiting for the address's verifications in flight is no hashing: the place goes back meanwhile.
+        ticket = await admission.admit(
+          `${tenant.id} ${network}`,
+          remainingNow(throttle),
+          observedAt,
+          async () => {
+            snapshots.throttle = await readThrottleSnapshot(deps.sql, tenant.id, network, identifier, windowStart())
+            return remainingNow(snapshots.throttle)
+          },
+          hashing.release,
+        )
         // No ticket: the address's budget is spent as far as the snapshot shows; the append function decides.
         if (ticket) passwordValid = await verifyPassword(deps, hashing, account, input.password)
       }
