@@ -36,6 +36,9 @@ describe('GET /v1/audit/verify', () => {
 })
 
 describe('GET /v1/audit/verify across instances', () => {
+  /** Verification locks ('autv') held in the database right now. */
+  const advisoryLocksHeld = async () =>
+    (await db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = ${0x61757476} AND granted`)[0]!.n
   /** A pool of its own, as the service connects: as the runtime role. */
   const runtimePool = (): Sql => createSql(Object.assign(new URL(db.url), { username: DEFAULT_ROLE_NAMES.runtime }).toString(), { max: 4 })
 
@@ -48,6 +51,7 @@ describe('GET /v1/audit/verify across instances', () => {
       // A third instance (its own pool, the runtime role) is verifying the tenant: it holds the lock.
       const other = await lockTenantVerification(pools[2]!, { tenantId: acme.tenant.id, startedBy: admin.id, via: 'api', now: new Date('2026-12-04T10:00:00Z') })
       expect(other.kind).toBe('held')
+      expect(await advisoryLocksHeld()).toBe(1)
       const before = await verifications()
       for (const instance of [one, two]) {
         const refused = await instance.app.request('/v1/audit/verify', { headers: { authorization: auditor } })
@@ -86,8 +90,7 @@ describe('GET /v1/audit/verify across instances', () => {
       expect(ran).toBeGreaterThanOrEqual(1)
       expect(ran).toBeLessThanOrEqual(2)
       // The lock is free again: nobody holds it.
-      const [held] = await db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = ${0x61757476}`
-      expect(held!.n).toBe(0)
+      expect(await advisoryLocksHeld()).toBe(0)
     } finally {
       await Promise.all(pools.map((p) => p.end()))
     }
