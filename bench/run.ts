@@ -27,6 +27,7 @@ import { relayBenchmark } from './relay.ts'
 import { relayPipelineBenchmark } from './relay-pipeline.ts'
 import { sessionsBenchmark } from './sessions.ts'
 import { syslogFramingBenchmark } from './syslog-framing.ts'
+import { unattributedBenchmark } from './unattributed.ts'
 import { verificationBenchmark } from './verification.ts'
 import { BENCH_ADMIN_URL, dropAllBenchDatabases } from './support/bench-database.ts'
 import { figureLine, figuresTable, markdownTable, textTable, type Benchmark, type BenchmarkResult } from './support/report.ts'
@@ -34,7 +35,7 @@ import { verifyAnchorsBenchmark } from './verify-anchors.ts'
 import { wasmArgon2idBenchmark } from './wasm-argon2id.ts'
 import { writePathBenchmark } from './write-path.ts'
 
-const BENCHMARKS: Benchmark[] = [writePathBenchmark, ipThrottleBenchmark, auditOverheadBenchmark, wasmArgon2idBenchmark, hashChainBenchmark, verificationBenchmark, checkpointsBenchmark, verifyAnchorsBenchmark, relayBenchmark, relayPipelineBenchmark, syslogFramingBenchmark, queriesBenchmark, consoleBenchmark, sessionsBenchmark]
+const BENCHMARKS: Benchmark[] = [writePathBenchmark, ipThrottleBenchmark, auditOverheadBenchmark, wasmArgon2idBenchmark, hashChainBenchmark, verificationBenchmark, checkpointsBenchmark, verifyAnchorsBenchmark, relayBenchmark, relayPipelineBenchmark, syslogFramingBenchmark, queriesBenchmark, consoleBenchmark, sessionsBenchmark, unattributedBenchmark]
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url))
 const ARTEFACT_DIR = `${RESULTS_DIR}artefacts/`

@@ -130,7 +130,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Recompute the caller's tenant hash chains against the signed checkpoints and name the first broken sequence number. One verification runs at a time per tenant: a call made while one runs joins it and gets its result */
+        /** Recompute the caller's tenant hash chains against the signed checkpoints and name the first broken sequence number. One verification runs at a time per tenant: a call made while one runs in the same instance joins it and gets its result; a call reaching another instance meanwhile is answered 409 verification_running, naming the running verification, with Retry-After */
         get: operations["verifyChains"];
         put?: never;
         post?: never;
@@ -637,7 +637,7 @@ export interface components {
              * @description Stable snake_case error code: branch on it (titles may be reworded)
              * @enum {string}
              */
-            code: "validation_failed" | "malformed_json" | "malformed_request" | "unknown_tenant" | "invalid_credentials" | "unauthorized" | "forbidden" | "origin_not_allowed" | "csrf_failed" | "invalid_refresh_token" | "download_not_allowed" | "registration_closed" | "not_found" | "conflict" | "weak_password" | "payload_too_large" | "unsupported_media_type" | "headers_too_large" | "account_locked" | "ip_throttled" | "service_unavailable" | "internal_error";
+            code: "validation_failed" | "malformed_json" | "malformed_request" | "unknown_tenant" | "invalid_credentials" | "unauthorized" | "forbidden" | "origin_not_allowed" | "csrf_failed" | "invalid_refresh_token" | "download_not_allowed" | "registration_closed" | "not_found" | "conflict" | "verification_running" | "weak_password" | "payload_too_large" | "unsupported_media_type" | "headers_too_large" | "account_locked" | "ip_throttled" | "service_unavailable" | "internal_error";
             errors?: {
                 field: string;
                 detail: string;
@@ -2202,6 +2202,15 @@ export interface operations {
             };
             /** @description Requires the admin or auditor role */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A verification of the tenant's chains is running in another instance (code verification_running); retry after Retry-After */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

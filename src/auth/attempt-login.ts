@@ -12,6 +12,7 @@ import { isConnectionLost } from '../db/sqlstate.ts'
 import { readThrottleSnapshot, type ThrottleSnapshot } from '../db/ip-throttles.ts'
 import type { Tenant } from '../db/tenants.ts'
 import { readLoginSnapshot, type LoginAccount } from './find-login-account.ts'
+import { HashQueueFullError, reserveHashing, type HashReservation } from './bounded-hasher.ts'
 import { createHashAdmission, type AdmissionTicket, type HashAdmission } from './hash-admission.ts'
 import { evaluateLoginRisk } from './login-risk.ts'
 import { openSessionIn, type OpenedSession } from './open-session.ts'
@@ -79,6 +80,10 @@ interface AttemptSnapshots {
 
 /**
  * One login attempt, in explicit steps:
+ * 0. A place in the password-hashing queue is reserved before anything is read: when the queue is full
+ *    the attempt is refused at once (HashQueueFullError; the route audits the refusal), without waiting
+ *    for the database. The place is given back as soon as the attempt knows it will not hash (a locked
+ *    account, a throttled address, a replay), and always when it ends, however it ends.
  * 1. A retry (same Idempotency-Key) of an attempt already recorded gets that attempt's answer and writes
  *    nothing (replayRecordedAttempt).
  * 2. The password is verified outside any transaction (argon2id takes milliseconds and must not hold a
@@ -93,6 +98,16 @@ interface AttemptSnapshots {
  * 4. If a concurrent retry with the same key was recorded first, the answer is that attempt's (step 1).
  */
 export async function attemptLogin(deps: LoginDeps, input: LoginInput): Promise<LoginResult> {
+  const hashing = reserveHashing(deps.hasher)
+  if (hashing === null) throw new HashQueueFullError(1)
+  try {
+    return await attemptReserved(deps, input, hashing)
+  } finally {
+    hashing.release()
+  }
+}
+
+async function attemptReserved(deps: LoginDeps, input: LoginInput, hashing: HashReservation): Promise<LoginResult> {
   const { tenant, identifier, origin } = input
   const policy = tenant.defencePolicy
   const admission = deps.admission ?? processAdmission
@@ -117,7 +132,7 @@ export async function attemptLogin(deps: LoginDeps, input: LoginInput): Promise<
   let attemptId = keyedId ?? uuidv7(deps.clock().getTime())
   let passwordValid: boolean | null = null
   if (keyedId) {
-    const replay = await replayRecordedAttempt(deps, input, account, keyedId)
+    const replay = await replayRecordedAttempt(deps, hashing, input, account, keyedId)
     if (replay.kind === 'replayed') return replay.result
     if (replay.kind === 'not_replayable') {
       // A success replays only to its password: this is a new attempt, with a fresh id and the password known wrong.
@@ -130,20 +145,29 @@ export async function attemptLogin(deps: LoginDeps, input: LoginInput): Promise<
   try {
     if (passwordValid === null && !isLocked(snapshots.lockout, deps.clock())) {
       if (throttle === null) {
-        passwordValid = await verifyPassword(deps, account, input.password)
+        passwordValid = await verifyPassword(deps, hashing, account, input.password)
       } else {
         const remainingNow = (snapshot: ThrottleSnapshot) => admissibleVerifications(snapshot.state, policy, deps.clock())
-        ticket = await admission.admit(`${tenant.id} ${network}`, remainingNow(throttle), observedAt, async () => {
-          snapshots.throttle = await readThrottleSnapshot(deps.sql, tenant.id, network, identifier, windowStart())
-          return remainingNow(snapshots.throttle)
-        })
+        // Waiting for the address's verifications in flight is no hashing: the place goes back meanwhile.
+        ticket = await admission.admit(
+          `${tenant.id} ${network}`,
+          remainingNow(throttle),
+          observedAt,
+          async () => {
+            snapshots.throttle = await readThrottleSnapshot(deps.sql, tenant.id, network, identifier, windowStart())
+            return remainingNow(snapshots.throttle)
+          },
+          hashing.release,
+        )
         // No ticket: the address's budget is spent as far as the snapshot shows; the append function decides.
-        if (ticket) passwordValid = await verifyPassword(deps, account, input.password)
+        if (ticket) passwordValid = await verifyPassword(deps, hashing, account, input.password)
       }
     }
+    // Hashed, or not to hash (locked, throttled, known wrong): the place is free for the next attempt.
+    hashing.release()
     const pending: PendingSession = {}
-    const recorded = await recordLoginAttempt(deps, input, account, address, snapshots, attemptId, passwordValid, pending).catch((error: unknown) =>
-      answerIfCommitted(deps, input, account, attemptId, pending, error),
+    const recorded = await recordLoginAttempt(deps, hashing, input, account, address, snapshots, attemptId, passwordValid, pending).catch((error: unknown) =>
+      answerIfCommitted(deps, hashing, input, account, attemptId, pending, error),
     )
     if (recorded.kind !== 'already_recorded') return recorded
   } finally {
@@ -151,10 +175,10 @@ export async function attemptLogin(deps: LoginDeps, input: LoginInput): Promise<
   }
 
   // Only a keyed id can have been recorded already: answer as that attempt was answered.
-  const replay = await replayRecordedAttempt(deps, input, account, attemptId)
+  const replay = await replayRecordedAttempt(deps, hashing, input, account, attemptId)
   if (replay.kind === 'replayed') return replay.result
   if (replay.kind === 'not_recorded') throw new Error(`login attempt ${attemptId} conflicted with an event that cannot be found`)
-  const fresh = await recordLoginAttempt(deps, input, account, address, snapshots, uuidv7(deps.clock().getTime()), false)
+  const fresh = await recordLoginAttempt(deps, hashing, input, account, address, snapshots, uuidv7(deps.clock().getTime()), false)
   if (fresh.kind === 'already_recorded') throw new Error('a fresh attempt id was recorded already')
   return fresh
 }
@@ -164,13 +188,13 @@ export async function attemptLogin(deps: LoginDeps, input: LoginInput): Promise<
  * id is looked up on another connection: recorded, it is answered as recorded (as a retry would be); not
  * recorded, or the database still unreachable, the original error stands (503) and nothing was written.
  */
-async function answerIfCommitted(deps: LoginDeps, input: LoginInput, account: LoginAccount, attemptId: string, pending: PendingSession, error: unknown): Promise<LoginResult> {
+async function answerIfCommitted(deps: LoginDeps, hashing: HashReservation, input: LoginInput, account: LoginAccount, attemptId: string, pending: PendingSession, error: unknown): Promise<LoginResult> {
   if (!isConnectionLost(error)) throw error
   // The connection that was lost may take others with it (a reset proxy, a restarting server): a few tries.
   for (let tries = 0; tries < 3; tries++) {
     // First give a commit the server had already received the time to finish.
     await new Promise((resolve) => setTimeout(resolve, 100 * (tries + 1)))
-    const replay = await replayRecordedAttempt(deps, input, account, attemptId).catch(() => null)
+    const replay = await replayRecordedAttempt(deps, hashing, input, account, attemptId).catch(() => null)
     if (replay?.kind === 'not_recorded') break
     if (replay?.kind === 'replayed') {
       const result = { ...replay.result, replayed: false }
@@ -186,12 +210,12 @@ interface PendingSession {
   opened?: OpenedSession
 }
 
-async function verifyPassword(deps: LoginDeps, account: LoginAccount, password: string): Promise<boolean> {
+async function verifyPassword(deps: LoginDeps, hashing: HashReservation, account: LoginAccount, password: string): Promise<boolean> {
   if (account.user === null) {
-    await deps.hasher.verify(deps.dummyHash, password)
+    await hashing.verify(deps.dummyHash, password)
     return false
   }
-  return deps.hasher.verify(account.user.passwordHash, password)
+  return hashing.verify(account.user.passwordHash, password)
 }
 
 /**
@@ -213,6 +237,7 @@ const MAX_STALE_SNAPSHOTS = 1000
  */
 async function recordLoginAttempt(
   deps: LoginDeps,
+  hashing: HashReservation,
   input: LoginInput,
   account: LoginAccount,
   address: AttemptAddress,
@@ -316,7 +341,8 @@ async function recordLoginAttempt(
         throttleReread = true
         continue
       }
-      valid = await verifyPassword(deps, account, input.password)
+      valid = await verifyPassword(deps, hashing, account, input.password)
+      hashing.release()
       continue
     }
 
@@ -470,13 +496,15 @@ type Replay = { kind: 'replayed'; result: LoginResult } | { kind: 'not_recorded'
  * A success is replayed only to a caller who presents the same password (the very same token is
  * re-signed from the stored jti and times); to anyone else it is `not_replayable`, a new attempt.
  */
-async function replayRecordedAttempt(deps: LoginDeps, input: LoginInput, account: LoginAccount, attemptId: string): Promise<Replay> {
+async function replayRecordedAttempt(deps: LoginDeps, hashing: HashReservation, input: LoginInput, account: LoginAccount, attemptId: string): Promise<Replay> {
   const [prior] = await deps.sql<PriorAttemptRow[]>`
     SELECT event_type, occurred_at, metadata FROM auth_logs
     WHERE tenant_id = ${input.tenant.id} AND id = ${attemptId}`
   if (!prior) return { kind: 'not_recorded' }
   if (prior.event_type === 'login_success' && account.user) {
-    if (!(await deps.hasher.verify(account.user.passwordHash, input.password))) return { kind: 'not_replayable' }
+    const same = await hashing.verify(account.user.passwordHash, input.password)
+    hashing.release()
+    if (!same) return { kind: 'not_replayable' }
     const session = await issueSession(deps, input.tenant, account.user, attemptId, prior.occurred_at, input.origin.deviceId)
     return { kind: 'replayed', result: { kind: 'success', ...session, eventId: attemptId, replayed: true } }
   }

@@ -11,9 +11,9 @@ export interface HashAdmission {
    * Admits one verification for `key` while fewer than `remaining` are in flight; otherwise waits for one
    * to be released and asks `reread` for the budget left. `remaining` was read after `observedAt`
    * (observe()): if a verification of the key was recorded since, it is read again. Null when none is
-   * left: do not hash.
+   * left: do not hash. `onWait` is called before each wait (the caller gives back what it holds meanwhile).
    */
-  admit(key: string, remaining: number, observedAt: number, reread: () => Promise<number>): Promise<AdmissionTicket | null>
+  admit(key: string, remaining: number, observedAt: number, reread: () => Promise<number>, onWait?: () => void): Promise<AdmissionTicket | null>
 }
 
 export interface AdmissionTicket {
@@ -50,7 +50,7 @@ export function createHashAdmission(now: () => number = Date.now): HashAdmission
 
   return {
     observe: () => mark,
-    async admit(key, remaining, observedAt, reread) {
+    async admit(key, remaining, observedAt, reread, onWait) {
       for (;;) {
         let entry = keys.get(key)
         if ((entry?.lastRelease ?? lastForgotten) > observedAt) {
@@ -79,6 +79,7 @@ export function createHashAdmission(now: () => number = Date.now): HashAdmission
           }
         }
         const waitingOn = entry
+        onWait?.()
         await new Promise<void>((resolve) => waitingOn.waiters.push(resolve))
       }
     },

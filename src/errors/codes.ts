@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   registration_closed: { status: 403, title: 'The tenant does not accept this registration' },
   not_found: { status: 404, title: 'Not found' },
   conflict: { status: 409, title: 'The resource exists already' },
+  verification_running: { status: 409, title: 'A verification of these chains is already running' },
   weak_password: { status: 422, title: 'The password does not meet the policy' },
   payload_too_large: { status: 413, title: 'The request body is too large' },
   unsupported_media_type: { status: 415, title: 'The request body must be application/json' },

@@ -59,7 +59,7 @@ export const VerificationSchema = z
   })
   .openapi('ChainVerification')
 
-export const verifyRoute = route('get', '/verify', "Recompute the caller's tenant hash chains against the signed checkpoints and name the first broken sequence number. One verification runs at a time per tenant: a call made while one runs joins it and gets its result", {
+export const verifyRoute = route('get', '/verify', "Recompute the caller's tenant hash chains against the signed checkpoints and name the first broken sequence number. One verification runs at a time per tenant: a call made while one runs in the same instance joins it and gets its result; a call reaching another instance meanwhile is answered 409 verification_running, naming the running verification, with Retry-After", {
   operationId: 'verifyChains',
   request: {
     query: z.object({
@@ -74,6 +74,7 @@ export const verifyRoute = route('get', '/verify', "Recompute the caller's tenan
     400: problem('Invalid query, or no document store is configured'),
     401: problem('Missing or invalid token'),
     403: problem('Requires the admin or auditor role'),
+    409: problem('A verification of the tenant\'s chains is running in another instance (code verification_running); retry after Retry-After'),
   },
 })
 
