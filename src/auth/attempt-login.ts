@@ -8,6 +8,7 @@ import { DuplicateEventError, recordEventsChecked, type EventDraft, type Recorde
 import { readAccountNetwork } from '../db/account-networks.ts'
 import type { Sql } from '../db/client.ts'
 import type { Queryable } from '../db/queryable.ts'
+import { trackWrite } from '../db/request-deadline.ts'
 import { isConnectionLost } from '../db/sqlstate.ts'
 import { readThrottleSnapshot, type ThrottleSnapshot } from '../db/ip-throttles.ts'
 import type { Tenant } from '../db/tenants.ts'
@@ -167,7 +168,7 @@ async function attemptReserved(deps: LoginDeps, input: LoginInput, hashing: Hash
     hashing.release()
     const pending: PendingSession = {}
     const recorded = await recordLoginAttempt(deps, hashing, input, account, address, snapshots, attemptId, passwordValid, pending).catch((error: unknown) =>
-      answerIfCommitted(deps, hashing, input, account, attemptId, pending, error),
+      trackWrite(answerIfCommitted(deps, hashing, input, account, attemptId, pending, error), LOST_COMMIT_LOOKUP_MS),
     )
     if (recorded.kind !== 'already_recorded') return recorded
   } finally {
@@ -182,6 +183,14 @@ async function attemptReserved(deps: LoginDeps, input: LoginInput, hashing: Hash
   if (fresh.kind === 'already_recorded') throw new Error('a fresh attempt id was recorded already')
   return fresh
 }
+
+/**
+ * How long past the request's bound an attempt whose connection was lost while it was being recorded may
+ * wait to find out whether it was: its answer must not be a 503 for an attempt that was recorded. The
+ * database is reachable again by then, or the lookup fails at once (a stall, where no connection is lost,
+ * waits only the bound's margin).
+ */
+const LOST_COMMIT_LOOKUP_MS = 2_000
 
 /**
  * A connection lost while the attempt's transaction committed leaves it unknown whether it did. The attempt

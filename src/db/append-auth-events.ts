@@ -3,7 +3,7 @@ import type { LockoutState } from '../core/lockout-policy.ts'
 import { defenceWriteJson, staleDefenceFromJson, type DefenceWrite, type StaleDefence, type StaleDefenceJson } from './ip-throttles.ts'
 import { lockoutStateFromJson, lockoutStateJson, type LockoutStateJson } from './lockouts.ts'
 import type { Queryable } from './queryable.ts'
-import { assertBeforeRequestDeadline, requestWriteDeadline, RequestDeadlineError } from './request-deadline.ts'
+import { assertBeforeRequestDeadline, requestWriteDeadline, RequestDeadlineError, trackWrite } from './request-deadline.ts'
 
 /** One event as the append function takes it: its fields and its canonical JSON around the sequence number. */
 export interface AppendedEventInput extends UnsequencedEvent {
@@ -93,9 +93,9 @@ export async function appendAuthEvents(db: Queryable, request: AppendRequest): P
   const [row] =
     deadline === null
       ? await db<{ answer: RawAnswer }[]>`SELECT ${call} AS answer`
-      : await db<{ answer: RawAnswer }[]>`
+      : await trackWrite(db<{ answer: RawAnswer }[]>`
           SELECT CASE WHEN clock_timestamp() < ${deadline} THEN appended.answer ELSE request_deadline_passed() END AS answer
-          FROM (SELECT ${call} AS answer WHERE clock_timestamp() < ${deadline} OFFSET 0) appended`
+          FROM (SELECT ${call} AS answer WHERE clock_timestamp() < ${deadline} OFFSET 0) appended`.execute())
   if (row === undefined) throw new RequestDeadlineError()
   const answer = row.answer
   if (answer.status === 'stale') return { status: 'stale', lockout: lockoutStateFromJson(answer.lockout) }

@@ -1,6 +1,6 @@
 import type { ConnectionOptions } from 'node:tls'
 import postgres from 'postgres'
-import { assertBeforeRequestDeadline } from './request-deadline.ts'
+import { assertBeforeRequestDeadline, trackWrite } from './request-deadline.ts'
 
 /** The SQL client type used across adapters (porsager `postgres`). */
 export type Sql = postgres.Sql<{}>
@@ -71,12 +71,17 @@ function commitOnlyBeforeRequestDeadline(sql: Sql): Sql {
   const checkedBegin = (...args: unknown[]) => {
     const body = args.pop() as (tx: Tx) => unknown
     assertBeforeRequestDeadline()
-    return begin(...args, async (tx: Tx) => {
+    let committing = () => {}
+    const transaction = begin(...args, async (tx: Tx) => {
       const result = body(tx)
       const settled = await (Array.isArray(result) ? Promise.all(result) : result)
       assertBeforeRequestDeadline()
+      committing()
       return settled
     })
+    // From here on the COMMIT is on its way: its outcome, not the deadline, says whether the work stands.
+    committing = () => void trackWrite(transaction)
+    return transaction
   }
   return Object.assign(sql, { begin: checkedBegin as unknown as Sql['begin'] })
 }

@@ -17,6 +17,14 @@ const deadlines = new AsyncLocalStorage<RequestDeadline>()
 export interface RequestDeadline {
   signal: AbortSignal
   writeBy: Date
+  /**
+   * Writes sent on the request's behalf whose outcome is not known yet (an append, a COMMIT). When the
+   * answer falls due while one is in flight, the answer waits for it (a little): whether it committed
+   * decides between the real answer and 503, so that a 503 never stands for an attempt that was recorded.
+   */
+  writesInFlight: Map<Promise<unknown>, number | undefined>
+  /** Called when a write is added to `writesInFlight` (the bound gives one added after the deadline its own wait). */
+  onWrite?: (waitMs: number | undefined) => void
 }
 
 /** The error a transaction ends with when its request's deadline passed before it could commit. */
@@ -35,7 +43,7 @@ export class RequestDeadlineError extends Error {
  * @example
  * const abort = new AbortController()
  * setTimeout(() => abort.abort(), 5_000)
- * await withRequestDeadline({ signal: abort.signal, writeBy: new Date(Date.now() + 4_500) }, () => handle(request))
+ * await withRequestDeadline({ signal: abort.signal, writeBy: new Date(Date.now() + 4_500), writesInFlight: new Map() }, () => handle(request))
  */
 export function withRequestDeadline<T>(deadline: RequestDeadline, body: () => T): T {
   return deadlines.run(deadline, body)
@@ -49,6 +57,21 @@ export function withRequestDeadline<T>(deadline: RequestDeadline, body: () => T)
  */
 export function requestWriteDeadline(): Date | null {
   return deadlines.getStore()?.writeBy ?? null
+}
+
+/**
+ * Marks `write` (already sent to the database, or the finding out of whether one committed) as in flight
+ * for the current request until it settles, and returns it. Outside a request it is returned as is.
+ * `waitMs`: how long the answer may wait for it past the deadline (default: the bound's margin).
+ */
+export function trackWrite<T>(write: Promise<T>, waitMs?: number): Promise<T> {
+  const deadline = deadlines.getStore()
+  if (deadline === undefined) return write
+  deadline.writesInFlight.set(write, waitMs)
+  const settled = () => deadline.writesInFlight.delete(write)
+  write.then(settled, settled)
+  deadline.onWrite?.(waitMs)
+  return write
 }
 
 /** Throws RequestDeadlineError when the current request's deadline has passed. */
