@@ -122,6 +122,10 @@ export const auditOverheadBenchmark: Benchmark = {
         ],
         details: { bareHono: hono.run, honoCpuMs, baseline: base, http, locked: lockedRun, loginCpuMs, loginPgMs, lockedCpuMs, lockedPgMs, baseCpu },
       }
+    } catch (error) {
+      // What the service said about it (it logs every failed request with its cause).
+      if (service) ctx.log(`  service output (last 2,000 characters):\n${(service.stdout() + service.stderr()).slice(-2000)}`)
+      throw error
     } finally {
       await service?.stop()
       await db.drop()
