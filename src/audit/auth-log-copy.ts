@@ -11,7 +11,7 @@ import type { AUTH_LOG_COLUMNS } from './stored-event.ts'
  *
  * Every value is decoded exactly as the `postgres` client decodes the same column in a row object
  * (src/db/client.ts): integers with Number, jsonb with JSON.parse, timestamptz with `new Date(text)`
- * (and then toISOString, as eventFromRow does), bytea from its hex form. So a row verifies, or breaks at
+ * (and then toISOString, as eventFromRow does; copyInstant gives the same text faster), bytea from its hex form. So a row verifies, or breaks at
  * the same place, whichever way it was read.
  *
  * The column order is the caller's (AUTH_LOG_COLUMNS, passed in): this module imports no values, so that
@@ -26,6 +26,8 @@ function indexColumns(columns: readonly AuthLogColumn[]): ColumnIndex {
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: true })
+const NEWLINE = 0x0a
+const TAB = 0x09
 
 const ESCAPES: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v' }
 
@@ -38,7 +40,21 @@ function unescape(value: string): string {
 const text = (value: string): string | null => (value === '\\N' ? null : unescape(value))
 // bytea in hex output: `\x0a1b...`, its backslash doubled by COPY.
 const bytes = (value: string): Uint8Array => Buffer.from(value.slice(3), 'hex')
-const instant = (value: string): string => new Date(value).toISOString()
+// timestamptz as COPY writes it in UTC: `2026-11-01 21:32:07.285123+00`, the fraction (0–6 digits) optional.
+const UTC_INSTANT = /^([12]\d{3}-\d\d-\d\d) (\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?\+00$/
+/**
+ * The instant's ISO form, exactly as `new Date(value).toISOString()` gives it (milliseconds, further
+ * digits cut off): written out from the text for the UTC form of years 1000–2999, which is every row a
+ * service writes, and left to Date otherwise (other offsets, far years, infinity). Date parsing was the
+ * largest cost of a parsed row; a test compares both ways over many instants.
+ */
+export function copyInstant(value: string): string {
+  const m = UTC_INSTANT.exec(value)
+  if (m === null) return new Date(value).toISOString()
+  const fraction = m[3] === undefined ? '000' : m[3].length >= 3 ? m[3].slice(0, 3) : m[3].padEnd(3, '0')
+  // PostgreSQL writes only real instants (no month 13, no 24:00), so the text is already the ISO form.
+  return `${m[1]}T${m[2]}.${fraction}Z`
+}
 
 /**
  * The stored events of a page of COPY text, in order. Lazy: a verifier that stops at a break parses no
@@ -46,12 +62,13 @@ const instant = (value: string): string => new Date(value).toISOString()
  */
 export function* parseAuthLogCopy(page: Uint8Array, columns: readonly AuthLogColumn[]): Generator<StoredChainedEvent> {
   const at = indexColumns(columns)
-  const all = decoder.decode(page)
   let start = 0
-  while (start < all.length) {
-    let end = all.indexOf('\n', start)
-    if (end === -1) end = all.length
-    const f = all.slice(start, end).split('\t')
+  while (start < page.length) {
+    let end = page.indexOf(NEWLINE, start)
+    if (end === -1) end = page.length
+    // Row by row: decoding a whole page (megabytes) into one string cost several times more per byte. A
+    // byte 0x0a never occurs inside a multi-byte UTF-8 sequence, so every row decodes on its own.
+    const f = decoder.decode(page.subarray(start, end)).split('\t')
     start = end + 1
     if (f.length !== columns.length) throw new Error(`COPY row with ${f.length} columns, expected ${columns.length}`)
     const event: AuthEvent = {
@@ -67,14 +84,14 @@ export function* parseAuthLogCopy(page: Uint8Array, columns: readonly AuthLogCol
       ip: text(f[at.ip]!),
       user_agent: text(f[at.user_agent]!),
       device_id: text(f[at.device_id]!),
-      occurred_at: instant(f[at.occurred_at]!),
+      occurred_at: copyInstant(f[at.occurred_at]!),
       outcome: text(f[at.outcome]!) as AuthEvent['outcome'],
       reason: text(f[at.reason]!),
       risk: JSON.parse(unescape(f[at.risk]!)),
       metadata: JSON.parse(unescape(f[at.metadata]!)),
       token_jti: text(f[at.token_jti]!),
       actor_id: text(f[at.actor_id]!),
-      expires_at: instant(f[at.expires_at]!),
+      expires_at: copyInstant(f[at.expires_at]!),
     }
     yield {
       event,
@@ -86,9 +103,6 @@ export function* parseAuthLogCopy(page: Uint8Array, columns: readonly AuthLogCol
     }
   }
 }
-
-const NEWLINE = 0x0a
-const TAB = 0x09
 
 /**
  * How many rows a page of COPY text holds and the sequence number of its last row, read from the bytes

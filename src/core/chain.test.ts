@@ -1,7 +1,8 @@
 import { sha256 } from '@noble/hashes/sha2.js'
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js'
 import { describe, expect, it } from 'vitest'
-import { nodeDigester } from '../audit/node-digester.ts'
+import { createHash } from 'node:crypto'
+import { nodeCryptoDigester, nodeDigester } from '../audit/node-digester.ts'
 import type { ChainedEvent, UnsequencedEvent } from './auth-event.ts'
 import { canonicalJson } from './canonical-json.ts'
 import { appendToChain, genesisHash, verifyChainSegment, type StoredChainedEvent } from './chain.ts'
@@ -66,6 +67,15 @@ describe('digests', () => {
     for (const text of ['', 'abc', 'ö'.repeat(1000), JSON.stringify(draft(7))]) {
       const bytes = new TextEncoder().encode(text)
       expect(hexDigests(nodeDigester.digestBytes(bytes))).toEqual(hexDigests(nobleDigester.digestBytes(bytes)))
+    }
+  })
+
+  it('agree between the one-shot hash and createHash (runtimes without the one-shot)', () => {
+    const withoutOneShot = nodeCryptoDigester({ createHash })
+    for (const text of ['', 'abc', 'ö'.repeat(1000), JSON.stringify(draft(7))]) {
+      const bytes = new TextEncoder().encode(text)
+      expect(hexDigests(withoutOneShot.digestBytes(bytes))).toEqual(hexDigests(nobleDigester.digestBytes(bytes)))
+      expect(bytesToHex(withoutOneShot.sha256(bytes))).toBe(bytesToHex(nodeDigester.sha256(bytes)))
     }
   })
 
