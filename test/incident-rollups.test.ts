@@ -215,8 +215,8 @@ describe('incident rollups', () => {
         const [written] = await tx<{ n: number }[]>`SELECT count(*)::int AS n FROM incident_rollups WHERE tenant_id = ${crash.id}`
         expect(written!.n).toBeGreaterThan(0)
         // The process dies between writing the hour's rows and committing them with the watermark.
-        const [{ pid }] = await tx<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`
-        await db.sql`SELECT pg_terminate_backend(${pid})`
+        const [backend] = await tx<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`
+        await db.sql`SELECT pg_terminate_backend(${backend!.pid})`
         await tx`SELECT 1`
       })
       .then(() => 'committed', () => 'cut off')
