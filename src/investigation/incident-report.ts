@@ -419,8 +419,8 @@ interface RunRow {
  * A run is an account's attempts up to and including a success, counted from its previous success in
  * the window: `run` numbers them by the successes before each attempt. Only accounts with at least
  * `minFailures` failures and a success in the window can have a flagged run; the activity's pairs name
- * them (`candidates`), so the window function reads and sorts their attempts only, through the identifier
- * index. This section reads the trail whatever the report's source: it lists the attempts themselves. An identifier's attempts all live in one chain shard,
+ * them (`candidates`), so the window function reads and sorts their attempts only, each account's through
+ * the identifier index (a lateral join, so that many candidates never turn into a scan of the window). This section reads the trail whatever the report's source: it lists the attempts themselves. An identifier's attempts all live in one chain shard,
  * so `seq` orders them exactly.
  */
 async function readSuspiciousSuccesses(
@@ -436,9 +436,11 @@ async function readSuspiciousSuccesses(
       SELECT l.id, l.identifier, l.user_id, l.event_type, l.occurred_at, l.seq, l.ip, l.user_agent, l.channel, l.device_id, l.reason,
         count(*) FILTER (WHERE l.event_type = 'login_success')
           OVER (PARTITION BY l.identifier ORDER BY l.seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)::int AS run
-      FROM auth_logs l
-      WHERE ${windowClause(sql, scope, options, 'l')} AND l.event_type IN ('login_failed', 'login_success')
-        AND l.identifier IS NOT NULL AND l.identifier = ANY(${candidates}::text[])
+      FROM unnest(${candidates}::text[]) AS c (identifier)
+      CROSS JOIN LATERAL (
+        SELECT * FROM auth_logs l
+        WHERE ${windowClause(sql, scope, options, 'l')} AND l.identifier IS NOT NULL AND l.identifier = c.identifier AND l.event_type IN ('login_failed', 'login_success')
+      ) l
     ), runs AS (
       SELECT identifier, run, count(*) FILTER (WHERE event_type = 'login_failed')::int AS failures,
         max(occurred_at) FILTER (WHERE event_type = 'login_success') AS success_at,
