@@ -26,7 +26,12 @@ CREATE TABLE incident_rollups (
   first_failure_at  timestamptz,
   last_failure_at   timestamptz,
   first_seen_at     timestamptz NOT NULL,
-  last_seen_at      timestamptz NOT NULL
+  last_seen_at      timestamptz NOT NULL,
+  -- Chain positions (an identifier's attempts all live in one chain, so these order them): the first
+  -- failure and the last success. They let the report skip, exactly, accounts none of whose successes
+  -- follows enough of their failures (no suspicious success possible).
+  min_failure_seq   bigint,
+  max_success_seq   bigint
 );
 
 CREATE INDEX incident_rollups_bucket_idx ON incident_rollups (tenant_id, level, bucket_start);
@@ -89,14 +94,16 @@ BEGIN
   -- retention moved valid_from past them and back; deleting first keeps the fold idempotent regardless.
   DELETE FROM incident_rollups r WHERE r.tenant_id = p_tenant_id AND r.level = 0 AND r.bucket_start = v_hour;
   INSERT INTO incident_rollups (tenant_id, level, bucket_start, organisation_id, identifier, ip, user_id,
-    failures, successes, lockouts, first_failure_at, last_failure_at, first_seen_at, last_seen_at)
+    failures, successes, lockouts, first_failure_at, last_failure_at, first_seen_at, last_seen_at, min_failure_seq, max_success_seq)
   SELECT p_tenant_id, 0, v_hour, l.organisation_id, l.identifier, l.ip, max(l.user_id::text),
     count(*) FILTER (WHERE l.event_type = 'login_failed'),
     count(*) FILTER (WHERE l.event_type = 'login_success'),
     count(*) FILTER (WHERE l.event_type = 'account_locked'),
     min(l.occurred_at) FILTER (WHERE l.event_type = 'login_failed'),
     max(l.occurred_at) FILTER (WHERE l.event_type = 'login_failed'),
-    min(l.occurred_at), max(l.occurred_at)
+    min(l.occurred_at), max(l.occurred_at),
+    min(l.seq) FILTER (WHERE l.event_type = 'login_failed'),
+    max(l.seq) FILTER (WHERE l.event_type = 'login_success')
   FROM auth_logs l
   WHERE l.tenant_id = p_tenant_id AND l.occurred_at >= v_hour AND l.occurred_at < v_hour + interval '1 hour'
     AND l.event_type IN ('login_failed', 'login_success', 'account_locked')
@@ -110,10 +117,11 @@ BEGIN
     v_start := v_hour + interval '1 hour' - v_width;
     DELETE FROM incident_rollups r WHERE r.tenant_id = p_tenant_id AND r.level = v_level AND r.bucket_start = v_start;
     INSERT INTO incident_rollups (tenant_id, level, bucket_start, organisation_id, identifier, ip, user_id,
-      failures, successes, lockouts, first_failure_at, last_failure_at, first_seen_at, last_seen_at)
+      failures, successes, lockouts, first_failure_at, last_failure_at, first_seen_at, last_seen_at, min_failure_seq, max_success_seq)
     SELECT p_tenant_id, v_level, v_start, r.organisation_id, r.identifier, r.ip, max(r.user_id),
       sum(r.failures), sum(r.successes), sum(r.lockouts),
-      min(r.first_failure_at), max(r.last_failure_at), min(r.first_seen_at), max(r.last_seen_at)
+      min(r.first_failure_at), max(r.last_failure_at), min(r.first_seen_at), max(r.last_seen_at),
+      min(r.min_failure_seq), max(r.max_success_seq)
     FROM incident_rollups r
     WHERE r.tenant_id = p_tenant_id AND r.level = v_level - 1 AND r.bucket_start >= v_start AND r.bucket_start < v_start + v_width
     GROUP BY r.organisation_id, r.identifier, r.ip;

@@ -74,6 +74,24 @@ async function foldedRange(sql: Sql, tenantId: string): Promise<{ validFrom: Dat
   return w ? { validFrom: w.valid_from, foldedUntil: w.folded_until } : null
 }
 
+/** The suspicious successes by their definition, over every account's attempts in chain order (no candidates picked first). */
+async function flaggedRuns(sql: Sql, scope: TenantScope, o: IncidentReportOptions): Promise<number> {
+  const [row] = await sql<{ n: number }[]>`
+    WITH a AS (
+      SELECT identifier, event_type,
+        count(*) FILTER (WHERE event_type = 'login_success') OVER (PARTITION BY identifier ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS run
+      FROM auth_logs
+      WHERE tenant_id = ${scope.tenantId} AND occurred_at >= ${o.from} AND occurred_at < ${o.to} AND identifier IS NOT NULL
+        AND event_type IN ('login_failed', 'login_success')
+        AND (${scope.organisationId}::uuid IS NULL OR organisation_id = ${scope.organisationId} OR organisation_id IS NULL)
+    )
+    SELECT count(*)::int AS n FROM (
+      SELECT 1 FROM a GROUP BY identifier, run
+      HAVING bool_or(event_type = 'login_success') AND count(*) FILTER (WHERE event_type = 'login_failed') >= ${o.minFailures}
+    ) r`
+  return row!.n
+}
+
 const rollupRows = (sql: Sql, tenantId: string) =>
   sql`SELECT level, bucket_start, organisation_id, identifier, ip, user_id, failures, successes, lockouts, first_failure_at, last_failure_at, first_seen_at, last_seen_at
       FROM incident_rollups WHERE tenant_id = ${tenantId}
@@ -141,6 +159,8 @@ describe('incident rollups', () => {
       for (const scope of [{ tenantId: tenant.id, organisationId: null }, { tenantId: tenant.id, organisationId: organisation }]) {
         const { rolled, scanned } = await both(db.sql, scope, o)
         expect(JSON.stringify(rolled), `${window.from.toISOString()} – ${window.to.toISOString()}`).toBe(JSON.stringify(scanned))
+        // Both read the candidates the pairs name: the count of flagged runs is checked against every account's runs.
+        expect(rolled.totals.suspicious_successes).toBe(await flaggedRuns(db.sql, scope, o))
       }
     }
     // Most windows were answered from the rollups, not by falling back to the scan.

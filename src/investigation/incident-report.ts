@@ -256,17 +256,20 @@ function pairsOf(sql: Sql, scope: TenantScope, plan: WindowPlan) {
       min(occurred_at) FILTER (WHERE event_type = 'login_failed') AS first_failure_at,
       max(occurred_at) FILTER (WHERE event_type = 'login_failed') AS last_failure_at,
       min(occurred_at) AS first_seen_at,
-      max(occurred_at) AS last_seen_at
+      max(occurred_at) AS last_seen_at,
+      min(seq) FILTER (WHERE event_type = 'login_failed') AS min_failure_seq,
+      max(seq) FILTER (WHERE event_type = 'login_success') AS max_success_seq
     FROM auth_logs
     WHERE ${windowClause(sql, scope, range)} AND event_type = ANY(${ATTEMPT_TYPES}::text[])
     GROUP BY identifier, ip`)
   if (plan.buckets.length === 0) {
     return raw.length === 1 ? raw[0]! : sql`SELECT NULL::text AS identifier, NULL::text AS ip, NULL::text AS user_id, 0 AS failures, 0 AS successes,
       0 AS lockouts, NULL::timestamptz AS first_failure_at, NULL::timestamptz AS last_failure_at, NULL::timestamptz AS first_seen_at,
-      NULL::timestamptz AS last_seen_at WHERE false`
+      NULL::timestamptz AS last_seen_at, NULL::bigint AS min_failure_seq, NULL::bigint AS max_success_seq WHERE false`
   }
   const rolled = sql`
-    SELECT identifier, ip, user_id, failures, successes, lockouts, first_failure_at, last_failure_at, first_seen_at, last_seen_at
+    SELECT identifier, ip, user_id, failures, successes, lockouts, first_failure_at, last_failure_at, first_seen_at, last_seen_at,
+      min_failure_seq, max_success_seq
     FROM incident_rollups r
     WHERE r.tenant_id = ${scope.tenantId} ${organisationClause(sql, scope, 'r')}
       AND (r.level, r.bucket_start) IN (
@@ -275,7 +278,8 @@ function pairsOf(sql: Sql, scope: TenantScope, plan: WindowPlan) {
   return sql`
     SELECT identifier, ip, max(user_id) AS user_id, sum(failures)::int AS failures, sum(successes)::int AS successes,
       sum(lockouts)::int AS lockouts, min(first_failure_at) AS first_failure_at, max(last_failure_at) AS last_failure_at,
-      min(first_seen_at) AS first_seen_at, max(last_seen_at) AS last_seen_at
+      min(first_seen_at) AS first_seen_at, max(last_seen_at) AS last_seen_at,
+      min(min_failure_seq) AS min_failure_seq, max(max_success_seq) AS max_success_seq
     FROM (${parts}) AS parts
     GROUP BY identifier, ip`
 }
@@ -336,8 +340,13 @@ async function readActivity(sql: Sql, scope: TenantScope, options: IncidentRepor
     (SELECT 'ip_spraying', key, user_id, failures, successes, lockouts, distinct_count, 0, first_at, last_at FROM per_ip
      WHERE distinct_count >= ${options.sprayMinAccounts} ORDER BY distinct_count DESC, failures DESC, key LIMIT ${n})
     UNION ALL
-    (SELECT 'candidates', identifier, NULL, 0, 0, 0, 0, 0, NULL, NULL FROM pairs WHERE identifier IS NOT NULL
-     GROUP BY identifier HAVING sum(failures) >= ${options.minFailures} AND sum(successes) > 0)`
+    (SELECT 'candidates', identifier, NULL, 0, 0, 0, 0, 0, NULL, NULL
+     FROM (SELECT identifier, failures, successes, min_failure_seq,
+             max(max_success_seq) OVER (PARTITION BY identifier) AS last_success_seq
+           FROM pairs WHERE identifier IS NOT NULL) AS p
+     GROUP BY identifier
+     HAVING sum(successes) > 0
+        AND coalesce(sum(failures) FILTER (WHERE min_failure_seq < last_success_seq), 0) >= ${options.minFailures})`
 
   // Both rankings of a kind read the same columns: key, counts, and the first and last time.
   const account = (r: ActivityRow): AccountActivity => ({
@@ -363,7 +372,11 @@ async function readActivity(sql: Sql, scope: TenantScope, options: IncidentRepor
     },
     accounts: { byFailures: section('account_failures').map(account), distributed: section('account_distributed').map(account) },
     sources: { byFailures: section('ip_failures').map(source), spraying: section('ip_spraying').map(source) },
-    /** Accounts with at least `minFailures` failures and a success in the window: only they can have a flagged run. */
+    /**
+     * The only accounts that can have a flagged run: a success preceded (in chain order) by at least
+     * `minFailures` failures. Counted from the pairs: the failures of every pair whose first failure comes
+     * before the account's last success, a bound no flagged run can exceed, so none is left out.
+     */
     candidates: section('candidates').map((r) => r.key!),
   }
 }
@@ -417,11 +430,12 @@ interface RunRow {
 
 /**
  * A run is an account's attempts up to and including a success, counted from its previous success in
- * the window: `run` numbers them by the successes before each attempt. Only accounts with at least
- * `minFailures` failures and a success in the window can have a flagged run; the activity's pairs name
- * them (`candidates`), so the window function reads and sorts their attempts only, each account's through
- * the identifier index (a lateral join, so that many candidates never turn into a scan of the window). This section reads the trail whatever the report's source: it lists the attempts themselves. An identifier's attempts all live in one chain shard,
- * so `seq` orders them exactly.
+ * the window: `run` numbers them by the successes before each attempt. An identifier's attempts all live
+ * in one chain shard, so `seq` orders them exactly. Only the activity's `candidates` can have a flagged
+ * run (a success after at least `minFailures` failures in chain order), so the window function reads and
+ * sorts their attempts only, each account's through the identifier index (a lateral join, so that many
+ * candidates never turn into a scan of the window). This section reads the trail whatever the report's
+ * source: it lists the attempts themselves.
  */
 async function readSuspiciousSuccesses(
   sql: Sql,
