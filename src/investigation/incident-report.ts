@@ -166,6 +166,10 @@ export async function buildIncidentReport(sql: Sql, scope: TenantScope, options:
     const db = tx as unknown as Sql
     // Sorting and hashing a busy window's attempts in memory instead of on disk; this transaction only.
     await tx`SET LOCAL work_mem = '64MB'`
+    // Planned for each call's own window and candidates: a generic plan (the client prepares statements, and
+    // PostgreSQL switches to one after five calls) cannot see that a month-long window makes the time index
+    // useless per account, and then reads the whole window once per candidate account.
+    await tx`SET LOCAL plan_cache_mode = force_custom_plan`
     const plan = await planReport(db, scope, options)
     const { totals, accounts, sources, candidates } = await readActivity(db, scope, options, plan)
     const timeline = await readLockoutTimeline(db, scope, options)
