@@ -40,11 +40,17 @@ const COLUMNS = `id, tenant_id, organisation_id, shard, seq, event_type, channel
   occurred_at, outcome, reason, risk, metadata, token_jti, actor_id, expires_at,
   digest_sha256, digest_sha512, digest_sha3_256, prev_hash, chain_hash`
 
+/**
+ * A chain position that follows time, as the service's appends do: the event's millisecond, then which
+ * insert it comes from (`kind`, 0–3) and its number, so positions are unique per chain and ordered by time.
+ */
+const seqAt = (ts: string, kind: number, n: string) => `((extract(epoch FROM ${ts}) * 1000)::bigint * 4096 + ${kind * 1024} + (${n}) % 1024)`
+
 /** A time-ordered UUID from a timestamp and a distinguishing integer, like the service's UUIDv7. */
 const uuidAt = (ts: string, n: string) => `(lpad(to_hex((extract(epoch FROM ${ts}) * 1000)::bigint), 12, '0') || '7' || substr(md5(${n}::text || random()::text), 1, 19))::uuid`
 
 /** Ordinary traffic of one tenant: `count` attempts spread evenly over the 30 days ending at `end`. */
-async function insertBackground(sql: Sql, tenantId: string, organisationId: string, count: number, end: Date, seqBase: number): Promise<void> {
+async function insertBackground(sql: Sql, tenantId: string, organisationId: string, count: number, end: Date): Promise<void> {
   const start = new Date(end.getTime() - 30 * DAY_MS)
   const stepMs = (30 * DAY_MS) / count
   // Batches keep each statement's memory small; rows are ordered by time within and across batches.
@@ -53,7 +59,7 @@ async function insertBackground(sql: Sql, tenantId: string, organisationId: stri
     const to = Math.min(count, from + batch - 1)
     await sql.unsafe(`
       INSERT INTO auth_logs (${COLUMNS})
-      SELECT ${uuidAt('t', 'g')}, $1::uuid, $2::uuid, a % 16, $3::bigint + g,
+      SELECT ${uuidAt('t', 'g')}, $1::uuid, $2::uuid, a % 16, ${seqAt('t', 0, 'g')},
         CASE WHEN g % 10 < 7 THEN 'login_success' ELSE 'login_failed' END,
         CASE WHEN g % 3 = 0 THEN 'mobile' ELSE 'web' END,
         md5('user' || a)::uuid, 'user' || a || '@example.com',
@@ -67,32 +73,32 @@ async function insertBackground(sql: Sql, tenantId: string, organisationId: stri
              ELSE '{"failed_attempts":1,"locked_until":null}'::jsonb END,
         CASE WHEN g % 10 < 7 THEN md5('jti' || g) ELSE NULL END, NULL, t + interval '365 days',
         ${FILLER}
-      FROM generate_series($4::int, $5::int) AS g,
-        LATERAL (SELECT (g::bigint * 7919) % ${ACCOUNTS} AS a, $6::timestamptz + (g * $7::float8) * interval '1 millisecond' AS t) AS x`,
-      [tenantId, organisationId, seqBase, from, to, start.toISOString(), stepMs] as never[],
+      FROM generate_series($3::int, $4::int) AS g,
+        LATERAL (SELECT (g::bigint * 7919) % ${ACCOUNTS} AS a, $5::timestamptz + (g * $6::float8) * interval '1 millisecond' AS t) AS x`,
+      [tenantId, organisationId, from, to, start.toISOString(), stepMs] as never[],
     )
   }
 }
 
 /** The attack hour: the same events in every data set. */
-async function insertAttack(sql: Sql, tenantId: string, organisationId: string, from: Date, seqBase: number): Promise<string> {
+async function insertAttack(sql: Sql, tenantId: string, organisationId: string, from: Date): Promise<string> {
   const hourMs = 3_600_000
-  const p = [tenantId, organisationId, seqBase, from.toISOString()] as never[]
+  const p = [tenantId, organisationId, from.toISOString()] as never[]
   // Sprayed failures: each address names many accounts, each account is tried from many addresses.
   await sql.unsafe(`
     INSERT INTO auth_logs (${COLUMNS})
-    SELECT ${uuidAt('t', 'g')}, $1::uuid, $2::uuid, a % 16, $3::bigint + g, 'login_failed', 'web',
+    SELECT ${uuidAt('t', 'g')}, $1::uuid, $2::uuid, a % 16, ${seqAt('t', 1, 'g')}, 'login_failed', 'web',
       md5('user' || a)::uuid, 'user' || a || '@example.com',
       CASE WHEN g % 2 = 0 THEN '203.0.113.' ELSE '198.51.100.' END || (g / 2 % 100 + 1),
       'python-requests/2.32.3', NULL, t, 'failure', 'invalid_credentials',
       '{"score":35,"signals":["repeated_failures"]}'::jsonb, '{"failed_attempts":3,"locked_until":null}'::jsonb,
       NULL, NULL, t + interval '365 days', ${FILLER}
     FROM generate_series(1, ${ATTACK_EVENTS}) AS g,
-      LATERAL (SELECT (g * 37) % ${ATTACK_ACCOUNTS} AS a, $4::timestamptz + (g * ${hourMs / ATTACK_EVENTS}::float8) * interval '1 millisecond' AS t) AS x`, p)
+      LATERAL (SELECT (g * 37) % ${ATTACK_ACCOUNTS} AS a, $3::timestamptz + (g * ${hourMs / ATTACK_EVENTS}::float8) * interval '1 millisecond' AS t) AS x`, p)
   // Lockouts of 500 attacked accounts, and their expiry 5 minutes later.
   await sql.unsafe(`
     INSERT INTO auth_logs (${COLUMNS})
-    SELECT ${uuidAt('t', 'g')}, $1::uuid, $2::uuid, a % 16, $3::bigint + ${ATTACK_EVENTS} + 1 + g,
+    SELECT ${uuidAt('t', 'g')}, $1::uuid, $2::uuid, a % 16, ${seqAt('t', 2, 'g')},
       CASE WHEN g % 2 = 0 THEN 'account_locked' ELSE 'lockout_reset' END, 'web', md5('user' || a)::uuid, 'user' || a || '@example.com',
       '203.0.113.' || (g % 100 + 1), 'python-requests/2.32.3', NULL, t,
       CASE WHEN g % 2 = 0 THEN 'failure' ELSE 'success' END,
@@ -103,21 +109,21 @@ async function insertAttack(sql: Sql, tenantId: string, organisationId: string, 
       NULL, NULL, t + interval '365 days', ${FILLER}
     FROM generate_series(0, 999) AS g,
       LATERAL (SELECT (g / 2 * 7) % ${ATTACK_ACCOUNTS} AS a,
-                      $4::timestamptz + ((g / 2) * 6000 + (g % 2) * 300000) * interval '1 millisecond' AS t) AS x`, p)
+                      $3::timestamptz + ((g / 2) * 6000 + (g % 2) * 300000) * interval '1 millisecond' AS t) AS x`, p)
   // Fifty successes from attacker addresses at the end of the hour, after the spraying: possible compromises.
   await sql.unsafe(`
     INSERT INTO auth_logs (${COLUMNS})
-    SELECT ${uuidAt('t', 'g')}, $1::uuid, $2::uuid, a % 16, $3::bigint + ${ATTACK_EVENTS} + 2000 + g, 'login_success', 'web',
+    SELECT ${uuidAt('t', 'g')}, $1::uuid, $2::uuid, a % 16, ${seqAt('t', 3, 'g')}, 'login_success', 'web',
       md5('user' || a)::uuid, 'user' || a || '@example.com', '203.0.113.' || (g % 100 + 1), 'python-requests/2.32.3', NULL, t,
       'success', NULL, '{"score":35,"signals":["repeated_failures"]}'::jsonb, jsonb_build_object('token_expires_at', t + interval '1 hour'),
       md5('jti-attack' || g), NULL, t + interval '365 days', ${FILLER}
     FROM generate_series(1, 50) AS g,
-      LATERAL (SELECT (g * 97) % ${ATTACK_ACCOUNTS} AS a, $4::timestamptz + interval '59 minutes' + g * interval '1 second' AS t) AS x`, p)
+      LATERAL (SELECT (g * 97) % ${ATTACK_ACCOUNTS} AS a, $3::timestamptz + interval '59 minutes' + g * interval '1 second' AS t) AS x`, p)
   // The victim: five cycles of five failures, a lockout, three attempts refused while locked, and the expiry.
   const victim = 'victim@example.com'
   await sql.unsafe(`
     INSERT INTO auth_logs (${COLUMNS})
-    SELECT ${uuidAt('t', 'i')}, $1::uuid, $2::uuid, 3, $3::bigint + ${ATTACK_EVENTS} + 3000 + i,
+    SELECT ${uuidAt('t', 'i')}, $1::uuid, $2::uuid, 3, ${seqAt('t', 3, 'i + 512')},
       CASE WHEN k < 5 THEN 'login_failed' WHEN k = 5 THEN 'account_locked' WHEN k < 9 THEN 'login_failed' ELSE 'lockout_reset' END,
       'web', md5('victim')::uuid, '${victim}', '198.51.100.' || (k + 1), 'python-requests/2.32.3', NULL, t,
       CASE WHEN k = 9 THEN 'success' ELSE 'failure' END,
@@ -129,7 +135,7 @@ async function insertAttack(sql: Sql, tenantId: string, organisationId: string, 
            ELSE jsonb_build_object('previous_failed_attempts', 5, 'lockout_count', c + 1) END,
       NULL, NULL, t + interval '365 days', ${FILLER}
     FROM generate_series(0, 49) AS i,
-      LATERAL (SELECT i / 10 AS c, i % 10 AS k, $4::timestamptz + i * interval '1 minute' AS t) AS x`, p)
+      LATERAL (SELECT i / 10 AS c, i % 10 AS k, $3::timestamptz + i * interval '1 minute' AS t) AS x`, p)
   return victim
 }
 
@@ -155,12 +161,12 @@ export async function buildInvestigationData(sql: Sql, events: number, log: (m: 
 
   const t0 = performance.now()
   const background = events - ATTACK_EVENTS - 1_100
-  await insertBackground(sql, tenant.id, org.id, background, end, 0)
-  const victim = await insertAttack(sql, tenant.id, org.id, attackFrom, background + 1)
+  await insertBackground(sql, tenant.id, org.id, background, end)
+  const victim = await insertAttack(sql, tenant.id, org.id, attackFrom)
   for (let k = 0; k < 3; k++) {
     const other = await createTenant(sql, { slug: `other-${events}-${k}` })
     const otherOrg = await createOrganisation(sql, other.id, `other-${k}-org`)
-    await insertBackground(sql, other.id, otherOrg.id, Math.round(events / 12), end, 0)
+    await insertBackground(sql, other.id, otherOrg.id, Math.round(events / 12), end)
   }
   log(`  ${events.toLocaleString('en-US')} events (+${Math.round(events / 4).toLocaleString('en-US')} in other tenants) inserted in ${((performance.now() - t0) / 1000).toFixed(0)} s`)
 

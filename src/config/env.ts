@@ -150,6 +150,10 @@ export const envSchema = z
     CHECKPOINT_RETIRED_KEYS_FILE: z.string().min(1).optional(),
     CHECKPOINT_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
     CHECKPOINT_EVERY_EVENTS: z.coerce.number().int().min(1).max(10_000_000).default(10_000),
+    /** How often the incident rollups are folded (0: never in this process; run another instance that folds). */
+    ROLLUP_FOLD_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
+    /** How long after an hour ends before it is folded: longer than a request's deadline plus clock skew. */
+    ROLLUP_FOLD_LAG_SECONDS: z.coerce.number().int().min(60).max(86_400).default(300),
     /** argon2id implementation: `native` (Node-API), `wasm` (WebAssembly), `auto` (native where it loads). */
     PASSWORD_HASHER: z.enum(['auto', 'native', 'wasm']).default('auto'),
   })

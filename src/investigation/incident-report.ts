@@ -3,6 +3,7 @@ import type { Channel, EventType } from '../core/event-types.ts'
 import type { Sql } from '../db/client.ts'
 import { organisationClause } from '../db/organisation-clause.ts'
 import type { TenantScope } from '../core/tenancy.ts'
+import { planWindow, type WindowPlan } from '../core/rollup-buckets.ts'
 
 export interface IncidentReportOptions {
   /** Inclusive. */
@@ -19,6 +20,13 @@ export interface IncidentReportOptions {
   limit: number
   /** Failures listed per suspicious success (the most recent ones; the count is always complete). */
   failureDetailLimit?: number
+  /**
+   * Where the activity sections (totals, account and address rankings, and the accounts whose runs are
+   * examined for suspicious successes) come from: `rollups` (the default) reads the incident rollups for
+   * the window's whole folded hours and the trail for the rest; `events` reads the trail alone (the full
+   * scan). Both give the same report.
+   */
+  source?: 'rollups' | 'events'
 }
 
 /** Failed logins against one attempted identifier (with or without an account behind it). */
@@ -158,10 +166,15 @@ export async function buildIncidentReport(sql: Sql, scope: TenantScope, options:
     const db = tx as unknown as Sql
     // Sorting and hashing a busy window's attempts in memory instead of on disk; this transaction only.
     await tx`SET LOCAL work_mem = '64MB'`
-    const { totals, accounts, sources } = await readActivity(db, scope, options)
+    // Planned for each call's own window and candidates: a generic plan (the client prepares statements, and
+    // PostgreSQL switches to one after five calls) cannot see that a month-long window makes the time index
+    // useless per account, and then reads the whole window once per candidate account.
+    await tx`SET LOCAL plan_cache_mode = force_custom_plan`
+    const plan = await planReport(db, scope, options)
+    const { totals, accounts, sources, candidates } = await readActivity(db, scope, options, plan)
     const timeline = await readLockoutTimeline(db, scope, options)
     const throttledAddresses = await readThrottledAddresses(db, scope, options)
-    const suspicious = await readSuspiciousSuccesses(db, scope, options)
+    const suspicious = await readSuspiciousSuccesses(db, scope, options, candidates)
     const cut = <T>(list: T[]) => ({ list: list.slice(0, options.limit), truncated: list.length > options.limit })
     const targeted = cut(accounts.byFailures)
     const distributed = cut(accounts.distributed)
@@ -216,14 +229,67 @@ async function readThrottledAddresses(sql: Sql, scope: TenantScope, options: Inc
   }))
 }
 
-function windowClause(sql: Sql, scope: TenantScope, options: IncidentReportOptions, alias?: string) {
+function windowClause(sql: Sql, scope: TenantScope, options: { from: Date; to: Date }, alias?: string) {
   const col = (name: string) => sql(alias ? `${alias}.${name}` : name)
   return sql`${col('tenant_id')} = ${scope.tenantId} ${organisationClause(sql, scope, alias)}
     AND ${col('occurred_at')} >= ${options.from} AND ${col('occurred_at')} < ${options.to}`
 }
 
+/**
+ * Which buckets of the incident rollups answer the window's whole hours, and which ranges the trail
+ * answers: the partial hours at the ends, and any hour not folded yet (or no longer valid after a purge).
+ * Read in the report's snapshot, so the rollups and the trail agree.
+ */
+async function planReport(sql: Sql, scope: TenantScope, options: IncidentReportOptions): Promise<WindowPlan> {
+  if (options.source === 'events') return planWindow(options.from, options.to, null)
+  const [folded] = await sql<{ valid_from: Date; folded_until: Date }[]>`
+    SELECT valid_from, folded_until FROM incident_rollup_watermarks WHERE tenant_id = ${scope.tenantId}`
+  return planWindow(options.from, options.to, folded ? { validFrom: folded.valid_from, foldedUntil: folded.folded_until } : null)
+}
+
+/**
+ * The window's attempts grouped by (identifier, ip): from the trail for the plan's raw ranges and from the
+ * rollups for its buckets, merged (sums, minima, maxima: exact). The full scan is one raw range.
+ */
+function pairsOf(sql: Sql, scope: TenantScope, plan: WindowPlan) {
+  const raw = plan.raw.map((range) => sql`
+    SELECT identifier, ip, max(user_id::text) AS user_id,
+      count(*) FILTER (WHERE event_type = 'login_failed')::int AS failures,
+      count(*) FILTER (WHERE event_type = 'login_success')::int AS successes,
+      count(*) FILTER (WHERE event_type = 'account_locked')::int AS lockouts,
+      min(occurred_at) FILTER (WHERE event_type = 'login_failed') AS first_failure_at,
+      max(occurred_at) FILTER (WHERE event_type = 'login_failed') AS last_failure_at,
+      min(occurred_at) AS first_seen_at,
+      max(occurred_at) AS last_seen_at,
+      min(seq) FILTER (WHERE event_type = 'login_failed') AS min_failure_seq,
+      max(seq) FILTER (WHERE event_type = 'login_success') AS max_success_seq
+    FROM auth_logs
+    WHERE ${windowClause(sql, scope, range)} AND event_type = ANY(${ATTEMPT_TYPES}::text[])
+    GROUP BY identifier, ip`)
+  if (plan.buckets.length === 0) {
+    return raw.length === 1 ? raw[0]! : sql`SELECT NULL::text AS identifier, NULL::text AS ip, NULL::text AS user_id, 0 AS failures, 0 AS successes,
+      0 AS lockouts, NULL::timestamptz AS first_failure_at, NULL::timestamptz AS last_failure_at, NULL::timestamptz AS first_seen_at,
+      NULL::timestamptz AS last_seen_at, NULL::bigint AS min_failure_seq, NULL::bigint AS max_success_seq WHERE false`
+  }
+  const rolled = sql`
+    SELECT identifier, ip, user_id, failures, successes, lockouts, first_failure_at, last_failure_at, first_seen_at, last_seen_at,
+      min_failure_seq, max_success_seq
+    FROM incident_rollups r
+    WHERE r.tenant_id = ${scope.tenantId} ${organisationClause(sql, scope, 'r')}
+      AND (r.level, r.bucket_start) IN (
+        SELECT * FROM unnest(${plan.buckets.map((b) => b.level)}::smallint[], ${plan.buckets.map((b) => b.start.toISOString())}::timestamptz[]))`
+  const parts = [...raw, rolled].reduce((all, part) => sql`${all} UNION ALL ${part}`)
+  return sql`
+    SELECT identifier, ip, max(user_id) AS user_id, sum(failures)::int AS failures, sum(successes)::int AS successes,
+      sum(lockouts)::int AS lockouts, min(first_failure_at) AS first_failure_at, max(last_failure_at) AS last_failure_at,
+      min(first_seen_at) AS first_seen_at, max(last_seen_at) AS last_seen_at,
+      min(min_failure_seq) AS min_failure_seq, max(max_success_seq) AS max_success_seq
+    FROM (${parts}) AS parts
+    GROUP BY identifier, ip`
+}
+
 interface ActivityRow {
-  section: 'totals' | 'account_failures' | 'account_distributed' | 'ip_failures' | 'ip_spraying'
+  section: 'totals' | 'account_failures' | 'account_distributed' | 'ip_failures' | 'ip_spraying' | 'candidates'
   key: string | null
   user_id: string | null
   failures: number
@@ -243,21 +309,10 @@ interface ActivityRow {
  * account" is then the number of its pairs with failures (and vice versa), so no count(DISTINCT) sorts
  * the whole window.
  */
-async function readActivity(sql: Sql, scope: TenantScope, options: IncidentReportOptions) {
+async function readActivity(sql: Sql, scope: TenantScope, options: IncidentReportOptions, plan: WindowPlan) {
   const n = options.limit + 1
   const rows = await sql<ActivityRow[]>`
-    WITH pairs AS MATERIALIZED (
-      SELECT identifier, ip, max(user_id::text) AS user_id,
-        count(*) FILTER (WHERE event_type = 'login_failed')::int AS failures,
-        count(*) FILTER (WHERE event_type = 'login_success')::int AS successes,
-        count(*) FILTER (WHERE event_type = 'account_locked')::int AS lockouts,
-        min(occurred_at) FILTER (WHERE event_type = 'login_failed') AS first_failure_at,
-        max(occurred_at) FILTER (WHERE event_type = 'login_failed') AS last_failure_at,
-        min(occurred_at) AS first_seen_at,
-        max(occurred_at) AS last_seen_at
-      FROM auth_logs
-      WHERE ${windowClause(sql, scope, options)} AND event_type = ANY(${ATTEMPT_TYPES}::text[])
-      GROUP BY identifier, ip
+    WITH pairs AS MATERIALIZED (${pairsOf(sql, scope, plan)}
     ), per_account AS MATERIALIZED (
       SELECT identifier AS key, max(user_id) AS user_id, sum(failures)::int AS failures, sum(successes)::int AS successes,
         sum(lockouts)::int AS lockouts, count(*) FILTER (WHERE failures > 0 AND ip IS NOT NULL)::int AS distinct_count,
@@ -287,7 +342,15 @@ async function readActivity(sql: Sql, scope: TenantScope, options: IncidentRepor
      ORDER BY failures DESC, distinct_count DESC, key LIMIT ${n})
     UNION ALL
     (SELECT 'ip_spraying', key, user_id, failures, successes, lockouts, distinct_count, 0, first_at, last_at FROM per_ip
-     WHERE distinct_count >= ${options.sprayMinAccounts} ORDER BY distinct_count DESC, failures DESC, key LIMIT ${n})`
+     WHERE distinct_count >= ${options.sprayMinAccounts} ORDER BY distinct_count DESC, failures DESC, key LIMIT ${n})
+    UNION ALL
+    (SELECT 'candidates', identifier, NULL, 0, 0, 0, 0, 0, NULL, NULL
+     FROM (SELECT identifier, failures, successes, min_failure_seq,
+             max(max_success_seq) OVER (PARTITION BY identifier) AS last_success_seq
+           FROM pairs WHERE identifier IS NOT NULL) AS p
+     GROUP BY identifier
+     HAVING sum(successes) > 0
+        AND coalesce(sum(failures) FILTER (WHERE min_failure_seq < last_success_seq), 0) >= ${options.minFailures})`
 
   // Both rankings of a kind read the same columns: key, counts, and the first and last time.
   const account = (r: ActivityRow): AccountActivity => ({
@@ -313,6 +376,12 @@ async function readActivity(sql: Sql, scope: TenantScope, options: IncidentRepor
     },
     accounts: { byFailures: section('account_failures').map(account), distributed: section('account_distributed').map(account) },
     sources: { byFailures: section('ip_failures').map(source), spraying: section('ip_spraying').map(source) },
+    /**
+     * The only accounts that can have a flagged run: a success preceded (in chain order) by at least
+     * `minFailures` failures. Counted from the pairs: the failures of every pair whose first failure comes
+     * before the account's last success, a bound no flagged run can exceed, so none is left out.
+     */
+    candidates: section('candidates').map((r) => r.key!),
   }
 }
 
@@ -365,31 +434,31 @@ interface RunRow {
 
 /**
  * A run is an account's attempts up to and including a success, counted from its previous success in
- * the window: `run` numbers them by the successes before each attempt. Only accounts with at least
- * `minFailures` failures and a success in the window can have a flagged run; they are picked first, so
- * the window function sorts their attempts only. An identifier's attempts all live in one chain shard,
- * so `seq` orders them exactly.
+ * the window: `run` numbers them by the successes before each attempt. An identifier's attempts all live
+ * in one chain shard, so `seq` orders them exactly. Only the activity's `candidates` can have a flagged
+ * run (a success after at least `minFailures` failures in chain order), so the window function reads and
+ * sorts their attempts only, each account's through the identifier index (a lateral join, so that many
+ * candidates never turn into a scan of the window). This section reads the trail whatever the report's
+ * source: it lists the attempts themselves.
  */
 async function readSuspiciousSuccesses(
   sql: Sql,
   scope: TenantScope,
   options: IncidentReportOptions,
+  candidates: string[],
 ): Promise<{ successes: SuspiciousSuccess[]; total: number }> {
+  if (candidates.length === 0) return { successes: [], total: 0 }
   const detail = options.failureDetailLimit ?? 100
   const rows = await sql<RunRow[]>`
-    WITH candidates AS (
-      SELECT identifier FROM auth_logs
-      WHERE ${windowClause(sql, scope, options)} AND identifier IS NOT NULL AND event_type IN ('login_failed', 'login_success')
-      GROUP BY identifier
-      HAVING count(*) FILTER (WHERE event_type = 'login_failed') >= ${options.minFailures}
-         AND bool_or(event_type = 'login_success')
-    ), attempts AS (
+    WITH attempts AS (
       SELECT l.id, l.identifier, l.user_id, l.event_type, l.occurred_at, l.seq, l.ip, l.user_agent, l.channel, l.device_id, l.reason,
         count(*) FILTER (WHERE l.event_type = 'login_success')
           OVER (PARTITION BY l.identifier ORDER BY l.seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)::int AS run
-      FROM auth_logs l
-      WHERE ${windowClause(sql, scope, options, 'l')} AND l.event_type IN ('login_failed', 'login_success')
-        AND l.identifier IN (SELECT identifier FROM candidates)
+      FROM unnest(${candidates}::text[]) AS c (identifier)
+      CROSS JOIN LATERAL (
+        SELECT * FROM auth_logs l
+        WHERE ${windowClause(sql, scope, options, 'l')} AND l.identifier IS NOT NULL AND l.identifier = c.identifier AND l.event_type IN ('login_failed', 'login_success')
+      ) l
     ), runs AS (
       SELECT identifier, run, count(*) FILTER (WHERE event_type = 'login_failed')::int AS failures,
         max(occurred_at) FILTER (WHERE event_type = 'login_success') AS success_at,

@@ -2,6 +2,7 @@ import { resolve } from 'node:path'
 import { OpenAPIHono } from '@hono/zod-openapi'
 import { createApp, type AppDeps } from '../app.ts'
 import { createCheckpointer, type Checkpointer } from '../audit/checkpoint-chain-heads.ts'
+import { createRollupFolder } from '../investigation/fold-incident-rollups.ts'
 import { createBoundedHasher } from '../auth/bounded-hasher.ts'
 import { selectPasswordHasher, type PasswordHasherKind, type PasswordHasherLoaders } from '../auth/select-password-hasher.ts'
 import { tokenServiceFromEnv } from '../auth/token-keys.ts'
@@ -103,6 +104,11 @@ export async function bootServices(env: Env, resolveAddress: ClientAddressResolv
         log,
       })
     : null
+  // PGlite serves one connection: the embedded development database folds nothing (reports read the trail).
+  const rollupFolder =
+    env.ROLLUP_FOLD_INTERVAL_SECONDS > 0 && embedded === null
+      ? createRollupFolder({ sql, options: { lagSeconds: env.ROLLUP_FOLD_LAG_SECONDS }, tickMs: env.ROLLUP_FOLD_INTERVAL_SECONDS * 1000, log })
+      : null
   const closing = new AbortController()
   const metrics = createServiceMetrics({ sql, contributors: [relayMetricsContributor(sql, relay ? () => relay.stats() : undefined)] })
 
@@ -130,6 +136,7 @@ export async function bootServices(env: Env, resolveAddress: ClientAddressResolv
   })
   await relay?.start()
   checkpointer?.start()
+  rollupFolder?.start()
   return {
     app,
     sql,
@@ -144,6 +151,7 @@ export async function bootServices(env: Env, resolveAddress: ClientAddressResolv
     close: async () => {
       closing.abort()
       await checkpointer?.stop()
+      await rollupFolder?.stop()
       await relay?.stop()
       await Promise.allSettled(sinks.map((s) => s.close()))
       await sql.end({ timeout: 5 })
