@@ -1,8 +1,9 @@
 import { resolve } from 'node:path'
 import { OpenAPIHono } from '@hono/zod-openapi'
 import { createApp, type AppDeps } from '../app.ts'
-import { createCheckpointer, type Checkpointer } from '../audit/checkpoint-chain-heads.ts'
-import { createRollupFolder } from '../investigation/fold-incident-rollups.ts'
+import { checkpointDueChains } from '../audit/checkpoint-chain-heads.ts'
+import { foldIncidentRollups } from '../investigation/fold-incident-rollups.ts'
+import { periodicRounds, type PeriodicRounds } from './periodic-rounds.ts'
 import { createBoundedHasher } from '../auth/bounded-hasher.ts'
 import { selectPasswordHasher, type PasswordHasherKind, type PasswordHasherLoaders } from '../auth/select-password-hasher.ts'
 import { tokenServiceFromEnv } from '../auth/token-keys.ts'
@@ -33,7 +34,7 @@ export interface Services {
   /** The in-process relay, or null when RELAY_ENABLED=false or no sink is configured. */
   relay: OutboxRelay | null
   /** The periodic checkpointer, or null when no signing key is configured. */
-  checkpointer: Checkpointer | null
+  checkpointer: PeriodicRounds | null
   /** Where CEF lines go in development without SYSLOG_URL, so a newcomer sees them appear. */
   cefFile: string | null
   log: (entry: Record<string, unknown>) => void
@@ -95,19 +96,33 @@ export async function bootServices(env: Env, resolveAddress: ClientAddressResolv
       : null
   const checkpointKeys = await checkpointKeysFromEnvironment(env, { createDevelopmentKey: true })
   const checkpointer = checkpointKeys.signer
-    ? createCheckpointer({
-        sql,
-        signer: checkpointKeys.signer,
-        clock: () => new Date(),
-        policy: { intervalMs: env.CHECKPOINT_INTERVAL_SECONDS * 1000, everyEvents: env.CHECKPOINT_EVERY_EVENTS },
-        tickMs: Math.min(5_000, env.CHECKPOINT_INTERVAL_SECONDS * 1000),
-        log,
-      })
+    ? (() => {
+        const deps = {
+          sql,
+          signer: checkpointKeys.signer,
+          clock: () => new Date(),
+          policy: { intervalMs: env.CHECKPOINT_INTERVAL_SECONDS * 1000, everyEvents: env.CHECKPOINT_EVERY_EVENTS },
+        }
+        // Several instances share the work through the per-chain advisory lock.
+        return periodicRounds({
+          tickMs: Math.min(5_000, env.CHECKPOINT_INTERVAL_SECONDS * 1000),
+          round: () => checkpointDueChains(deps),
+          done: (made) => (made.length > 0 ? { msg: 'chain checkpoints signed', count: made.length, key_id: deps.signer.keyId } : null),
+          failed: 'checkpoint round failed',
+          log,
+        })
+      })()
     : null
   // PGlite serves one connection: the embedded development database folds nothing (reports read the trail).
   const rollupFolder =
     env.ROLLUP_FOLD_INTERVAL_SECONDS > 0 && embedded === null
-      ? createRollupFolder({ sql, options: { lagSeconds: env.ROLLUP_FOLD_LAG_SECONDS }, tickMs: env.ROLLUP_FOLD_INTERVAL_SECONDS * 1000, log })
+      ? periodicRounds({
+          tickMs: env.ROLLUP_FOLD_INTERVAL_SECONDS * 1000,
+          round: () => foldIncidentRollups(sql, { lagSeconds: env.ROLLUP_FOLD_LAG_SECONDS }),
+          done: (folded) => (folded.hours > 0 ? { msg: 'incident rollups folded', hours: folded.hours, tenants: folded.tenants } : null),
+          failed: 'incident rollup fold failed',
+          log,
+        })
       : null
   const closing = new AbortController()
   const metrics = createServiceMetrics({ sql, contributors: [relayMetricsContributor(sql, relay ? () => relay.stats() : undefined)] })
