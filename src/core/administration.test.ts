@@ -56,6 +56,7 @@ describe('diffTenantSettings', () => {
   it('compares lists by their entries in order: the same list is no change, another order or length is', () => {
     expect(diffTenantSettings(current, { allowed_origins: ['https://a.example', 'https://b.example'] }).settings).toEqual({})
     expect(diffTenantSettings(current, { allowed_origins: ['https://b.example', 'https://a.example'] }).settings).toHaveProperty('allowed_origins')
+    expect(diffTenantSettings(current, { allowed_origins: ['https://a.example', 'https://c.example'] }).settings).toHaveProperty('allowed_origins')
     expect(diffTenantSettings(current, { allowed_origins: ['https://a.example'] }).settings).toHaveProperty('allowed_origins')
     expect(diffTenantSettings(current, { allowed_origins: ['https://a.example', 'https://b.example', 'https://c.example'] }).settings).toHaveProperty('allowed_origins')
   })
