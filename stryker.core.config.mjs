@@ -15,6 +15,9 @@ export default {
   coverageAnalysis: 'perTest',
   // The whole type system stays out of the run: TypeScript-invalid mutants would be killed by `tsc`, not by a test.
   disableTypeChecks: true,
+  // A shared two-core machine: generous absolute slack before a mutant counts as a timeout (a timeout counts
+  // as killed, so a slow run must not pass for an endless loop).
+  timeoutMS: 20_000,
   thresholds: { high: 95, low: 90, break: 90 },
   incremental: true,
   incrementalFile: 'mutation/core.incremental.json',

@@ -26,6 +26,8 @@ export default {
   disableTypeChecks: true,
   // Database tests on a shared machine: generous absolute slack before a mutant counts as a timeout.
   timeoutMS: 30_000,
+  // The initial run (every related test, one file at a time, with coverage) takes longer than Stryker's default five minutes.
+  dryRunTimeoutMinutes: 30,
   thresholds: { high: 90, low: 85, break: 85 },
   incremental: true,
   incrementalFile: 'mutation/trust.incremental.json',

@@ -41,7 +41,7 @@ async function setUp() {
   const advance = (ms: number) => {
     clock.now = new Date(clock.now.getTime() + ms)
   }
-  return { seeded, carol, login, advance, hasher }
+  return { seeded, carol, login, advance, hasher, deps }
 }
 
 function storedEvents(seeded: SeededTenant) {
@@ -115,6 +115,35 @@ describe('attemptLogin', () => {
     const rows = await countRows(seeded)
     advance(40_000)
     expect(await login('wrong password', 'retry-while-locked')).toEqual({ kind: 'locked', retryAfterSeconds: 200, eventId: whileLocked.eventId, replayed: true, newLockout: false })
+    expect(await countRows(seeded)).toEqual(rows)
+  })
+
+  it('answers a retry of an attempt answered "throttled" with "throttled" and the time left, then as the failure it was', async () => {
+    const { seeded, carol, advance, deps } = await setUp()
+    // An address with a budget of two failures: the third attempt from it is throttled (before the account locks at three).
+    const tenant = { ...seeded.tenant, defencePolicy: { ...seeded.tenant.defencePolicy, ipFailureBudget: 2 } }
+    const login = (idempotencyKey: string | null) =>
+      attemptLogin(deps, {
+        tenant,
+        identifier: carol.identifier,
+        password: 'wrong password',
+        origin: { ip: '198.51.100.7', userAgent: 'vitest', deviceId: null, channel: 'web' },
+        idempotencyKey,
+      })
+    await login(null)
+    await login(null)
+    const first = await login('retry-of-the-throttled-attempt')
+    expect(first).toMatchObject({ kind: 'throttled', replayed: false, newEpisode: true })
+    if (first.kind !== 'throttled') throw new Error('expected a throttled attempt')
+    const rows = await countRows(seeded)
+
+    advance(10_000)
+    const replay = await login('retry-of-the-throttled-attempt')
+    expect(replay).toEqual({ kind: 'throttled', retryAfterSeconds: first.retryAfterSeconds - 10, eventId: first.eventId, replayed: true, newEpisode: false })
+    expect(await countRows(seeded)).toEqual(rows)
+
+    advance((first.retryAfterSeconds - 10) * 1000)
+    expect(await login('retry-of-the-throttled-attempt')).toEqual({ kind: 'invalid_credentials', eventId: first.eventId, replayed: true })
     expect(await countRows(seeded)).toEqual(rows)
   })
 

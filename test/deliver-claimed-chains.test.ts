@@ -126,6 +126,31 @@ describe('deliverClaimedChains', () => {
     expect((await cursors(tenant, sink))[0]).toMatchObject({ delivered_seq: 4, attempts: 0, failing_since: null })
   })
 
+  it('probes a chain that is already retrying with its head alone even after other chains got through in the claim', async () => {
+    const { tenant, sink } = await setUp([4, 2])
+    sink.failWith = (p) => (p.event.shard === 0 ? new Error('transient') : null)
+    await claimAndDeliver(tenant, sink, T0)
+    expect((await cursors(tenant, sink)).map((c) => [c.delivered_seq, c.attempts])).toEqual([
+      [0, 1],
+      [0, 0],
+    ])
+    sink.failWith = null
+    const sizes = recordBatchSizes(sink)
+    const report = await claimAndDeliver(tenant, sink, new Date(T0.getTime() + 3_600_000))
+    // The healthy chain goes first, whole; the retrying one is probed with its head before the rest follow.
+    expect(sizes).toEqual([2, 1, 3])
+    expect(report).toMatchObject({ delivered: 6, failures: 0, backedOff: 0 })
+  })
+
+  it('names the failure when the sink rejects a batch without a reason', async () => {
+    const { tenant, sink } = await setUp([1])
+    sink.deliver = () => Promise.reject(undefined)
+    const report = await claimAndDeliver(tenant, sink, T0)
+    expect(report.lastFailure).toMatchObject({ error: 'Error: sink rejected the batch without a reason', attempts: 1 })
+    const [cursor] = await db.sql<{ last_error: string }[]>`SELECT last_error FROM outbox_cursors WHERE sink = ${sink.name} AND tenant_id = ${tenant.id}`
+    expect(cursor!.last_error).toBe('Error: sink rejected the batch without a reason')
+  })
+
   it('dead-letters a permanently refused event at once and continues behind it in order', async () => {
     const { tenant, sink } = await setUp([3])
     sink.failWith = (p) => (p.event.seq === 2 ? new PermanentSinkError('refused', p.event.id) : null)
@@ -156,6 +181,19 @@ describe('deliverClaimedChains', () => {
         expect((await cursors(tenant, sink))[0]).toMatchObject({ delivered_seq: 0, attempts: policy.maxAttempts })
         expect(await deadLetters(tenant, sink)).toEqual([])
       }
+    })
+
+    it('is not dead-lettered at its first failure, even with one attempt allowed, for a success of the sink before it', async () => {
+      // The sink was seen working a minute before; the event has never failed before now: no evidence yet.
+      const { tenant, sink } = await setUp([2])
+      sink.failWith = () => new Error('sink down')
+      const report = await db.sql.begin(async (tx) => {
+        const chains = (await claimOutboxBatch(tx, sink.name, { maxChains: 100, batchSize: 1_000, now: T0 })).filter((c) => c.tenantId === tenant.id)
+        return deliverClaimedChains(tx, sink, chains, { ...policy, maxAttempts: 1 }, { now: T0, sinkLastSuccessAt: new Date(T0.getTime() - 60_000) })
+      })
+      expect(report).toMatchObject({ deadLettered: [], backedOff: 1 })
+      expect(await deadLetters(tenant, sink)).toEqual([])
+      expect((await cursors(tenant, sink))[0]).toMatchObject({ delivered_seq: 0, attempts: 1, failing_since: T0 })
     })
 
     it('is dead-lettered when the sink accepted other events after it first failed', async () => {

@@ -49,3 +49,16 @@ describe('canonicalEventJson', () => {
     expect(() => canonicalEventJson({ ...base, seq: 2 ** 60 })).toThrow(TypeError)
   })
 })
+
+describe('canonicalJson', () => {
+  it('refuses what JSON cannot represent instead of returning nothing', () => {
+    expect(() => canonicalJson(undefined)).toThrow(new TypeError('value cannot be canonicalised'))
+    expect(() => canonicalJson(() => 1)).toThrow(TypeError)
+    expect(canonicalJson({ b: [1, 'x'], a: null })).toBe('{"a":null,"b":[1,"x"]}')
+  })
+
+  it('says why an event cannot be canonicalised', () => {
+    expect(() => canonicalEventJson({ ...base, reason: 'bad \udc00' })).toThrow(new TypeError('Lone surrogate is not allowed'))
+    expect(() => canonicalEventJson({ ...base, shard: 1.5 })).toThrow(new TypeError('not a safe integer: 1.5'))
+  })
+})

@@ -125,6 +125,11 @@ describe('compareEventCopies', () => {
       [1, 1, a[0]!.id],
       [1, 2, a[1]!.id],
     ])
+    // Two events at one position come out in the order of their ids whichever the store gave first.
+    for (const given of [[twin, b[1]!], [b[1]!, twin]]) {
+      expect(compareEventCopies(given, []).missing.map((p) => p.eventId)).toEqual([twin.id, b[1]!.id])
+      expect(compareEventCopies([], given).extra.map((p) => p.eventId)).toEqual([twin.id, b[1]!.id])
+    }
   })
 
   it('orders every list of the report the same way, whatever order the stores answered in', () => {
@@ -145,6 +150,10 @@ describe('compareEventCopies', () => {
     const odd = { ...event!, metadata: { n: Number.NaN } } as unknown as ChainedEvent
     expect(differingFields(event!, odd)).toEqual(['metadata'])
     expect(differingFields(odd, { ...odd })).toEqual([])
+    // Two such values still compare by what they hold.
+    const big = (n: bigint) => ({ ...event!, seq: n }) as unknown as ChainedEvent
+    expect(differingFields(big(1n), big(2n))).toEqual(['seq'])
+    expect(differingFields(big(1n), big(1n))).toEqual([])
   })
 
   it('compares digests digest by digest, and a digests value that is not an object as a whole', () => {
@@ -153,5 +162,15 @@ describe('compareEventCopies', () => {
     expect(differingFields(event!, { ...event!, digests: twoDigests } as unknown as ChainedEvent)).toEqual(['digests.sha512'])
     expect(differingFields(event!, { ...event!, digests: null } as unknown as ChainedEvent)).toEqual(['digests'])
     expect(differingFields(event!, { ...event!, digests: [event!.digests.sha256] } as unknown as ChainedEvent)).toEqual(['digests'])
+    expect(differingFields(event!, { ...event!, digests: 'tampered' } as unknown as ChainedEvent)).toEqual(['digests'])
+  })
+
+  it('names the differing digests in sorted order, whatever order either side holds them in', () => {
+    const [event] = chain(0, 1)
+    const { sha256, sha512, sha3_256 } = event!.digests
+    const reordered = { ...event!, digests: { sha512, sha3_256, sha256 } } as ChainedEvent
+    const changed = { ...event!, digests: { sha512: '0'.repeat(128), sha3_256: '0'.repeat(64), sha256: '0'.repeat(64) } } as ChainedEvent
+    expect(differingFields(reordered, changed)).toEqual(['digests.sha256', 'digests.sha3_256', 'digests.sha512'])
+    expect(differingFields(changed, reordered)).toEqual(['digests.sha256', 'digests.sha3_256', 'digests.sha512'])
   })
 })
