@@ -211,7 +211,15 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     const { apiError, unexpected } = toApiError(error)
     if (unexpected || apiError.status >= 500) {
       // The cause is logged with the request id and never sent to the client.
-      log({ level: 'error', msg: 'request failed', request_id: c.get('requestId'), path: c.req.path, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) })
+      log({
+        level: 'error',
+        msg: 'request failed',
+        request_id: c.get('requestId'),
+        path: c.req.path,
+        error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+        // An unexpected error is a defect: where it was thrown, for whoever fixes it (never sent to the client).
+        ...(unexpected && error instanceof Error && { code: (error as { code?: unknown }).code, stack: error.stack?.split('\n').slice(1, 9).map((line) => line.trim()) }),
+      })
     }
     return problemResponse(c, apiError)
   })

@@ -78,6 +78,15 @@ interface Attempt {
   ms: number
   /** The answer's problem code, if any. */
   code: string | null
+  /** The problem's request id, if any: the service logs a failure under it. */
+  requestId?: string
+}
+
+/** The service's log lines about an attempt's request, for an assertion's message. */
+function serviceLogOf(a: Attempt): string {
+  if (!a.requestId) return ''
+  const lines = `${service.stdout()}\n${service.stderr()}`.split('\n').filter((line) => line.includes(a.requestId!))
+  return lines.length > 0 ? `\nservice log:\n${lines.join('\n')}` : ''
 }
 
 const USERS = ['alice@faults.test', 'bob@faults.test', 'carol@faults.test']
@@ -107,8 +116,8 @@ async function login(label: string): Promise<Attempt> {
   }).catch((error: Error) => error)
   // No answer at all (the process died, or closed the connection): status 0, which no check accepts.
   if (res instanceof Error) return { n, userAgent, identifier, status: 0, eventId: null, ms: performance.now() - started, code: String(res.cause ?? res.message) }
-  const body = (await res.json().catch(() => ({}))) as { event_id?: string; code?: string }
-  return { n, userAgent, identifier, status: res.status, eventId: body.event_id ?? null, ms: performance.now() - started, code: body.code ?? null }
+  const body = (await res.json().catch(() => ({}))) as { event_id?: string; code?: string; request_id?: string }
+  return { n, userAgent, identifier, status: res.status, eventId: body.event_id ?? null, ms: performance.now() - started, code: body.code ?? null, ...(body.request_id && { requestId: body.request_id }) }
 }
 
 /** `clients` concurrent loops of logins until `done()` says stop. */
@@ -144,7 +153,7 @@ async function expectAllOrNothing(attempts: Attempt[]): Promise<void> {
       expect(rows, `attempt ${a.n} answered 503 (${a.code}) after ${Math.round(a.ms)} ms but wrote a log row`).toEqual([])
       continue
     }
-    expect([200, 401], `attempt ${a.n}: ${a.status} ${a.code}`).toContain(a.status)
+    expect([200, 401], `attempt ${a.n}: ${a.status} ${a.code}${serviceLogOf(a)}`).toContain(a.status)
     expect(rows.map((r) => r.id), `attempt ${a.n} answered ${a.status}`).toEqual([a.eventId])
     expect(outbox.has(a.eventId!), `attempt ${a.n}: outbox row`).toBe(true)
     expect(lockouts.has(a.identifier), `attempt ${a.n}: lockout row`).toBe(true)
