@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { outboxPayload } from '../../test/support/outbox-payload.ts'
 import type { ChainedEvent, OutboxPayload } from './auth-event.ts'
 import { classifySourceAddress, formatCef } from './cef.ts'
 import { truncateCefMessage, truncateToUtf8Bytes } from './datagram-truncation.ts'
@@ -9,35 +10,7 @@ import { formatSyslog5424, syslogSeverityForCef } from './syslog-5424.ts'
 
 const device = { deviceVendor: 'authtrail', deviceProduct: 'authtrail', deviceVersion: '0.1.0' }
 
-function payload(overrides: Partial<ChainedEvent> = {}): OutboxPayload {
-  const event: ChainedEvent = {
-    id: '0192f0c1-7d3a-7c4e-8a1b-2f3c4d5e6f70',
-    tenant_id: 'acme',
-    organisation_id: 'org-1',
-    shard: 3,
-    seq: 42,
-    event_type: 'login_failed',
-    channel: 'web',
-    user_id: 'u-1',
-    identifier: 'alice@example.com',
-    ip: '203.0.113.7',
-    user_agent: 'Mozilla/5.0',
-    device_id: 'dev-1',
-    occurred_at: '2026-11-23T10:00:00.000Z',
-    outcome: 'failure',
-    reason: 'invalid_credentials',
-    risk: { score: 10, signals: [] },
-    metadata: {},
-    token_jti: 'jti-1',
-    actor_id: 'actor-1',
-    expires_at: '2027-11-23T10:00:00.000Z',
-    digests: { sha256: 'a'.repeat(64), sha512: 'b'.repeat(128), sha3_256: 'c'.repeat(64) },
-    prev_hash: 'd'.repeat(64),
-    chain_hash: 'e'.repeat(64),
-    ...overrides,
-  }
-  return { event, lockout: null }
-}
+const payload = (overrides: Partial<ChainedEvent> = {}): OutboxPayload => outboxPayload({ organisation_id: 'org-1', device_id: 'dev-1', token_jti: 'jti-1', actor_id: 'actor-1', ...overrides })
 
 const extensionKeys = (cef: string) => [...cef.split('|').slice(7).join('|').matchAll(/(?:^| )([A-Za-z0-9]+)=/g)].map((m) => m[1])
 

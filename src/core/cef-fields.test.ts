@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { outboxPayload } from '../../test/support/outbox-payload.ts'
 import type { ChainedEvent, OutboxPayload } from './auth-event.ts'
 import { classifySourceAddress, formatCef } from './cef.ts'
 import { checkpointsInCefLines, formatCheckpointToken, type SignedCheckpoint } from './checkpoint.ts'
@@ -8,35 +9,7 @@ import { checkpointsInCefLines, formatCheckpointToken, type SignedCheckpoint } f
 
 const device = { deviceVendor: 'authtrail', deviceProduct: 'authtrail', deviceVersion: '0.1.0' }
 
-function payload(overrides: Partial<ChainedEvent> = {}): OutboxPayload {
-  const event: ChainedEvent = {
-    id: '0192f0c1-7d3a-7c4e-8a1b-2f3c4d5e6f70',
-    tenant_id: 'acme',
-    organisation_id: null,
-    shard: 3,
-    seq: 121,
-    event_type: 'chain_checkpoint',
-    channel: 'system',
-    user_id: null,
-    identifier: null,
-    ip: null,
-    user_agent: null,
-    device_id: null,
-    occurred_at: '2026-12-01T10:00:00.123Z',
-    outcome: 'success',
-    reason: null,
-    risk: null,
-    metadata: {},
-    token_jti: null,
-    actor_id: null,
-    expires_at: '2027-12-01T10:00:00.000Z',
-    digests: { sha256: 'a'.repeat(64), sha512: 'b'.repeat(128), sha3_256: 'c'.repeat(64) },
-    prev_hash: 'd'.repeat(64),
-    chain_hash: 'e'.repeat(64),
-    ...overrides,
-  } as ChainedEvent
-  return { event, lockout: null }
-}
+const payload = (overrides: Partial<ChainedEvent> = {}): OutboxPayload => outboxPayload({ ...({ seq: 121, event_type: 'chain_checkpoint', channel: 'system', user_id: null, identifier: null, ip: null, user_agent: null, occurred_at: '2026-12-01T10:00:00.123Z', outcome: 'success', reason: null, risk: null, expires_at: '2027-12-01T10:00:00.000Z' } as unknown as Partial<ChainedEvent>), ...overrides })
 
 /** The extension keys and values of a line without escapes (all values here are plain). */
 const extension = (line: string) => Object.fromEntries([...line.split('|').slice(7).join('|').matchAll(/(?:^| )([A-Za-z0-9]+)=(\S*)/g)].map((m) => [m[1]!, m[2]!]))

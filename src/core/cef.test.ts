@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { outboxPayload } from '../../test/support/outbox-payload.ts'
 import type { ChainedEvent, OutboxPayload } from './auth-event.ts'
 import { CEF_EVENT_NAME, CEF_SEVERITY, classifySourceAddress, escapeCefExtensionValue, escapeCefHeader, formatCef, truncateToCodePoints, truncateWithMarker, cefReadBack } from './cef.ts'
 import { truncateCefMessage, truncateToUtf8Bytes } from './datagram-truncation.ts'
@@ -8,35 +9,7 @@ import { EVENT_TYPES } from './event-types.ts'
 
 const device = { deviceVendor: 'authtrail', deviceProduct: 'authtrail', deviceVersion: '0.1.0' }
 
-function payloadWith(overrides: Partial<ChainedEvent> = {}): OutboxPayload {
-  const event: ChainedEvent = {
-    id: '0192f0c1-7d3a-7c4e-8a1b-2f3c4d5e6f70',
-    tenant_id: 'acme',
-    organisation_id: null,
-    shard: 3,
-    seq: 42,
-    event_type: 'login_failed',
-    channel: 'web',
-    user_id: 'u-1',
-    identifier: 'alice@example.com',
-    ip: '203.0.113.7',
-    user_agent: 'Mozilla/5.0',
-    device_id: null,
-    occurred_at: '2026-11-23T10:00:00.000Z',
-    outcome: 'failure',
-    reason: 'invalid_credentials',
-    risk: { score: 10, signals: [] },
-    metadata: {},
-    token_jti: null,
-    actor_id: null,
-    expires_at: '2027-11-23T10:00:00.000Z',
-    digests: { sha256: 'a'.repeat(64), sha512: 'b'.repeat(128), sha3_256: 'c'.repeat(64) },
-    prev_hash: 'd'.repeat(64),
-    chain_hash: 'e'.repeat(64),
-    ...overrides,
-  }
-  return { event, lockout: null }
-}
+const payloadWith = outboxPayload
 
 /** Splits a CEF line the way a strict parser does: 7 unescaped pipes, then space-separated key=value. */
 function parseCef(line: string): { header: string[]; ext: Record<string, string> } {
