@@ -261,6 +261,50 @@ describe('database faults through a TCP proxy', () => {
     await expectAllOrNothing(after.all)
   }, 300_000)
 
+  it('a connection lost while its append waits, which then commits: the attempt is answered as recorded, not 503', async () => {
+    // The append's transaction outlives its connection: it waits for the chain heads (held here), the
+    // connection is cut meanwhile, and it commits once they are free (PostgreSQL notices a lost client
+    // only when it next reads or writes). The service must not answer 503 for an attempt that was
+    // recorded: it settles the request's writes (waiting for the append to end) before it looks.
+    let release = () => {}
+    const released = new Promise<void>((resolve) => (release = resolve))
+    let held = false
+    const holding = db.sql.begin(async (tx) => {
+      await tx`SELECT 1 FROM chain_heads WHERE tenant_id = ${seeded.tenant.id} FOR UPDATE`
+      held = true
+      await released
+    })
+    await until(() => held, 60_000, 'the chain heads held')
+    const waitingFor = async (locktype: string) => {
+      const [row] = await db.sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+        WHERE a.datname = ${db.name} AND NOT l.granted AND l.locktype = ${locktype}`
+      return row!.n
+    }
+    try {
+      // An attempt at an unknown account (odd), recorded by one autocommitted call: a success would commit
+      // with its session in a transaction, whose COMMIT a lost connection never sends.
+      if (counter % 2 === 0) counter++
+      let answered = false
+      const answer = login('lost-ack').finally(() => (answered = true))
+      await until(async () => (await waitingFor('transactionid')) + (await waitingFor('tuple')) > 0, 60_000, 'the append waiting for the chain heads')
+      proxy.cut()
+      // Held until the attempt is answered, or until the service waits for the append to end (settling
+      // the request's writes): whichever comes first, the append then commits.
+      await until(async () => answered || (await waitingFor('advisory')) > 0, 60_000, 'the attempt answered, or its writes being settled')
+      release()
+      await holding
+      const attempt = await answer
+      // The append, free to go on, has ended (committed or not) before anything is looked at.
+      await until(async () => (await openTransactions()).length === 0, 60_000, 'the append to end', 100)
+      await expectAllOrNothing([attempt])
+      expect([200, 401], `${attempt.status} ${attempt.code}${serviceLogOf(attempt)}`).toContain(attempt.status)
+    } finally {
+      release()
+      await holding.catch(() => {})
+    }
+  }, 180_000)
+
   it('a 30 s stall: every request is answered within the bound, and the service recovers without a restart', async () => {
     const STALL_MS = 30_000
     let loading = true

@@ -8,8 +8,9 @@ import { DuplicateEventError, recordEventsChecked, type EventDraft, type Recorde
 import { readAccountNetwork } from '../db/account-networks.ts'
 import type { Sql } from '../db/client.ts'
 import type { Queryable } from '../db/queryable.ts'
+import { settleRequestWrites } from '../db/append-auth-events.ts'
 import { trackWrite } from '../db/request-deadline.ts'
-import { isConnectionLost } from '../db/sqlstate.ts'
+import { isConnectionLost, isDatabaseUnavailable } from '../db/sqlstate.ts'
 import { readThrottleSnapshot, type ThrottleSnapshot } from '../db/ip-throttles.ts'
 import type { Tenant } from '../db/tenants.ts'
 import { readLoginSnapshot, type LoginAccount } from './find-login-account.ts'
@@ -166,9 +167,9 @@ async function attemptReserved(deps: LoginDeps, input: LoginInput, hashing: Hash
     }
     // Hashed, or not to hash (locked, throttled, known wrong): the place is free for the next attempt.
     hashing.release()
-    const pending: PendingSession = {}
+    const pending: PendingAnswer = {}
     const recorded = await recordLoginAttempt(deps, hashing, input, account, address, snapshots, attemptId, passwordValid, pending).catch((error: unknown) =>
-      trackWrite(answerIfCommitted(deps, hashing, input, account, attemptId, pending, error), LOST_COMMIT_LOOKUP_MS),
+      trackWrite(answerIfCommitted(deps, hashing, input, account, attemptId, attemptId === keyedId, pending, error), LOST_COMMIT_LOOKUP_MS),
     )
     if (recorded.kind !== 'already_recorded') return recorded
   } finally {
@@ -186,36 +187,60 @@ async function attemptReserved(deps: LoginDeps, input: LoginInput, hashing: Hash
 
 /**
  * How long past the request's bound an attempt whose connection was lost while it was being recorded may
- * wait to find out whether it was: its answer must not be a 503 for an attempt that was recorded. The
- * database is reachable again by then, or the lookup fails at once (a stall, where no connection is lost,
- * waits only the bound's margin).
+ * wait to find out whether it was: its answer must not be a 503 for an attempt that was recorded. After a
+ * reset the pool's connections are being re-established and every request in flight asks at once, so the
+ * finding out is given a few seconds; the database is reachable again by then, or the attempt is answered
+ * 503 as the database being unavailable (a stall, where no connection is lost, waits only the bound's margin).
  */
-const LOST_COMMIT_LOOKUP_MS = 2_000
+const LOST_COMMIT_LOOKUP_MS = 4_000
 
 /**
- * A connection lost while the attempt's transaction committed leaves it unknown whether it did. The attempt
- * id is looked up on another connection: recorded, it is answered as recorded (as a retry would be); not
- * recorded, or the database still unreachable, the original error stands (503) and nothing was written.
+ * A connection lost while the attempt's transaction committed leaves it unknown whether it did. On another
+ * connection the request's writes are settled first (none can commit afterwards, and one the server was
+ * still running has ended: see settleRequestWrites), then the attempt id is looked up: recorded, the
+ * attempt is answered as it would have been; not recorded, the original error stands (503) and nothing was
+ * written. While the database cannot be asked, it is asked again until the lookup's time is spent, and then
+ * the original error stands: the database was unreachable throughout, the one case left unknown.
  */
-async function answerIfCommitted(deps: LoginDeps, hashing: HashReservation, input: LoginInput, account: LoginAccount, attemptId: string, pending: PendingSession, error: unknown): Promise<LoginResult> {
+async function answerIfCommitted(
+  deps: LoginDeps,
+  hashing: HashReservation,
+  input: LoginInput,
+  account: LoginAccount,
+  attemptId: string,
+  keyed: boolean,
+  pending: PendingAnswer,
+  error: unknown,
+): Promise<LoginResult> {
   if (!isConnectionLost(error)) throw error
-  // The connection that was lost may take others with it (a reset proxy, a restarting server): a few tries.
-  for (let tries = 0; tries < 3; tries++) {
-    // First give a commit the server had already received the time to finish.
-    await new Promise((resolve) => setTimeout(resolve, 100 * (tries + 1)))
-    const replay = await replayRecordedAttempt(deps, hashing, input, account, attemptId).catch(() => null)
-    if (replay?.kind === 'not_recorded') break
-    if (replay?.kind === 'replayed') {
-      const result = { ...replay.result, replayed: false }
+  const giveUpAt = Date.now() + LOST_COMMIT_LOOKUP_MS - 250
+  for (let tries = 1; ; tries++) {
+    try {
+      await settleRequestWrites(deps.sql)
+      if (keyed || pending.result === undefined) {
+        // Keyed by an Idempotency-Key: the row may be a concurrent retry's; answer as a retry would be.
+        const replay = await replayRecordedAttempt(deps, hashing, input, account, attemptId)
+        if (replay.kind !== 'replayed') throw error
+        return { ...replay.result, replayed: false }
+      }
+      const [recorded] = await deps.sql`SELECT 1 FROM auth_logs WHERE tenant_id = ${input.tenant.id} AND id = ${attemptId}`
+      if (recorded === undefined) throw error
       // A success committed with its session: the refresh token stored with it is the one to give.
-      return result.kind === 'success' && pending.opened ? { ...result, opened: pending.opened } : result
+      return pending.result.kind === 'success' && pending.opened ? { ...pending.result, opened: pending.opened } : pending.result
+    } catch (lookupError) {
+      if (lookupError === error || !isDatabaseUnavailable(lookupError) || Date.now() + 50 * tries >= giveUpAt) throw error
+      await new Promise((resolve) => setTimeout(resolve, 50 * tries))
     }
   }
-  throw error
 }
 
-/** The session a success stores with its event, kept for the answer should the commit's acknowledgement be lost. */
-interface PendingSession {
+/**
+ * What an attempt answers should its write's acknowledgement be lost: the answer it gives once recorded
+ * (for an attempt not keyed by an Idempotency-Key, whose id only it can have recorded) and the session a
+ * success stores with its event.
+ */
+interface PendingAnswer {
+  result?: LoginResult
   opened?: OpenedSession
 }
 
@@ -253,7 +278,7 @@ async function recordLoginAttempt(
   snapshots: AttemptSnapshots,
   attemptId: string,
   passwordValid: boolean | null,
-  pending: PendingSession = {},
+  pending: PendingAnswer = {},
 ): Promise<LoginResult | AlreadyRecorded> {
   const { tenant, identifier, origin } = input
   const policy = tenant.defencePolicy
@@ -331,13 +356,15 @@ async function recordLoginAttempt(
       if (decision.throttled) {
         const risk = evaluateLoginRisk({ userExists: user !== null, lockout: account.lockout, userAgent: origin.userAgent })
         const drafts = throttledDrafts(attemptId, { ...about, risk }, address.network, decision, policy, failedAccounts, typed)
+        const result: LoginResult = { kind: 'throttled', retryAfterSeconds: decision.retryAfterSeconds, eventId: attemptId, replayed: false, newEpisode: decision.startsEpisode }
+        pending.result = result
         const recorded = await record(drafts, { lockout: false, next: state, succeeded: false, throttle: { next: decision.next, failed: false } })
         if (recorded.kind === 'already_recorded') return recorded
         if (recorded.kind !== 'recorded') {
           retry(recorded)
           continue
         }
-        return { kind: 'throttled', retryAfterSeconds: decision.retryAfterSeconds, eventId: attemptId, replayed: false, newEpisode: decision.startsEpisode }
+        return result
       }
       allowed = decision.next
     }
@@ -360,6 +387,13 @@ async function recordLoginAttempt(
     const lockout = { mode: address.lockoutMode, network: byNetwork ? address.network : null }
     const drafts = decision.effects.map((effect) => draftOfEffect(effect, attemptId, { ...about, risk }, lockout, session?.claims, typed))
     const failed = decision.result !== 'success'
+    const result: LoginResult =
+      decision.result === 'success'
+        ? { kind: 'success', token: session!.token, claims: session!.claims, eventId: attemptId, replayed: false }
+        : decision.result === 'locked'
+          ? { kind: 'locked', retryAfterSeconds: decision.retryAfterSeconds, eventId: attemptId, replayed: false, newLockout: decision.effects.some((e) => e.type === 'account_locked') }
+          : { kind: 'invalid_credentials', eventId: attemptId, replayed: false }
+    pending.result = result
     const recorded = await record(
       drafts,
       {
@@ -376,12 +410,7 @@ async function recordLoginAttempt(
       continue
     }
 
-    if (decision.result === 'success') return { kind: 'success', token: session!.token, claims: session!.claims, eventId: attemptId, replayed: false, ...(opened && { opened }) }
-    if (decision.result === 'locked') {
-      const newLockout = decision.effects.some((e) => e.type === 'account_locked')
-      return { kind: 'locked', retryAfterSeconds: decision.retryAfterSeconds, eventId: attemptId, replayed: false, newLockout }
-    }
-    return { kind: 'invalid_credentials', eventId: attemptId, replayed: false }
+    return result.kind === 'success' && opened ? { ...result, opened } : result
   }
 }
 

@@ -3,7 +3,7 @@ import type { LockoutState } from '../core/lockout-policy.ts'
 import { defenceWriteJson, staleDefenceFromJson, type DefenceWrite, type StaleDefence, type StaleDefenceJson } from './ip-throttles.ts'
 import { lockoutStateFromJson, lockoutStateJson, type LockoutStateJson } from './lockouts.ts'
 import type { Queryable } from './queryable.ts'
-import { assertBeforeRequestDeadline, requestWriteDeadline, RequestDeadlineError, trackWrite } from './request-deadline.ts'
+import { assertBeforeRequestDeadline, requestWriteDeadline, requestWriteToken, RequestDeadlineError, trackWrite } from './request-deadline.ts'
 
 /** One event as the append function takes it: its fields and its canonical JSON around the sequence number. */
 export interface AppendedEventInput extends UnsequencedEvent {
@@ -87,18 +87,30 @@ export async function appendAuthEvents(db: Queryable, request: AppendRequest): P
     : request.applyChanges
       ? db`apply_admin_events(${db.json(attempt as never)})`
       : db`append_auth_events(${db.json(attempt as never)})`
-  // On behalf of a request, the append begins only before the request's write deadline and, having
-  // ended, raises (rolling itself back) if that deadline passed meanwhile (OFFSET 0 keeps the call in
-  // its subquery, evaluated before the check).
+  // On behalf of a request, the append begins only before the request's write deadline and once it has
+  // claimed the request's write token (not settled: see settleRequestWrites), and, having ended, raises
+  // (rolling itself back) if that deadline passed meanwhile (OFFSET 0 keeps the call in its subquery,
+  // evaluated before the check; the WHERE is a one-time filter, evaluated before the call).
   const [row] =
     deadline === null
       ? await db<{ answer: RawAnswer }[]>`SELECT ${call} AS answer`
       : await trackWrite(db<{ answer: RawAnswer }[]>`
           SELECT CASE WHEN clock_timestamp() < ${deadline} THEN appended.answer ELSE request_deadline_passed() END AS answer
-          FROM (SELECT ${call} AS answer WHERE clock_timestamp() < ${deadline} OFFSET 0) appended`.execute())
+          FROM (SELECT ${call} AS answer WHERE clock_timestamp() < ${deadline} AND claim_request_write(${requestWriteToken()}::uuid) OFFSET 0) appended`.execute())
   if (row === undefined) throw new RequestDeadlineError()
   const answer = row.answer
   if (answer.status === 'stale') return { status: 'stale', lockout: lockoutStateFromJson(answer.lockout) }
   if (answer.status === 'stale_defence') return { status: 'stale_defence', defence: staleDefenceFromJson(answer) }
   return answer
+}
+
+/**
+ * Ends the current request's writes: once this returns, no append made on its behalf can commit any more,
+ * and one that was still running (its connection lost while it committed) has committed or rolled back,
+ * so what the request then reads of its own writes is final. Outside a request there is nothing to settle.
+ */
+export async function settleRequestWrites(db: Queryable): Promise<void> {
+  const token = requestWriteToken()
+  if (token === null) return
+  await db`SELECT settle_request_write(${token}::uuid)`
 }

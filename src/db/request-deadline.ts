@@ -18,6 +18,12 @@ export interface RequestDeadline {
   signal: AbortSignal
   writeBy: Date
   /**
+   * The request's write token (a random UUID): every append made on its behalf claims it in the database,
+   * and settling it there (settleRequestWrites) ends the request's writes: none commits afterwards, and
+   * one still running has ended by the time the settlement returns.
+   */
+  writeToken: string
+  /**
    * Writes sent on the request's behalf whose outcome is not known yet (an append, a COMMIT). When the
    * answer falls due while one is in flight, the answer waits for it (a little): whether it committed
    * decides between the real answer and 503, so that a 503 never stands for an attempt that was recorded.
@@ -43,7 +49,7 @@ export class RequestDeadlineError extends Error {
  * @example
  * const abort = new AbortController()
  * setTimeout(() => abort.abort(), 5_000)
- * await withRequestDeadline({ signal: abort.signal, writeBy: new Date(Date.now() + 4_500), writesInFlight: new Map() }, () => handle(request))
+ * await withRequestDeadline({ signal: abort.signal, writeBy: new Date(Date.now() + 4_500), writeToken: crypto.randomUUID(), writesInFlight: new Map() }, () => handle(request))
  */
 export function withRequestDeadline<T>(deadline: RequestDeadline, body: () => T): T {
   return deadlines.run(deadline, body)
@@ -57,6 +63,11 @@ export function withRequestDeadline<T>(deadline: RequestDeadline, body: () => T)
  */
 export function requestWriteDeadline(): Date | null {
   return deadlines.getStore()?.writeBy ?? null
+}
+
+/** The current request's write token (see RequestDeadline.writeToken), or null outside a request. */
+export function requestWriteToken(): string | null {
+  return deadlines.getStore()?.writeToken ?? null
 }
 
 /**

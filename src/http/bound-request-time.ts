@@ -36,7 +36,7 @@ export function boundRequestTime(ms: number): MiddlewareHandler<AppEnv> {
       else timer = setTimeout(expire, Math.max(...[...writesInFlight.values()].map((waitMs) => waitMs ?? marginMs)))
     }, ms)
     try {
-      await Promise.race([withRequestDeadline({ signal: abort.signal, writeBy: new Date(Date.now() + ms - marginMs), writesInFlight, onWrite }, next), expired])
+      await Promise.race([withRequestDeadline({ signal: abort.signal, writeBy: new Date(Date.now() + ms - marginMs), writeToken: crypto.randomUUID(), writesInFlight, onWrite }, next), expired])
     } finally {
       clearTimeout(timer)
     }
