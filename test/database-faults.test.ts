@@ -195,6 +195,18 @@ async function recovered(label: string): Promise<{ last: Attempt[]; all: Attempt
   return { last, all }
 }
 
+/** The advisory lock class of a request's writes (migration 20261205100100): the service settling them waits on it. */
+const REQUEST_WRITE_LOCK_CLASS = 1635088242
+
+/** Locks of the test database's sessions waited for (of one advisory lock class, when given). */
+async function lockWaits(locktype: string, classid?: number): Promise<number> {
+  const [row] = await db.sql<{ n: number }[]>`
+    SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+    WHERE a.datname = ${db.name} AND NOT l.granted AND l.locktype = ${locktype}
+      AND (${classid ?? null}::bigint IS NULL OR l.classid::bigint = ${classid ?? null}::bigint)`
+  return row!.n
+}
+
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b)
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!
@@ -275,23 +287,17 @@ describe('database faults through a TCP proxy', () => {
       await released
     })
     await until(() => held, 60_000, 'the chain heads held')
-    const waitingFor = async (locktype: string) => {
-      const [row] = await db.sql<{ n: number }[]>`
-        SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-        WHERE a.datname = ${db.name} AND NOT l.granted AND l.locktype = ${locktype}`
-      return row!.n
-    }
     try {
       // An attempt at an unknown account (odd), recorded by one autocommitted call: a success would commit
       // with its session in a transaction, whose COMMIT a lost connection never sends.
       if (counter % 2 === 0) counter++
       let answered = false
       const answer = login('lost-ack').finally(() => (answered = true))
-      await until(async () => (await waitingFor('transactionid')) + (await waitingFor('tuple')) > 0, 60_000, 'the append waiting for the chain heads')
+      await until(async () => (await lockWaits('transactionid')) + (await lockWaits('tuple')) > 0, 60_000, 'the append waiting for the chain heads')
       proxy.cut()
       // Held until the attempt is answered, or until the service waits for the append to end (settling
       // the request's writes): whichever comes first, the append then commits.
-      await until(async () => answered || (await waitingFor('advisory')) > 0, 60_000, 'the attempt answered, or its writes being settled')
+      await until(async () => answered || (await lockWaits('advisory', REQUEST_WRITE_LOCK_CLASS)) > 0, 60_000, 'the attempt answered, or its writes being settled')
       release()
       await holding
       const attempt = await answer
@@ -302,6 +308,37 @@ describe('database faults through a TCP proxy', () => {
     } finally {
       release()
       await holding.catch(() => {})
+    }
+  }, 180_000)
+
+  it('a commit slower than the bound: the attempt is answered as recorded once it has committed, not 503', async () => {
+    // A deferred trigger of this test's holds the attempt's COMMIT (after the append's own deadline check
+    // passed) while a row of test_commit_hold exists: a commit that outlasts the request's bound and its
+    // margin, as an fsync does on an overloaded server (commit-time work is under no statement or lock
+    // timeout). The answer must wait until it is known whether it committed.
+    await db.sql`CREATE TABLE test_commit_hold (held boolean)`
+    await db.sql`INSERT INTO test_commit_hold VALUES (true)`
+    await db.sql`CREATE FUNCTION test_hold_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN WHILE EXISTS (SELECT 1 FROM test_commit_hold) LOOP PERFORM pg_sleep(0.02); END LOOP; RETURN NULL; END $$`
+    await db.sql`CREATE CONSTRAINT TRIGGER test_hold_commit AFTER INSERT ON auth_logs DEFERRABLE INITIALLY DEFERRED
+      FOR EACH ROW WHEN (NEW.user_agent LIKE 'fault-slow-commit-%') EXECUTE FUNCTION test_hold_commit()`
+    const release = () => db.sql`DELETE FROM test_commit_hold`
+    try {
+      if (counter % 2 === 0) counter++
+      let answered = false
+      const answer = login('slow-commit').finally(() => (answered = true))
+      await until(async () => answered || (await lockWaits('advisory', REQUEST_WRITE_LOCK_CLASS)) > 0, 60_000, 'the attempt answered, or its writes being settled after the bound')
+      await release()
+      const attempt = await answer
+      await until(async () => (await openTransactions()).length === 0, 60_000, 'the commit to end', 100)
+      await expectAllOrNothing([attempt])
+      expect([200, 401], `${attempt.status} ${attempt.code} after ${Math.round(attempt.ms)} ms${serviceLogOf(attempt)}`).toContain(attempt.status)
+      expect(attempt.ms).toBeGreaterThan(REQUEST_TIMEOUT_MS)
+    } finally {
+      await release()
+      await db.sql`DROP TRIGGER test_hold_commit ON auth_logs`
+      await db.sql`DROP FUNCTION test_hold_commit()`
+      await db.sql`DROP TABLE test_commit_hold`
     }
   }, 180_000)
 

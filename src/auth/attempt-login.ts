@@ -9,8 +9,8 @@ import { readAccountNetwork } from '../db/account-networks.ts'
 import type { Sql } from '../db/client.ts'
 import type { Queryable } from '../db/queryable.ts'
 import { settleRequestWrites } from '../db/append-auth-events.ts'
-import { trackWrite } from '../db/request-deadline.ts'
-import { isConnectionLost, isDatabaseUnavailable } from '../db/sqlstate.ts'
+import { RequestDeadlineError, trackWrite, unlessDeadlinePassesMidWrite } from '../db/request-deadline.ts'
+import { isConnectionLost, isDatabaseUnavailable, theOneRow } from '../db/sqlstate.ts'
 import { readThrottleSnapshot, type ThrottleSnapshot } from '../db/ip-throttles.ts'
 import type { Tenant } from '../db/tenants.ts'
 import { readLoginSnapshot, type LoginAccount } from './find-login-account.ts'
@@ -168,8 +168,12 @@ async function attemptReserved(deps: LoginDeps, input: LoginInput, hashing: Hash
     // Hashed, or not to hash (locked, throttled, known wrong): the place is free for the next attempt.
     hashing.release()
     const pending: PendingAnswer = {}
-    const recorded = await recordLoginAttempt(deps, hashing, input, account, address, snapshots, attemptId, passwordValid, pending).catch((error: unknown) =>
-      trackWrite(answerIfCommitted(deps, hashing, input, account, attemptId, attemptId === keyedId, pending, error), LOST_COMMIT_LOOKUP_MS),
+    // Whether a write whose outcome is unknown (its connection lost, or still in flight when the request's
+    // bound passed) was recorded is found out before answering: a 503 never stands for a recorded attempt.
+    const lookUp = (error: unknown) => trackWrite(answerIfCommitted(deps, hashing, input, account, attemptId, attemptId === keyedId, pending, error), LOST_COMMIT_LOOKUP_MS)
+    const recorded = await unlessDeadlinePassesMidWrite(
+      recordLoginAttempt(deps, hashing, input, account, address, snapshots, attemptId, passwordValid, pending).catch(lookUp),
+      () => lookUp(new RequestDeadlineError()),
     )
     if (recorded.kind !== 'already_recorded') return recorded
   } finally {
@@ -195,7 +199,8 @@ async function attemptReserved(deps: LoginDeps, input: LoginInput, hashing: Hash
 const LOST_COMMIT_LOOKUP_MS = 4_000
 
 /**
- * A connection lost while the attempt's transaction committed leaves it unknown whether it did. On another
+ * A connection lost while the attempt's transaction committed leaves it unknown whether it did, as does
+ * the request's bound passing while the write is in flight (a commit slower than the bound's margin). On another
  * connection the request's writes are settled first (none can commit afterwards, and one the server was
  * still running has ended: see settleRequestWrites), then the attempt id is looked up: recorded, the
  * attempt is answered as it would have been; not recorded, the original error stands (503) and nothing was
@@ -212,7 +217,7 @@ async function answerIfCommitted(
   pending: PendingAnswer,
   error: unknown,
 ): Promise<LoginResult> {
-  if (!isConnectionLost(error)) throw error
+  if (!isConnectionLost(error) && !(error instanceof RequestDeadlineError)) throw error
   const giveUpAt = Date.now() + LOST_COMMIT_LOOKUP_MS - 250
   for (let tries = 1; ; tries++) {
     try {
@@ -223,8 +228,11 @@ async function answerIfCommitted(
         if (replay.kind !== 'replayed') throw error
         return { ...replay.result, replayed: false }
       }
-      const [recorded] = await deps.sql`SELECT 1 FROM auth_logs WHERE tenant_id = ${input.tenant.id} AND id = ${attemptId}`
-      if (recorded === undefined) throw error
+      const { recorded } = theOneRow(
+        await deps.sql<{ recorded: boolean }[]>`SELECT EXISTS (SELECT 1 FROM auth_logs WHERE tenant_id = ${input.tenant.id} AND id = ${attemptId}) AS recorded`,
+        'the lookup of a lost commit',
+      )
+      if (!recorded) throw error
       // A success committed with its session: the refresh token stored with it is the one to give.
       return pending.result.kind === 'success' && pending.opened ? { ...pending.result, opened: pending.opened } : pending.result
     } catch (lookupError) {

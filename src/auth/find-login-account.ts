@@ -4,6 +4,7 @@ import type { Role } from '../core/tenancy.ts'
 import type { Sql } from '../db/client.ts'
 import { throttleSnapshotFromRow, throttleSnapshotQuery, type ThrottleSnapshot, type ThrottleSnapshotRow } from '../db/ip-throttles.ts'
 import { lockoutStateFromRow, type LockoutStateColumns } from '../db/lockouts.ts'
+import { theOneRow } from '../db/sqlstate.ts'
 
 export interface LoginAccount {
   user: { id: string; organisationId: string; passwordHash: string; role: Role } | null
@@ -51,7 +52,7 @@ export async function readLoginSnapshot(
     LEFT JOIN account_lockouts l ON l.tenant_id = ${tenantId} AND l.identifier = ${identifier}
     ${address ? sql`CROSS JOIN (${throttleSnapshotQuery(sql, tenantId, address.network, identifier, address.since)}) AS t` : sql``}`
   // FROM (SELECT 1): exactly one row, whether or not the user or the state exists (the throttle snapshot is one row too).
-  const row = rows[0]!
+  const row = theOneRow(rows, 'the login snapshot')
   return {
     account: {
       user: row.user_id === null ? null : { id: row.user_id, organisationId: row.organisation_id, passwordHash: row.password_hash, role: row.role },

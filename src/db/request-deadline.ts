@@ -85,6 +85,39 @@ export function trackWrite<T>(write: Promise<T>, waitMs?: number): Promise<T> {
   return write
 }
 
+/**
+ * `work`'s outcome; or, should the current request's deadline pass while a write sent on its behalf is
+ * still in flight (its outcome unknown: a commit taking longer than the bound's margin on a loaded
+ * server, typically), the outcome of `late()`, which finds out what the request recorded. Once the
+ * deadline has passed no new write begins, so with none in flight `work` ends soon and the answer is 503.
+ * Outside a request, `work` as is.
+ */
+export function unlessDeadlinePassesMidWrite<T>(work: Promise<T>, late: () => Promise<T>): Promise<T> {
+  const deadline = deadlines.getStore()
+  if (deadline === undefined || deadline.signal.aborted) return work
+  const { signal } = deadline
+  return new Promise<T>((resolve, reject) => {
+    let decided = false
+    const onAbort = () => {
+      if (decided || deadline.writesInFlight.size === 0) return
+      decided = true
+      // The abort is dispatched from the bound's timer, outside the request's context: `late` runs in it.
+      deadlines.run(deadline, late).then(resolve, reject)
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+    const settle = (answer: () => void) => {
+      signal.removeEventListener('abort', onAbort)
+      if (decided) return
+      decided = true
+      answer()
+    }
+    work.then(
+      (value) => settle(() => resolve(value)),
+      (error: unknown) => settle(() => reject(error)),
+    )
+  })
+}
+
 /** Throws RequestDeadlineError when the current request's deadline has passed. */
 export function assertBeforeRequestDeadline(): void {
   if (deadlines.getStore()?.signal.aborted) throw new RequestDeadlineError()

@@ -16,7 +16,7 @@ function asPg(error: unknown): PgLikeError {
 export function isDatabaseUnavailable(error: unknown): boolean {
   const e = asPg(error)
   const code = e.code ?? ''
-  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT', 'REQUEST_DEADLINE'].includes(code)) {
+  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT', 'REQUEST_DEADLINE', 'NO_ROW'].includes(code)) {
     return true
   }
   // 08 connection exception, 53 insufficient resources, 57 operator intervention, 58 system error,
@@ -32,6 +32,27 @@ export function isDatabaseUnavailable(error: unknown): boolean {
  */
 export function isConnectionLost(error: unknown): boolean {
   return ['ECONNRESET', 'EPIPE', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED'].includes(asPg(error).code ?? '') || asPg(error).code === '57P01'
+}
+
+/**
+ * A statement that returns exactly one row by construction (`FROM (SELECT 1)`, `SELECT EXISTS …`) came
+ * back with none. Seen only while connections were being reset under load (postgres.js 3.4.9 resolved
+ * such a query with an empty result): the answer cannot be trusted, so the request fails closed as if
+ * the database were unavailable (503), with nothing written on the strength of it.
+ */
+export class NoRowError extends Error {
+  override name = 'NoRowError'
+  readonly code = 'NO_ROW'
+  constructor(what: string) {
+    super(`${what}: the database answered with no row where one is always returned`)
+  }
+}
+
+/** The one row a statement always returns; NoRowError when the answer has none (see NoRowError). */
+export function theOneRow<T>(rows: readonly T[], what: string): T {
+  const row = rows[0]
+  if (row === undefined) throw new NoRowError(what)
+  return row
 }
 
 /** True for a unique violation (23505) on one of the named constraints. */
