@@ -64,11 +64,25 @@ export interface LoginPhase {
  */
 export async function measureLogins(
   target: LoginTarget,
-  options: { database: string; slug: string; mode: 'alternating' | 'locked'; seconds: number; warmup: number; perRequestConnections?: boolean },
+  options: {
+    database: string
+    slug: string
+    mode: 'alternating' | 'locked'
+    seconds: number
+    warmup: number
+    perRequestConnections?: boolean
+    /**
+     * Each account's logins from an address of its own (X-Forwarded-For, for a service trusting one proxy
+     * hop), as real users log in; without it every login comes from 127.0.0.1, one address failing against
+     * every account: a sprayer's shape, whose throttle row every failure updates.
+     */
+    addressPerAccount?: boolean
+  },
 ): Promise<LoginPhase> {
   const { slug, mode } = options
+  const address = (account: number): Record<string, string> => (options.addressPerAccount ? { 'X-Forwarded-For': `10.77.${account >> 8}.${account & 255}` } : {})
   const request = (account: number, right: boolean) =>
-    buildPost('/v1/auth/login', { tenant: slug, identifier: `user${account}@${slug}.example`, password: right ? LOGIN_PASSWORD : 'wrong password guess' })
+    buildPost('/v1/auth/login', { tenant: slug, identifier: `user${account}@${slug}.example`, password: right ? LOGIN_PASSWORD : 'wrong password guess' }, address(account))
   const requests = Array.from({ length: LOGIN_ACCOUNTS }, (_, a) => [request(a, false), request(a, true)] as const)
   const connections: HttpConnection[] = []
   try {
