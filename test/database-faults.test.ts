@@ -304,7 +304,10 @@ describe('database faults through a TCP proxy', () => {
       // The append, free to go on, has ended (committed or not) before anything is looked at.
       await until(async () => (await openTransactions()).length === 0, 60_000, 'the append to end', 100)
       await expectAllOrNothing([attempt])
-      expect([200, 401], `${attempt.status} ${attempt.code}${serviceLogOf(attempt)}`).toContain(attempt.status)
+      // Answered as recorded; or, on a machine so loaded that the append went on only after the request's
+      // write deadline (4.5 s), rolled back by its own deadline check and answered 503 (nothing written, above).
+      if (attempt.status === 503) expect(attempt.ms, `503 ${attempt.code} before the write deadline${serviceLogOf(attempt)}`).toBeGreaterThan(REQUEST_TIMEOUT_MS - 500)
+      else expect([200, 401], `${attempt.status} ${attempt.code}${serviceLogOf(attempt)}`).toContain(attempt.status)
     } finally {
       release()
       await holding.catch(() => {})
@@ -332,8 +335,10 @@ describe('database faults through a TCP proxy', () => {
       const attempt = await answer
       await until(async () => (await openTransactions()).length === 0, 60_000, 'the commit to end', 100)
       await expectAllOrNothing([attempt])
-      expect([200, 401], `${attempt.status} ${attempt.code} after ${Math.round(attempt.ms)} ms${serviceLogOf(attempt)}`).toContain(attempt.status)
-      expect(attempt.ms).toBeGreaterThan(REQUEST_TIMEOUT_MS)
+      // Answered as recorded, after the bound; or, on a machine so loaded that the append itself began after
+      // the request's write deadline, refused by it and answered 503 (nothing written, above).
+      expect(attempt.ms).toBeGreaterThan(REQUEST_TIMEOUT_MS - 500)
+      if (attempt.status !== 503) expect([200, 401], `${attempt.status} ${attempt.code} after ${Math.round(attempt.ms)} ms${serviceLogOf(attempt)}`).toContain(attempt.status)
     } finally {
       await release()
       await db.sql`DROP TRIGGER test_hold_commit ON auth_logs`
