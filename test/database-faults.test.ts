@@ -97,6 +97,8 @@ let proxy: FaultProxy
 let service: RunningService
 let baseUrl: string
 let seeded: SeededTenant
+/** A tenant open to anonymous registration. */
+let open: SeededTenant
 let dataDir: string
 let counter = 0
 
@@ -207,6 +209,34 @@ async function lockWaits(locktype: string, classid?: number): Promise<number> {
   return row!.n
 }
 
+/**
+ * Holds the COMMIT of every transaction inserting an auth_logs row whose user agent starts with `prefix`
+ * (a deferred trigger of the test's, looping while a row of test_commit_hold exists; commit-time work is
+ * under no statement or lock timeout) until `release`. `end` releases and removes it.
+ */
+async function holdCommits(prefix: string): Promise<{ release(): Promise<void>; holding(): Promise<boolean>; end(): Promise<void> }> {
+  await db.sql`CREATE TABLE test_commit_hold (held boolean)`
+  await db.sql`INSERT INTO test_commit_hold VALUES (true)`
+  await db.sql`CREATE FUNCTION test_hold_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN WHILE EXISTS (SELECT 1 FROM test_commit_hold) LOOP PERFORM pg_sleep(0.02); END LOOP; RETURN NULL; END $$`
+  await db.sql.unsafe(`CREATE CONSTRAINT TRIGGER test_hold_commit AFTER INSERT ON auth_logs DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW WHEN (NEW.user_agent LIKE '${prefix.replaceAll("'", "''")}%') EXECUTE FUNCTION test_hold_commit()`)
+  const release = async () => {
+    await db.sql`DELETE FROM test_commit_hold`
+  }
+  return {
+    release,
+    // A backend of the database's sleeping in the trigger: a COMMIT being held.
+    holding: async () => (await db.sql`SELECT 1 FROM pg_stat_activity WHERE datname = ${db.name} AND wait_event = 'PgSleep'`).length > 0,
+    end: async () => {
+      await release()
+      await db.sql`DROP TRIGGER test_hold_commit ON auth_logs`
+      await db.sql`DROP FUNCTION test_hold_commit()`
+      await db.sql`DROP TABLE test_commit_hold`
+    },
+  }
+}
+
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b)
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!
@@ -215,6 +245,7 @@ function percentile(values: number[], p: number): number {
 beforeAll(async () => {
   db = await createTestDatabase('database_faults', { max: 3 })
   seeded = await seedTenant(db.sql, { slug: 'faults', users: USERS.map((identifier) => ({ identifier })) })
+  open = await seedTenant(db.sql, { slug: 'faults-open', registrationMode: 'open' })
   proxy = await startFaultProxy({ host: '127.0.0.1', port: Number(new URL(db.url).port || 5432) }, db.name)
   dataDir = mkdtempSync(join(tmpdir(), 'authtrail-faults-'))
   const port = await freePort()
@@ -315,23 +346,16 @@ describe('database faults through a TCP proxy', () => {
   }, 180_000)
 
   it('a commit slower than the bound: the attempt is answered as recorded once it has committed, not 503', async () => {
-    // A deferred trigger of this test's holds the attempt's COMMIT (after the append's own deadline check
-    // passed) while a row of test_commit_hold exists: a commit that outlasts the request's bound and its
-    // margin, as an fsync does on an overloaded server (commit-time work is under no statement or lock
-    // timeout). The answer must wait until it is known whether it committed.
-    await db.sql`CREATE TABLE test_commit_hold (held boolean)`
-    await db.sql`INSERT INTO test_commit_hold VALUES (true)`
-    await db.sql`CREATE FUNCTION test_hold_commit() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN WHILE EXISTS (SELECT 1 FROM test_commit_hold) LOOP PERFORM pg_sleep(0.02); END LOOP; RETURN NULL; END $$`
-    await db.sql`CREATE CONSTRAINT TRIGGER test_hold_commit AFTER INSERT ON auth_logs DEFERRABLE INITIALLY DEFERRED
-      FOR EACH ROW WHEN (NEW.user_agent LIKE 'fault-slow-commit-%') EXECUTE FUNCTION test_hold_commit()`
-    const release = () => db.sql`DELETE FROM test_commit_hold`
+    // The attempt's COMMIT is held (after the append's own deadline check passed): a commit that outlasts
+    // the request's bound and its margin, as an fsync does on an overloaded server. The answer must wait
+    // until it is known whether it committed.
+    const hold = await holdCommits('fault-slow-commit-')
     try {
       if (counter % 2 === 0) counter++
       let answered = false
       const answer = login('slow-commit').finally(() => (answered = true))
       await until(async () => answered || (await lockWaits('advisory', REQUEST_WRITE_LOCK_CLASS)) > 0, 60_000, 'the attempt answered, or its writes being settled after the bound')
-      await release()
+      await hold.release()
       const attempt = await answer
       await until(async () => (await openTransactions()).length === 0, 60_000, 'the commit to end', 100)
       await expectAllOrNothing([attempt])
@@ -340,10 +364,44 @@ describe('database faults through a TCP proxy', () => {
       expect(attempt.ms).toBeGreaterThan(REQUEST_TIMEOUT_MS - 500)
       if (attempt.status !== 503) expect([200, 401], `${attempt.status} ${attempt.code} after ${Math.round(attempt.ms)} ms${serviceLogOf(attempt)}`).toContain(attempt.status)
     } finally {
-      await release()
-      await db.sql`DROP TRIGGER test_hold_commit ON auth_logs`
-      await db.sql`DROP FUNCTION test_hold_commit()`
-      await db.sql`DROP TABLE test_commit_hold`
+      await hold.end()
+    }
+  }, 180_000)
+
+  it('a registration whose connection is lost while it commits: answered as registered once the commit is known, not 503', async () => {
+    // A registration writes the user and its event in one transaction of several statements; its COMMIT is
+    // held (see holdCommits), the connection cut meanwhile, then the COMMIT let go: it commits. The service
+    // must settle the request's writes (waiting for that COMMIT) before it looks.
+    const hold = await holdCommits('fault-register-')
+    try {
+      const identifier = `newcomer-${counter++}@faults.test`
+      let answered = false
+      const answer = fetch(`${baseUrl}/v1/auth/register`, {
+        method: 'POST',
+        signal: AbortSignal.timeout(60_000),
+        headers: { 'content-type': 'application/json', 'user-agent': `fault-register-${identifier}`, 'x-forwarded-for': '10.250.0.1' },
+        body: JSON.stringify({ tenant: open.tenant.slug, identifier, password: 'a long enough registration password 7' }),
+      }).finally(() => (answered = true))
+      await until(hold.holding, 60_000, 'the registration committing (held)')
+      proxy.cut()
+      await until(async () => answered || (await lockWaits('advisory', REQUEST_WRITE_LOCK_CLASS)) > 0, 60_000, 'the registration answered, or its writes being settled')
+      await hold.release()
+      const res = await answer
+      const body = (await res.json()) as { event_id?: string; code?: string; request_id?: string }
+      await until(async () => (await openTransactions()).length === 0, 60_000, 'the commit to end', 100)
+      const events = await db.sql<{ id: string; event_type: string }[]>`SELECT id, event_type FROM auth_logs WHERE user_agent = ${`fault-register-${identifier}`}`
+      const users = await db.sql`SELECT 1 FROM users WHERE tenant_id = ${open.tenant.id} AND identifier = ${identifier}`
+      const log = body.request_id ? serviceLogOf({ requestId: body.request_id } as Attempt) : ''
+      if (res.status === 503) {
+        // Only when the registration went on after the request's write deadline on a loaded machine: nothing written.
+        expect({ events: [...events], users: users.length }, `503 ${body.code}${log}`).toEqual({ events: [], users: 0 })
+      } else {
+        expect(res.status, `${res.status} ${body.code}${log}`).toBe(202)
+        expect(events.map((e) => [e.id, e.event_type])).toEqual([[body.event_id, 'registration_succeeded']])
+        expect(users.length).toBe(1)
+      }
+    } finally {
+      await hold.end()
     }
   }, 180_000)
 

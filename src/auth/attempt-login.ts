@@ -4,13 +4,11 @@ import { deterministicUuid, uuidv7 } from '../core/ids.ts'
 import { admissibleVerifications, decideThrottle, isAllowListed, networkOf, spendFailure, type NetworkKey } from '../core/ip-throttle.ts'
 import { decideLogin, isLocked, type LockoutEffect, type LockoutState } from '../core/lockout-policy.ts'
 import type { AlreadyRecorded } from '../audit/record-in-transaction.ts'
+import { isEventRecorded, withKnownOutcome } from '../audit/unknown-write-outcome.ts'
 import { DuplicateEventError, recordEventsChecked, type EventDraft, type RecordedOrStale, type RequestOrigin } from '../audit/record-events.ts'
 import { readAccountNetwork } from '../db/account-networks.ts'
 import type { Sql } from '../db/client.ts'
 import type { Queryable } from '../db/queryable.ts'
-import { settleRequestWrites } from '../db/append-auth-events.ts'
-import { RequestDeadlineError, trackWrite, unlessDeadlinePassesMidWrite } from '../db/request-deadline.ts'
-import { isConnectionLost, isDatabaseUnavailable, theOneRow } from '../db/sqlstate.ts'
 import { readThrottleSnapshot, type ThrottleSnapshot } from '../db/ip-throttles.ts'
 import type { Tenant } from '../db/tenants.ts'
 import { readLoginSnapshot, type LoginAccount } from './find-login-account.ts'
@@ -170,10 +168,10 @@ async function attemptReserved(deps: LoginDeps, input: LoginInput, hashing: Hash
     const pending: PendingAnswer = {}
     // Whether a write whose outcome is unknown (its connection lost, or still in flight when the request's
     // bound passed) was recorded is found out before answering: a 503 never stands for a recorded attempt.
-    const lookUp = (error: unknown) => trackWrite(answerIfCommitted(deps, hashing, input, account, attemptId, attemptId === keyedId, pending, error), LOST_COMMIT_LOOKUP_MS)
-    const recorded = await unlessDeadlinePassesMidWrite(
-      recordLoginAttempt(deps, hashing, input, account, address, snapshots, attemptId, passwordValid, pending).catch(lookUp),
-      () => lookUp(new RequestDeadlineError()),
+    const recorded = await withKnownOutcome(
+      deps.sql,
+      () => recordLoginAttempt(deps, hashing, input, account, address, snapshots, attemptId, passwordValid, pending),
+      () => answerIfRecorded(deps, hashing, input, account, attemptId, attemptId === keyedId, pending),
     )
     if (recorded.kind !== 'already_recorded') return recorded
   } finally {
@@ -190,56 +188,18 @@ async function attemptReserved(deps: LoginDeps, input: LoginInput, hashing: Hash
 }
 
 /**
- * How long past the request's bound an attempt whose connection was lost while it was being recorded may
- * wait to find out whether it was: its answer must not be a 503 for an attempt that was recorded. After a
- * reset the pool's connections are being re-established and every request in flight asks at once, so the
- * finding out is given a few seconds; the database is reachable again by then, or the attempt is answered
- * 503 as the database being unavailable (a stall, where no connection is lost, waits only the bound's margin).
+ * What an attempt whose write's outcome was unknown answers once its writes are settled: as recorded, or
+ * null when nothing was. An attempt keyed by an Idempotency-Key may find a concurrent retry's row under its
+ * id: it is answered as a retry would be.
  */
-const LOST_COMMIT_LOOKUP_MS = 4_000
-
-/**
- * A connection lost while the attempt's transaction committed leaves it unknown whether it did, as does
- * the request's bound passing while the write is in flight (a commit slower than the bound's margin). On another
- * connection the request's writes are settled first (none can commit afterwards, and one the server was
- * still running has ended: see settleRequestWrites), then the attempt id is looked up: recorded, the
- * attempt is answered as it would have been; not recorded, the original error stands (503) and nothing was
- * written. While the database cannot be asked, it is asked again until the lookup's time is spent, and then
- * the original error stands: the database was unreachable throughout, the one case left unknown.
- */
-async function answerIfCommitted(
-  deps: LoginDeps,
-  hashing: HashReservation,
-  input: LoginInput,
-  account: LoginAccount,
-  attemptId: string,
-  keyed: boolean,
-  pending: PendingAnswer,
-  error: unknown,
-): Promise<LoginResult> {
-  if (!isConnectionLost(error) && !(error instanceof RequestDeadlineError)) throw error
-  const giveUpAt = Date.now() + LOST_COMMIT_LOOKUP_MS - 250
-  for (let tries = 1; ; tries++) {
-    try {
-      await settleRequestWrites(deps.sql)
-      if (keyed || pending.result === undefined) {
-        // Keyed by an Idempotency-Key: the row may be a concurrent retry's; answer as a retry would be.
-        const replay = await replayRecordedAttempt(deps, hashing, input, account, attemptId)
-        if (replay.kind !== 'replayed') throw error
-        return { ...replay.result, replayed: false }
-      }
-      const { recorded } = theOneRow(
-        await deps.sql<{ recorded: boolean }[]>`SELECT EXISTS (SELECT 1 FROM auth_logs WHERE tenant_id = ${input.tenant.id} AND id = ${attemptId}) AS recorded`,
-        'the lookup of a lost commit',
-      )
-      if (!recorded) throw error
-      // A success committed with its session: the refresh token stored with it is the one to give.
-      return pending.result.kind === 'success' && pending.opened ? { ...pending.result, opened: pending.opened } : pending.result
-    } catch (lookupError) {
-      if (lookupError === error || !isDatabaseUnavailable(lookupError) || Date.now() + 50 * tries >= giveUpAt) throw error
-      await new Promise((resolve) => setTimeout(resolve, 50 * tries))
-    }
+async function answerIfRecorded(deps: LoginDeps, hashing: HashReservation, input: LoginInput, account: LoginAccount, attemptId: string, keyed: boolean, pending: PendingAnswer): Promise<LoginResult | null> {
+  if (keyed || pending.result === undefined) {
+    const replay = await replayRecordedAttempt(deps, hashing, input, account, attemptId)
+    return replay.kind === 'replayed' ? { ...replay.result, replayed: false } : null
   }
+  if (!(await isEventRecorded(deps.sql, input.tenant.id, attemptId))) return null
+  // A success committed with its session: the refresh token stored with it is the one to give.
+  return pending.result.kind === 'success' && pending.opened ? { ...pending.result, opened: pending.opened } : pending.result
 }
 
 /**

@@ -4,6 +4,7 @@ import type { Role } from '../core/tenancy.ts'
 import { digestOfToken } from '../core/secret-tokens.ts'
 import { deterministicUuid, uuidv7 } from '../core/ids.ts'
 import { recordEvents, type RequestOrigin } from '../audit/record-events.ts'
+import { isEventRecorded, withKnownOutcome } from '../audit/unknown-write-outcome.ts'
 import { recordInTransaction } from '../audit/record-in-transaction.ts'
 import type { Sql } from '../db/client.ts'
 import type { Tenant } from '../db/tenants.ts'
@@ -68,7 +69,9 @@ export async function registerUser(deps: RegisterDeps, input: RegisterInput): Pr
   const violation = passwordPolicyViolation(input.password, identifier)
   const passwordHash = violation ? null : await deps.hasher.hash(input.password)
 
-  const result = await recordInTransaction(deps.sql, async (tx) => {
+  // The answer the registration gives once recorded, kept should the commit's acknowledgement be lost.
+  let pending: RegisterResult | undefined
+  const record = () => recordInTransaction(deps.sql, async (tx) => {
     const now = deps.clock()
     const [velocity] = await tx<{ n: number }[]>`
       SELECT count(*)::int AS n FROM auth_logs
@@ -132,10 +135,22 @@ export async function registerUser(deps: RegisterDeps, input: RegisterInput): Pr
       ],
       { now },
     )
-    if (reason === 'identifier_taken' || reason === null) return { kind: 'accepted', eventId } as const
-    if (reason === 'weak_password') return { kind: 'weak_password', eventId, detail: violation! } as const
-    return { kind: reason, eventId } as const
+    const answer: RegisterResult =
+      reason === 'identifier_taken' || reason === null
+        ? { kind: 'accepted', eventId }
+        : reason === 'weak_password'
+          ? { kind: 'weak_password', eventId, detail: violation! }
+          : { kind: reason, eventId }
+    pending = answer
+    return answer
   })
+  // Should the outcome be unknown (connection lost, or the bound passing mid-commit): recorded under a
+  // keyed id (perhaps by a concurrent retry), accepted as a retry would be; otherwise as this one was.
+  const ifRecorded = async (): Promise<RegisterResult | null> => {
+    if (!(await isEventRecorded(deps.sql, tenant.id, eventId))) return null
+    return input.idempotencyKey || !pending ? { kind: 'accepted', eventId } : pending
+  }
+  const result = await withKnownOutcome(deps.sql, record, ifRecorded)
   // A registration retried with the same key records nothing new and is answered as accepted.
   return result.kind === 'already_recorded' ? { kind: 'accepted', eventId } : result
 }
