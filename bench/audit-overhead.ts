@@ -3,6 +3,7 @@ import { freePort, spawnService } from '../test/support/spawn-service.ts'
 import { createBenchDatabase } from './support/bench-database.ts'
 import { LOGIN_CONCURRENCY, LOGIN_PASSWORD, measureLogins, runBareVerifications, seedLoginTenant, startBareLoginServer } from './support/login-load.ts'
 import { productionEnv } from './support/production-env.ts'
+import { seedTrailHistory } from './support/trail-history.ts'
 import { fmt, type Benchmark } from './support/report.ts'
 
 /**
@@ -23,6 +24,8 @@ export const auditOverheadBenchmark: Benchmark = {
     try {
       const open = await seedLoginTenant(db.sql, 'shop', phc, 'open')
       await seedLoginTenant(db.sql, 'locked', phc, 'locked')
+      // A trail in use, analysed: the service's connections plan on the tables' real sizes (see seedTrailHistory).
+      await seedTrailHistory(db.sql, ctx.quick ? 20_000 : 200_000)
 
       const port = await freePort()
       service = spawnService('node', productionEnv(db.url, {
