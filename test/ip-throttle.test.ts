@@ -43,10 +43,7 @@ async function eventsFrom(tenantId: string, network: string) {
   return Object.fromEntries(rows.map((r) => [`${r.event_type}:${r.reason}`, r.n]))
 }
 
-/**
- * The network's failed accounts are exactly the accounts it failed against, each with its network's row
- * (no foreign key checks that: only append_login_attempt writes them, under that row's lock).
- */
+/** The network's failed accounts are exactly the accounts it failed against, each with its network's row. */
 async function expectFailedAccountsOf(tenantId: string, network: string) {
   const [row] = await db.sql<{ failed: string[]; recorded: string[]; orphans: number }[]>`
     SELECT (SELECT coalesce(array_agg(identifier ORDER BY identifier), '{}') FROM ip_failed_accounts WHERE tenant_id = ${tenantId} AND network = ${network}) AS failed,
