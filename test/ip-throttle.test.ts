@@ -43,6 +43,18 @@ async function eventsFrom(tenantId: string, network: string) {
   return Object.fromEntries(rows.map((r) => [`${r.event_type}:${r.reason}`, r.n]))
 }
 
+/** The network's failed accounts are exactly the accounts it failed against, each with its network's row. */
+async function expectFailedAccountsOf(tenantId: string, network: string) {
+  const [row] = await db.sql<{ failed: string[]; recorded: string[]; orphans: number }[]>`
+    SELECT (SELECT coalesce(array_agg(identifier ORDER BY identifier), '{}') FROM ip_failed_accounts WHERE tenant_id = ${tenantId} AND network = ${network}) AS failed,
+           (SELECT coalesce(array_agg(DISTINCT identifier ORDER BY identifier), '{}') FROM auth_logs
+            WHERE tenant_id = ${tenantId} AND ip_inet <<= ${network}::inet AND event_type = 'login_failed' AND reason = 'invalid_credentials') AS recorded,
+           (SELECT count(*)::int FROM ip_failed_accounts a WHERE a.tenant_id = ${tenantId}
+              AND NOT EXISTS (SELECT 1 FROM ip_throttles t WHERE t.tenant_id = a.tenant_id AND t.network = a.network)) AS orphans`
+  expect(row!.failed.length).toBeGreaterThan(0)
+  expect(row).toEqual({ failed: row!.recorded, recorded: row!.recorded, orphans: 0 })
+}
+
 function statusCounts(responses: Response[]) {
   const counts: Record<number, number> = {}
   for (const r of responses) counts[r.status] = (counts[r.status] ?? 0) + 1
@@ -80,6 +92,7 @@ describe('per-address failure budgets (ASVS V2.2.1)', () => {
              (SELECT count(*)::int FROM outbox WHERE tenant_id = ${budget.tenant.id}) AS outbox,
              (SELECT sum(failed_login_attempts)::int FROM account_lockouts WHERE tenant_id = ${budget.tenant.id}) AS lockout_failures`
     expect(counts).toEqual({ logs: 201, outbox: 201, lockout_failures: 100 })
+    await expectFailedAccountsOf(budget.tenant.id, '203.0.113.10/32')
   }, 240_000) // 100 argon2id checks at OWASP parameters: under a minute on a quiet machine, several on a loaded one
 
   it('keeps one episode while the address keeps trying, and lets one failure through per refill interval', async () => {
@@ -108,6 +121,7 @@ describe('per-address failure budgets (ASVS V2.2.1)', () => {
     expect(hasher.verifications.length - before).toBe(20)
     const events = await eventsFrom(spray.tenant.id, '192.0.2.66/32')
     expect(events).toEqual({ 'login_failed:invalid_credentials': 20, 'login_failed:ip_throttled': 180, 'ip_throttled:spraying': 1 })
+    await expectFailedAccountsOf(spray.tenant.id, '192.0.2.66/32')
     t.clock.now = null
   })
 
