@@ -1,12 +1,12 @@
 import { attemptLogin, type LoginInput } from '../src/auth/attempt-login.ts'
 import { createSql, type Sql } from '../src/db/client.ts'
-import { createTenant } from '../src/db/tenants.ts'
 import { changeDefencePolicyAudited } from '../src/admin/administer-tenants.ts'
 import { SYSTEM_ACTOR } from '../src/admin/admin-actor.ts'
 import { checkpoint, createBenchDatabase } from './support/bench-database.ts'
 import { startCpuMeter, type CpuReading } from './support/cpu-meter.ts'
 import { ACCOUNT_BASE, campaignDeps, campaignInput, seedCampaign, vacuumHotTables, type Campaign } from './support/campaign.ts'
 import { fmt, type Benchmark, type Figure, type Table } from './support/report.ts'
+import { analyzeGrownTables, seedTrailHistory } from './support/trail-history.ts'
 import { runClosedLoop, type ClosedLoopResult } from './support/stats.ts'
 
 const CLIENTS = 16
@@ -19,25 +19,16 @@ type Variant = (typeof VARIANTS)[number]
 type Measured = ClosedLoopResult & { cpu: CpuReading; cpuMsPerAttempt: number }
 
 /**
- * What a service in use has and a fresh database lacks: a trail with history (events of another tenant)
- * and addresses that failed before (another range, their budgets refilled, two failed accounts each).
- * Without it every run's connections plan their statements on near-empty tables (this machine's
- * PostgreSQL runs without autovacuum), and keep plans that scan a table whole while the run fills it:
- * append_auth_events' duplicate check over auth_logs, the snapshot's count over ip_failed_accounts. How
- * much each variant paid for that depended on the order of the runs, not on the code measured.
+ * What a service in use has and a fresh database lacks, besides a trail with history (seedTrailHistory):
+ * addresses that failed before (another range, their budgets refilled, two failed accounts each). Without
+ * them the snapshot's count over ip_failed_accounts is planned on a near-empty table (this machine's
+ * PostgreSQL runs without autovacuum) and the plan kept while the run fills it; how much each variant paid
+ * for that depended on the order of the runs, not on the code measured.
  */
 const HISTORY_EVENTS = 200_000
 const HISTORY_NETWORKS = 50_000
 
 async function seedHistory(sql: Sql, campaign: Campaign): Promise<void> {
-  const other = await createTenant(sql, { slug: 'throttle-history', chainShards: 1 })
-  // Written directly (the benchmark's database is the superuser's): the chain is not verified here.
-  await sql`
-    INSERT INTO auth_logs (id, tenant_id, shard, seq, event_type, channel, identifier, ip, occurred_at, outcome, reason, risk, metadata,
-                           expires_at, digest_sha256, digest_sha512, digest_sha3_256, prev_hash, chain_hash)
-    SELECT gen_random_uuid(), ${other.id}, 0, g, 'login_failed', 'web', 'history-' || g, '198.51.100.1', now() - interval '1 day', 'failure',
-           'invalid_credentials', '{"score": 0, "signals": []}', '{}', now() + interval '1 year', '\\x00', '\\x00', '\\x00', '\\x00', '\\x00'
-    FROM generate_series(1, ${HISTORY_EVENTS}::int) AS g`
   await sql`
     INSERT INTO ip_throttles (tenant_id, network, budget_full_at, spray_budget_full_at, episode_count, updated_at)
     SELECT ${campaign.tenant.id}, '10.' || (g / 65536) || '.' || (g / 256 % 256) || '.' || (g % 256) || '/32',
@@ -48,11 +39,7 @@ async function seedHistory(sql: Sql, campaign: Campaign): Promise<void> {
     SELECT ${campaign.tenant.id}, '10.' || (g / 65536) || '.' || (g / 256 % 256) || '.' || (g % 256) || '/32',
            (${ACCOUNT_BASE}::int + (g * 7919 + k) % ${campaign.accounts}::int)::text, now() - interval '20 minutes'
     FROM generate_series(1, ${HISTORY_NETWORKS}::int) AS g, generate_series(0, 1) AS k`
-}
-
-/** Statistics as autovacuum would keep them, so that each run's connections plan on the tables' real sizes. */
-async function analyzeGrownTables(sql: Sql): Promise<void> {
-  await sql`ANALYZE auth_logs, outbox, ip_throttles, ip_failed_accounts`
+  await seedTrailHistory(sql, HISTORY_EVENTS)
 }
 
 /** 10,000 addresses of 198.18.0.0/15 (benchmarking range), one per attempt at random: the usual case, no address contended. */
