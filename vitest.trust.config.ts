@@ -18,6 +18,7 @@ export default defineConfig({
       'test/retention.test.ts',
       'test/login.test.ts',
       'test/lockout.test.ts',
+      'test/lockout-account-ip.test.ts',
       'test/idempotency.test.ts',
       'test/fail-closed.test.ts',
       'test/event-definition.test.ts',
