@@ -113,4 +113,30 @@ describe('EVENT_SCHEMAS', () => {
       expect(accepts(EVENT_SCHEMAS[type], { ...failedLogin, event_type: type, id: 'not-a-uuid' }), type).toBe(false)
     }
   })
+
+  it('reads the shared parts of the catalog: refused requests, actors, roles and changed settings', () => {
+    const event = (type: string, outcome: string, reason: string | null, metadata: Record<string, unknown>) => ({ ...failedLogin, event_type: type, outcome, reason, metadata })
+    const refused = event('registration_failed', 'failure', 'invalid_request', { problem_code: 'invalid_request', invalid_fields: ['password'] })
+    expect(accepts(EVENT_SCHEMAS.registration_failed, refused)).toBe(true)
+    expect(accepts(EVENT_SCHEMAS.registration_failed, { ...refused, reason: 'unknown_tenant', metadata: { problem_code: 'unknown_tenant', invalid_fields: [], attempted_tenant: 'nope' } })).toBe(true)
+    expect(accepts(EVENT_SCHEMAS.registration_failed, { ...refused, metadata: { problem_code: 'invalid_request', invalid_fields: ['password'], password: 'x' } })).toBe(false)
+
+    for (const actor_kind of ['operator', 'admin', 'service']) {
+      const settings = event('tenant_settings_changed', 'success', null, {
+        actor_kind,
+        changes: { name: { from: 'Acme', to: 'Acme Ltd' }, allowed_origins: { from: [], to: ['https://acme.test'] } },
+      })
+      expect(accepts(EVENT_SCHEMAS.tenant_settings_changed, settings), actor_kind).toBe(true)
+    }
+    const plan = (changes: unknown) => event('tenant_plan_changed', 'success', null, { actor_kind: 'operator', changes })
+    expect(accepts(EVENT_SCHEMAS.tenant_plan_changed, plan({ retention_days: { from: 30, to: 90 }, can_download: { from: false, to: true } }))).toBe(true)
+    expect(accepts(EVENT_SCHEMAS.tenant_plan_changed, plan({ retention_days: { from: 30 } }))).toBe(false)
+    expect(accepts(EVENT_SCHEMAS.tenant_plan_changed, plan({ colour: { from: 'red', to: 'blue' } }))).toBe(false)
+    expect(accepts(EVENT_SCHEMAS.tenant_settings_changed, event('tenant_settings_changed', 'success', null, { actor_kind: 'intruder', changes: {} }))).toBe(false)
+
+    for (const [from, to] of [['user', 'admin'], ['admin', 'auditor'], ['auditor', 'user']]) {
+      expect(accepts(EVENT_SCHEMAS.user_role_changed, event('user_role_changed', 'success', null, { actor_kind: 'admin', from, to })), `${from} → ${to}`).toBe(true)
+    }
+    expect(accepts(EVENT_SCHEMAS.user_role_changed, event('user_role_changed', 'success', null, { actor_kind: 'admin', from: 'user', to: 'root' }))).toBe(false)
+  })
 })
