@@ -78,5 +78,8 @@ describe('planWindow', () => {
     expect(planWindow(hour(3), hour(4), folded).buckets).toEqual([{ level: 0, start: hour(3) }])
     expect(planWindow(hour(100), hour(102), folded)).toEqual({ buckets: [], raw: [{ from: hour(100), to: hour(102) }] })
     expect(planWindow(hour(99), hour(102), folded)).toEqual({ buckets: [{ level: 0, start: hour(99) }], raw: [{ from: hour(100), to: hour(102) }] })
+    // Across an hour boundary but with no whole hour inside: one raw range, not split at the boundary.
+    const across = { from: new Date(hour(3).getTime() + 1), to: new Date(hour(4).getTime() + 1) }
+    expect(planWindow(across.from, across.to, folded)).toEqual({ buckets: [], raw: [across] })
   })
 })
