@@ -25,6 +25,8 @@ export default defineConfig({
       'test/relay-failures.test.ts',
       'test/relay-gap.test.ts',
       'test/deliver-claimed-chains.test.ts',
+      'test/mark-chain-delivered.test.ts',
+      'test/dead-letter-event.test.ts',
       'test/verify-tenant-chain.test.ts',
       'test/attempt-login.test.ts',
       'test/signed-checkpoints.test.ts',
