@@ -16,6 +16,7 @@ export default defineConfig({
       'src/outbox/retry-backoff.test.ts',
       'test/chain.test.ts',
       'test/retention.test.ts',
+      'test/retention-checkpoints.test.ts',
       'test/login.test.ts',
       'test/lockout.test.ts',
       'test/lockout-account-ip.test.ts',
