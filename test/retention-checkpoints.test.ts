@@ -48,6 +48,13 @@ describe('retention checkpoints', () => {
     expect(v.first_break).toMatchObject({ shard: 1, seq: 3, reason: 'checkpoint_mismatch' })
   })
 
+  it('a checkpoint moved back with its hash kept is caught as a checkpoint mismatch', async () => {
+    const tenant = await purgedTenant()
+    await asSuperuser(db.sql, (tx) => tx`UPDATE chain_checkpoints SET seq = 1 WHERE tenant_id = ${tenant.id} AND shard = 1`)
+    const v = await verifyTenantChain(db.sql, tenant.id, nodeDigester)
+    expect(v.first_break).toMatchObject({ shard: 1, seq: 1, reason: 'checkpoint_mismatch' })
+  })
+
   it('a checkpoint naming an event that attests nothing is caught', async () => {
     const tenant = await purgedTenant()
     await asSuperuser(db.sql, async (tx) => {
@@ -67,5 +74,22 @@ describe('retention checkpoints', () => {
     const withoutKeys = await verifyTenantChain(db.sql, tenant.id, nodeDigester, { verifier: keyless.verifier })
     expect(withoutKeys.ok).toBe(true)
     expect(withoutKeys.shards[1]!.checkpoint).toEqual({ seq: 2, signed: false })
+  })
+
+  it('a signed checkpoint with its signature, key or signing time cleared is a mismatch, not an error', async () => {
+    const keys = await loadCheckpointKeys({ signingKeyPem: await generateEd25519Pem(), retiredKeysJwks: null })
+    const tenant = await purgedTenant(keys.signer)
+    expect((await verifyTenantChain(db.sql, tenant.id, nodeDigester, { verifier: keys.verifier })).shards[1]!.checkpoint).toEqual({ seq: 2, signed: true })
+    const [saved] = await db.sql<{ signature: Uint8Array; key_id: string; signed_at: Date }[]>`
+      SELECT signature, key_id, signed_at FROM chain_checkpoints WHERE tenant_id = ${tenant.id} AND shard = 1`
+    for (const column of ['signature', 'key_id', 'signed_at']) {
+      await asSuperuser(db.sql, (tx) => tx`UPDATE chain_checkpoints SET ${tx(column)} = NULL WHERE tenant_id = ${tenant.id} AND shard = 1`)
+      const v = await verifyTenantChain(db.sql, tenant.id, nodeDigester, { verifier: keys.verifier })
+      expect(v.first_break, column).toMatchObject({ shard: 1, seq: 2, reason: 'checkpoint_mismatch' })
+      await asSuperuser(db.sql, (tx) => tx`
+        UPDATE chain_checkpoints SET signature = ${Buffer.from(saved!.signature)}, key_id = ${saved!.key_id}, signed_at = ${saved!.signed_at}
+        WHERE tenant_id = ${tenant.id} AND shard = 1`)
+    }
+    expect((await verifyTenantChain(db.sql, tenant.id, nodeDigester, { verifier: keys.verifier })).ok).toBe(true)
   })
 })
