@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { attemptLogin, type LoginDeps, type LoginInput } from '../src/auth/attempt-login.ts'
+import { deterministicUuid } from '../src/core/ids.ts'
 import { useTestDatabase } from './support/database.ts'
 import { countingHasher } from './support/counting-hasher.ts'
 import { seedTenant, TEST_HASHER, useTestApp, type SeededTenant } from './support/test-app.ts'
@@ -30,10 +31,11 @@ async function setUp() {
     tokenTtlSeconds: 3_600,
   }
   const carol = seeded.users['carol@example.test']!
-  const login = (password: string, idempotencyKey: string | null = null) =>
+  const login = (password: string, idempotencyKey: string | null = null, identifierAsTyped?: string) =>
     attemptLogin(deps, {
       tenant: seeded.tenant,
       identifier: carol.identifier,
+      ...(identifierAsTyped === undefined ? {} : { identifierAsTyped }),
       password,
       origin: { ip: '192.0.2.10', userAgent: 'vitest', deviceId: null, channel: 'web' },
       idempotencyKey,
@@ -155,5 +157,69 @@ describe('attemptLogin', () => {
     const rows = await countRows(seeded)
     expect(await login('wrong password', 'retry-of-a-plain-failure')).toEqual({ kind: 'invalid_credentials', eventId: first.eventId, replayed: true })
     expect(await countRows(seeded)).toEqual(rows)
+  })
+
+  it('records the identifier as typed in the attempt\'s own event, failed or successful, and nowhere else', async () => {
+    const { seeded, carol, login, advance } = await setUp()
+    const typed = ' Carol@Example.TEST'
+    for (let i = 0; i < 3; i++) await login('wrong password', null, typed)
+    advance(300_000)
+    await login(carol.password, null, typed)
+    await login(carol.password)
+    const events = await db.sql<{ event_type: string; metadata: Record<string, unknown> }[]>`
+      SELECT event_type, metadata FROM auth_logs WHERE tenant_id = ${seeded.tenant.id} ORDER BY shard, seq`
+    expect(events.map((e) => [e.event_type, e.metadata.identifier_as_typed])).toEqual([
+      ['login_failed', typed],
+      ['login_failed', typed],
+      ['login_failed', typed],
+      ['account_locked', undefined],
+      ['lockout_reset', undefined],
+      ['login_success', typed],
+      ['login_success', undefined],
+    ])
+    // Typed as normalised, or not given: no key at all.
+    expect(events.filter((e) => e.metadata.identifier_as_typed === undefined && e.event_type.startsWith('login_')).every((e) => !('identifier_as_typed' in e.metadata))).toBe(true)
+  })
+
+  it('gives the lockout and reset events of an attempt ids derived from the attempt\'s, so that a retry maps to the very same events', async () => {
+    const { seeded, carol, login, advance } = await setUp()
+    await login('wrong password')
+    await login('wrong password')
+    const locking = await login('wrong password', 'the-locking-attempt')
+    advance(300_000)
+    const success = await login(carol.password, 'the-success-after-the-lock')
+    const events = await db.sql<{ id: string; event_type: string }[]>`
+      SELECT id, event_type FROM auth_logs WHERE tenant_id = ${seeded.tenant.id} AND event_type IN ('account_locked', 'lockout_reset') ORDER BY shard, seq`
+    expect(events).toEqual([
+      { id: deterministicUuid(locking.eventId, 'account_locked', 'too_many_failures'), event_type: 'account_locked' },
+      { id: deterministicUuid(success.eventId, 'lockout_reset', 'lockout_expired'), event_type: 'lockout_reset' },
+    ])
+  })
+
+  it('replays a success to the same password as replayed, with the same token, writing nothing', async () => {
+    const { seeded, carol, login, advance } = await setUp()
+    const first = await login(carol.password, 'retry-of-a-success')
+    expect(first).toMatchObject({ kind: 'success', replayed: false })
+    if (first.kind !== 'success') throw new Error('expected a success')
+    const rows = await countRows(seeded)
+    advance(5_000)
+    const replay = await login(carol.password, 'retry-of-a-success')
+    expect(replay).toEqual({ kind: 'success', token: first.token, claims: first.claims, eventId: first.eventId, replayed: true })
+    expect(await countRows(seeded)).toEqual(rows)
+  })
+
+  it('answers a retry of a success with another password as a new failed attempt, hashing the password once', async () => {
+    const { seeded, carol, login, hasher } = await setUp()
+    const first = await login(carol.password, 'retry-of-a-success-with-a-guess')
+    const verified = hasher.verifications.length
+    const guess = await login('a guess', 'retry-of-a-success-with-a-guess')
+    expect(guess).toMatchObject({ kind: 'invalid_credentials', replayed: false })
+    expect(guess.eventId).not.toBe(first.eventId)
+    // Checked against the stored hash once, to refuse the replay; that check is the new attempt's too.
+    expect(hasher.verifications).toHaveLength(verified + 1)
+    expect(await storedEvents(seeded)).toEqual([
+      { event_type: 'login_success', outcome: 'success', reason: null },
+      { event_type: 'login_failed', outcome: 'failure', reason: 'invalid_credentials' },
+    ])
   })
 })

@@ -127,9 +127,14 @@ describe('deliverClaimedChains', () => {
   })
 
   it('probes a chain that is already retrying with its head alone even after other chains got through in the claim', async () => {
-    const { tenant, sink } = await setUp([4, 2])
+    // Chain 0 fails alone first. Chain 1 gets its events only afterwards: claimed together with chain 0 while
+    // both were fresh, it would come before or after chain 0 at random (their claim order is a tie), and
+    // delivered in the first claim half the time.
+    const { tenant, sink } = await setUp([4, 0])
     sink.failWith = (p) => (p.event.shard === 0 ? new Error('transient') : null)
     await claimAndDeliver(tenant, sink, T0)
+    await appendEvents(db.sql, tenant, 1, 2)
+    await discoverChains(db.sql, sink.name)
     expect((await cursors(tenant, sink)).map((c) => [c.delivered_seq, c.attempts])).toEqual([
       [0, 1],
       [0, 0],

@@ -99,4 +99,20 @@ describe('recordEvents', () => {
     expect(attempt!.occurred_at).toBe(now.toISOString())
     expect(Date.parse(attempt!.expires_at) - now.getTime()).toBe(tenant.retentionDays * 86_400_000)
   })
+
+  it('records together only events of one chain, names the field a refused event got wrong, and gives an event without a risk evaluation none', async () => {
+    const tenant = await createChainTenant(db.sql, 4)
+    const now = new Date('2026-12-01T10:00:00.000Z')
+    const [a, b] = ['a@example.com', 'b@example.com', 'c@example.com', 'd@example.com', 'e@example.com'].filter((x, _, all) => shardFor(x, 4) !== shardFor(all[0]!, 4) || x === all[0])
+    expect(shardFor(b!, 4)).not.toBe(shardFor(a!, 4))
+    const failed = (identifier: string) =>
+      ({ eventType: 'login_failed', outcome: 'failure', reason: 'invalid_credentials', origin, identifier, metadata: { failed_attempts: 1, locked_until: null } }) as const
+    await expect(db.sql.begin((tx) => recordEvents(tx, tenant, [failed(a!), failed(b!)], { now }))).rejects.toThrow('events recorded together must belong to one chain')
+    const locked = { eventType: 'account_locked', outcome: 'failure', reason: 'too_many_failures', origin, identifier: a, metadata: { failed_attempts: -1, locked_until: now.toISOString(), lockout_count: 1, lock_duration_seconds: 60 } } as never
+    await expect(db.sql.begin((tx) => recordEvents(tx, tenant, [locked], { now }))).rejects.toThrow(/^account_locked event does not match its definition: metadata\.failed_attempts: /)
+    const [head] = await db.sql`SELECT sum(seq)::int AS n FROM chain_heads WHERE tenant_id = ${tenant.id}`
+    expect(head!.n).toBe(0)
+    const [recorded] = await db.sql.begin((tx) => recordEvents(tx, tenant, [failed(a!)], { now }))
+    expect(recorded!.risk).toEqual({ score: 0, signals: [] })
+  })
 })

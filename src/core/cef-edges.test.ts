@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { outboxPayload } from '../../test/support/outbox-payload.ts'
 import type { ChainedEvent, OutboxPayload } from './auth-event.ts'
-import { classifySourceAddress, formatCef } from './cef.ts'
+import { classifySourceAddress, escapeCefExtensionValue, escapeCefHeader, formatCef, pictureControlCharacters } from './cef.ts'
 import { truncateCefMessage, truncateToUtf8Bytes } from './datagram-truncation.ts'
 import { utf8ByteLength } from './octet-framing.ts'
 import { formatSyslog5424, syslogSeverityForCef } from './syslog-5424.ts'
@@ -60,12 +60,42 @@ describe('classifySourceAddress', () => {
     expect(classifySourceAddress('x::ffff:8.8.8.8')).toBeNull()
   })
 
+  it('refuses a mapped address with anything after its IPv4 part', () => {
+    for (const ip of ['::ffff:1.2.3.4.5', '::ffff:1.2.3.4:5', '::ffff:1.2.3.4::']) expect(classifySourceAddress(ip), ip).toBeNull()
+  })
+
+  it('keeps as IPv6 what only ends or starts like a mapped address', () => {
+    // The URL parser writes these with ::ffff: inside, not as the whole prefix or the whole tail.
+    expect(classifySourceAddress('1::ffff:102:304')).toEqual({ family: 6, value: '1::ffff:102:304' })
+    expect(classifySourceAddress('::ffff:1:2:3')).toEqual({ family: 6, value: '::ffff:1:2:3' })
+  })
+
   it('reads IPv6 in RFC 5952 form and refuses malformed IPv6 and anything else', () => {
     expect(classifySourceAddress('2001:DB8::1')).toEqual({ family: 6, value: '2001:db8::1' })
     expect(classifySourceAddress('::1')).toEqual({ family: 6, value: '::1' })
     for (const ip of ['2001:db8:::1', '1:2:3:4:5:6:7:8:9', 'fe80::1%eth0', 'localhost', '', 'g::1']) {
       expect(classifySourceAddress(ip), ip).toBeNull()
     }
+  })
+})
+
+describe('escaping a value made only of special characters', () => {
+  // Each escape first tests whether the value needs it; a value with nothing else in it must not pass as clean.
+  it('pictures a value that is one control character', () => {
+    expect(pictureControlCharacters('\x07')).toBe('\u2407')
+    expect(pictureControlCharacters('\x00\x7f')).toBe('\u2400\u2421')
+  })
+
+  it('escapes a header field that is only a pipe, a backslash or a line break', () => {
+    expect(escapeCefHeader('|')).toBe('\\|')
+    expect(escapeCefHeader('\\')).toBe('\\\\')
+    expect(escapeCefHeader('\r\n')).toBe('  ')
+  })
+
+  it('escapes an extension value that is only an equals sign, a backslash or a line break', () => {
+    expect(escapeCefExtensionValue('=')).toBe('\\=')
+    expect(escapeCefExtensionValue('\\')).toBe('\\\\')
+    expect(escapeCefExtensionValue('\n')).toBe('\\n')
   })
 })
 

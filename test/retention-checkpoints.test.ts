@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest'
+import { SYSTEM_ACTOR } from '../src/admin/admin-actor.ts'
+import { purgeExpiredEvents } from '../src/admin/purge-expired-events.ts'
+import { generateEd25519Pem, loadCheckpointKeys } from '../src/audit/checkpoint-keys.ts'
+import { nodeDigester } from '../src/audit/node-digester.ts'
+import { verifyTenantChain } from '../src/audit/verify-tenant-chain.ts'
+import { shardFor } from '../src/core/identifier.ts'
+import { useTestDatabase } from './support/database.ts'
+import { seedTenant } from './support/test-app.ts'
+import { asSuperuser } from './support/tamper.ts'
+import { recordTestEvents } from './support/test-events.ts'
+
+// What a retention checkpoint must carry to be trusted: the purge event that lists it must attest its
+// position and hash, and when the verifier holds keys, a valid signature. Each attack here keeps the chain's
+// links intact, so only those checks can catch it.
+
+const db = useTestDatabase('retention_checkpoints')
+const DAY = 86_400_000
+const daysAgo = (n: number) => new Date(Date.now() - n * DAY)
+let tenantCounter = 0
+
+/**
+ * A two-chain tenant whose chain 1 had two expired events purged (checkpoint at seq 2, unsigned unless a
+ * signer is given), followed by three recent events (seq 3–5).
+ */
+async function purgedTenant(signer: Awaited<ReturnType<typeof loadCheckpointKeys>>['signer'] = null) {
+  const { tenant } = await seedTenant(db.sql, { slug: `checkpoints-${process.pid}-${++tenantCounter}`, retentionDays: 10, chainShards: 2 })
+  // The identifier goes to the non-administrative shard, away from the purge event (shard 0).
+  const id = Array.from({ length: 50 }, (_, i) => `c${i}@checkpoints.test`).find((x) => shardFor(x, 2) === 1)!
+  await recordTestEvents(db.sql, tenant, [{ at: daysAgo(30), identifier: id }, { at: daysAgo(29), identifier: id }])
+  const purge = await purgeExpiredEvents({ sql: db.sql, clock: () => new Date(), signer }, { tenant, before: new Date(), actor: SYSTEM_ACTOR })
+  expect(purge.shards).toEqual([{ shard: 1, boundary_seq: 2, deleted: 2 }])
+  await recordTestEvents(db.sql, tenant, Array.from({ length: 3 }, () => ({ at: daysAgo(1), identifier: id })))
+  return tenant
+}
+
+describe('retention checkpoints', () => {
+  it('a checkpoint moved forward over deleted events, consistent with the chain, is caught: the purge event attests another position', async () => {
+    const tenant = await purgedTenant()
+    expect((await verifyTenantChain(db.sql, tenant.id, nodeDigester)).ok).toBe(true)
+    await asSuperuser(db.sql, async (tx) => {
+      const [third] = await tx<{ chain_hash: Uint8Array }[]>`SELECT chain_hash FROM auth_logs WHERE tenant_id = ${tenant.id} AND shard = 1 AND seq = 3`
+      await tx`DELETE FROM auth_logs WHERE tenant_id = ${tenant.id} AND shard = 1 AND seq = 3`
+      await tx`UPDATE chain_checkpoints SET seq = 3, chain_hash = ${Buffer.from(third!.chain_hash)} WHERE tenant_id = ${tenant.id} AND shard = 1`
+    })
+    const v = await verifyTenantChain(db.sql, tenant.id, nodeDigester)
+    expect(v.ok).toBe(false)
+    expect(v.first_break).toMatchObject({ shard: 1, seq: 3, reason: 'checkpoint_mismatch' })
+  })
+
+  it('a checkpoint moved back with its hash kept is caught as a checkpoint mismatch', async () => {
+    const tenant = await purgedTenant()
+    await asSuperuser(db.sql, (tx) => tx`UPDATE chain_checkpoints SET seq = 1 WHERE tenant_id = ${tenant.id} AND shard = 1`)
+    const v = await verifyTenantChain(db.sql, tenant.id, nodeDigester)
+    expect(v.first_break).toMatchObject({ shard: 1, seq: 1, reason: 'checkpoint_mismatch' })
+  })
+
+  it('a checkpoint naming an event that attests nothing is caught', async () => {
+    const tenant = await purgedTenant()
+    await asSuperuser(db.sql, async (tx) => {
+      const [other] = await tx<{ id: string }[]>`SELECT id FROM auth_logs WHERE tenant_id = ${tenant.id} AND event_type = 'login_failed' ORDER BY seq LIMIT 1`
+      await tx`UPDATE chain_checkpoints SET purge_event_id = ${other!.id} WHERE tenant_id = ${tenant.id} AND shard = 1`
+    })
+    const v = await verifyTenantChain(db.sql, tenant.id, nodeDigester)
+    expect(v.first_break).toMatchObject({ shard: 1, seq: 2, reason: 'checkpoint_mismatch' })
+  })
+
+  it('an unsigned checkpoint is refused by a verifier that holds keys, and trusted by one that holds none', async () => {
+    const tenant = await purgedTenant()
+    const keys = await loadCheckpointKeys({ signingKeyPem: await generateEd25519Pem(), retiredKeysJwks: null })
+    const keyless = await loadCheckpointKeys({ signingKeyPem: null, retiredKeysJwks: null })
+    const withKeys = await verifyTenantChain(db.sql, tenant.id, nodeDigester, { verifier: keys.verifier })
+    expect(withKeys.first_break).toMatchObject({ shard: 1, seq: 2, reason: 'checkpoint_mismatch' })
+    const withoutKeys = await verifyTenantChain(db.sql, tenant.id, nodeDigester, { verifier: keyless.verifier })
+    expect(withoutKeys.ok).toBe(true)
+    expect(withoutKeys.shards[1]!.checkpoint).toEqual({ seq: 2, signed: false })
+  })
+
+  it('a signed checkpoint with its signature, key or signing time cleared is a mismatch, not an error', async () => {
+    const keys = await loadCheckpointKeys({ signingKeyPem: await generateEd25519Pem(), retiredKeysJwks: null })
+    const tenant = await purgedTenant(keys.signer)
+    expect((await verifyTenantChain(db.sql, tenant.id, nodeDigester, { verifier: keys.verifier })).shards[1]!.checkpoint).toEqual({ seq: 2, signed: true })
+    const [saved] = await db.sql<{ signature: Uint8Array; key_id: string; signed_at: Date }[]>`
+      SELECT signature, key_id, signed_at FROM chain_checkpoints WHERE tenant_id = ${tenant.id} AND shard = 1`
+    for (const column of ['signature', 'key_id', 'signed_at']) {
+      await asSuperuser(db.sql, (tx) => tx`UPDATE chain_checkpoints SET ${tx(column)} = NULL WHERE tenant_id = ${tenant.id} AND shard = 1`)
+      const v = await verifyTenantChain(db.sql, tenant.id, nodeDigester, { verifier: keys.verifier })
+      expect(v.first_break, column).toMatchObject({ shard: 1, seq: 2, reason: 'checkpoint_mismatch' })
+      await asSuperuser(db.sql, (tx) => tx`
+        UPDATE chain_checkpoints SET signature = ${Buffer.from(saved!.signature)}, key_id = ${saved!.key_id}, signed_at = ${saved!.signed_at}
+        WHERE tenant_id = ${tenant.id} AND shard = 1`)
+    }
+    expect((await verifyTenantChain(db.sql, tenant.id, nodeDigester, { verifier: keys.verifier })).ok).toBe(true)
+  })
+})
