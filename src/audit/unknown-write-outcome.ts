@@ -9,7 +9,7 @@ import { isConnectionLost, isDatabaseUnavailable, theOneRow } from '../db/sqlsta
  * being re-established and every request in flight asks at once, so the finding out is given a few
  * seconds; the database is reachable again by then, or the answer is 503 as the database being unavailable.
  */
-export const UNKNOWN_OUTCOME_LOOKUP_MS = 4_000
+const UNKNOWN_OUTCOME_LOOKUP_MS = 4_000
 
 /**
  * Runs `write` (a use case's recording of its events) so that a 503 never stands for a recorded write.
@@ -30,15 +30,17 @@ async function afterUnknownOutcome<T>(sql: Sql, error: unknown, ifRecorded: () =
   if (!isConnectionLost(error) && !(error instanceof RequestDeadlineError)) throw error
   const giveUpAt = Date.now() + UNKNOWN_OUTCOME_LOOKUP_MS - 250
   for (let tries = 1; ; tries++) {
+    let answer: T | null
     try {
       await settleRequestWrites(sql)
-      const answer = await ifRecorded()
-      if (answer === null) throw error
-      return answer
+      answer = await ifRecorded()
     } catch (lookupError) {
-      if (lookupError === error || !isDatabaseUnavailable(lookupError) || Date.now() + 50 * tries >= giveUpAt) throw error
+      if (!isDatabaseUnavailable(lookupError) || Date.now() + 50 * tries >= giveUpAt) throw error
       await new Promise((resolve) => setTimeout(resolve, 50 * tries))
+      continue
     }
+    if (answer === null) throw error
+    return answer
   }
 }
 
