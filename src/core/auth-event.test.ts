@@ -1,32 +1,17 @@
 import { describe, expect, it } from 'vitest'
 import { AuthEventSchema, EVENT_FIELDS, EVENT_SCHEMAS, RiskSchema } from './auth-event.ts'
 import { EVENT_TYPES } from './event-types.ts'
+import { outboxPayload } from '../../test/support/outbox-payload.ts'
 
 // The schemas every event is checked against before it is hashed (recordEvents) and from which the
 // stored columns, the documents and the OpenAPI schema of investigated events are derived.
 
-const failedLogin = {
-  id: '0192f0c1-7d3a-7c4e-8a1b-2f3c4d5e6f70',
-  tenant_id: 'acme',
-  organisation_id: null,
+// The shared fixture's event without what the chain adds (digests and links): the fields an event is defined by.
+const { digests: _digests, prev_hash: _prevHash, chain_hash: _chainHash, ...failedLogin } = outboxPayload({
   shard: 0,
   seq: 1,
-  event_type: 'login_failed',
-  channel: 'web',
-  user_id: 'u-1',
-  identifier: 'alice@example.com',
-  ip: '203.0.113.7',
-  user_agent: 'Mozilla/5.0',
-  device_id: null,
-  occurred_at: '2026-11-23T10:00:00.000Z',
-  outcome: 'failure',
-  reason: 'invalid_credentials',
-  risk: { score: 10, signals: [] },
   metadata: { failed_attempts: 1, locked_until: null },
-  token_jti: null,
-  actor_id: null,
-  expires_at: '2027-11-23T10:00:00.000Z',
-}
+}).event
 
 const accepts = (schema: { safeParse: (v: unknown) => { success: boolean } }, value: unknown) => schema.safeParse(value).success
 
