@@ -1,4 +1,3 @@
-import { createServer, connect, type Server, type Socket } from 'node:net'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -7,67 +6,14 @@ import { createTestDatabase, type TestDatabase } from './support/database.ts'
 import { freePort, spawnService, type RunningService } from './support/spawn-service.ts'
 import { seedTenant, TEST_JWT_SIGNING_KEY, type SeededTenant } from './support/test-app.ts'
 import { until } from './support/until.ts'
+import { startFaultProxy, type FaultProxy } from './support/fault-proxy.ts'
 
 // The service as a process of its own (`npm start`'s command), reaching PostgreSQL only through a TCP
-// proxy of this file's, which can cut every connection (RST) or stop forwarding (a stall). Under cuts,
+// proxy (support/fault-proxy.ts), which can cut every connection (RST) or stop forwarding (a stall). Under cuts,
 // postgres.js 3.4.9 crashed the process: a write smaller than 1024 bytes is flushed by a setImmediate that
 // can run after the socket was closed and set to null ("Cannot read properties of null (reading 'write')"
 // at postgres/src/connection.js:255, porsager/postgres#1154 and #1066, unfixed upstream; the guard of
 // porsager/postgres#1168 is in patches/postgres+3.4.9.patch).
-
-interface FaultProxy {
-  url: string
-  /** Resets every open connection at once (RST on both sides). */
-  cut(): void
-  /** Stops forwarding in both directions; new connections are accepted and held. */
-  stall(): void
-  /** Forwards again whatever was held. */
-  resume(): void
-  close(): Promise<void>
-}
-
-async function startFaultProxy(target: { host: string; port: number }, database: string): Promise<FaultProxy> {
-  const pairs = new Set<[Socket, Socket]>()
-  let stalled = false
-  const server: Server = createServer((client) => {
-    const upstream = connect(target.port, target.host)
-    const pair: [Socket, Socket] = [client, upstream]
-    pairs.add(pair)
-    for (const [from, to] of [pair, [upstream, client] as const]) {
-      from.on('data', (chunk) => to.write(chunk))
-      from.on('error', () => to.destroy())
-      from.on('close', () => {
-        to.destroy()
-        pairs.delete(pair)
-      })
-      if (stalled) from.pause()
-    }
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
-  const port = (server.address() as { port: number }).port
-  return {
-    url: `postgres://postgres@127.0.0.1:${port}/${database}`,
-    cut: () => {
-      for (const [client, upstream] of pairs) {
-        client.resetAndDestroy()
-        upstream.resetAndDestroy()
-      }
-      pairs.clear()
-    },
-    stall: () => {
-      stalled = true
-      for (const pair of pairs) for (const s of pair) s.pause()
-    },
-    resume: () => {
-      stalled = false
-      for (const pair of pairs) for (const s of pair) s.resume()
-    },
-    close: async () => {
-      for (const pair of pairs) for (const s of pair) s.destroy()
-      await new Promise<void>((resolve) => server.close(() => resolve()))
-    },
-  }
-}
 
 interface Attempt {
   n: number

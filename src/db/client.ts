@@ -32,6 +32,20 @@ export interface SqlOptions {
 }
 
 /**
+ * Seconds before a lost connection of the pool may connect again, `retries` being postgres.js's count of
+ * connections closed by an error since the last successful connect, shared by the whole pool. postgres.js's
+ * own default (`(0.5 + random / 2) × min(3^retries / 100, 20)`) reads that count as one connection's
+ * consecutive failures, but a network reset closes every connection at once and counts each: after one
+ * reset of a pool of ten, the last connections to close waited 10 to 20 s before connecting again, and a
+ * query given one of them (the look-up of a write whose connection was lost, typically) waited with it,
+ * past the request's bound. Capped at a quarter of a second, with jitter: a pool of ten then tries at most
+ * about forty connects a second while the server is down, and recovers within the bound once it is back.
+ */
+export function reconnectDelaySeconds(retries: number): number {
+  return Math.min(0.01 * 2 ** retries, 0.25) * (0.5 + Math.random() / 2)
+}
+
+/**
  * Creates the PostgreSQL client. Every query in authtrail goes through its tagged templates, so every
  * value is a bound parameter.
  *
@@ -42,6 +56,7 @@ export interface SqlOptions {
 export function createSql(url: string, options: SqlOptions = {}): Sql {
   const sql = postgres(url, {
     max: options.max ?? 10,
+    backoff: reconnectDelaySeconds,
     ...(options.ssl !== undefined && { ssl: options.ssl }),
     onnotice: options.quiet === false ? undefined : () => {},
     connection: {

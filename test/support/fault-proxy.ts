@@ -1,0 +1,56 @@
+import { createServer, connect, type Server, type Socket } from 'node:net'
+
+/** A TCP proxy in front of PostgreSQL that the fault tests use to break the network between the service and the database. */
+export interface FaultProxy {
+  url: string
+  /** Resets every open connection at once (RST on both sides). */
+  cut(): void
+  /** Stops forwarding in both directions; new connections are accepted and held. */
+  stall(): void
+  /** Forwards again whatever was held. */
+  resume(): void
+  close(): Promise<void>
+}
+
+export async function startFaultProxy(target: { host: string; port: number }, database: string): Promise<FaultProxy> {
+  const pairs = new Set<[Socket, Socket]>()
+  let stalled = false
+  const server: Server = createServer((client) => {
+    const upstream = connect(target.port, target.host)
+    const pair: [Socket, Socket] = [client, upstream]
+    pairs.add(pair)
+    for (const [from, to] of [pair, [upstream, client] as const]) {
+      from.on('data', (chunk) => to.write(chunk))
+      from.on('error', () => to.destroy())
+      from.on('close', () => {
+        to.destroy()
+        pairs.delete(pair)
+      })
+      if (stalled) from.pause()
+    }
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
+  const port = (server.address() as { port: number }).port
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/${database}`,
+    cut: () => {
+      for (const [client, upstream] of pairs) {
+        client.resetAndDestroy()
+        upstream.resetAndDestroy()
+      }
+      pairs.clear()
+    },
+    stall: () => {
+      stalled = true
+      for (const pair of pairs) for (const s of pair) s.pause()
+    },
+    resume: () => {
+      stalled = false
+      for (const pair of pairs) for (const s of pair) s.resume()
+    },
+    close: async () => {
+      for (const pair of pairs) for (const s of pair) s.destroy()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    },
+  }
+}
