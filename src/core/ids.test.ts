@@ -30,6 +30,14 @@ describe('uuidv7', () => {
     }
   })
 
+  it('never repeats its random bits, across the blocks of random bytes it draws', () => {
+    // 5,000 ids span several of the blocks uuidv7 draws its random bytes in; each id's 74 random bits are its own.
+    const ids = Array.from({ length: 5_000 }, () => uuidv7(1_700_000_000_000))
+    expect(new Set(ids).size).toBe(ids.length)
+    const randomBits = new Set(ids.map((id) => id.slice(15)))
+    expect(randomBits.size).toBe(ids.length)
+  })
+
   it('defaults to the current time', () => {
     const before = Date.now()
     const id = uuidv7()
