@@ -22,8 +22,11 @@ export interface LoginLoopSpec {
   tenantId: string
   accounts: number
   clients: number
-  /** Where attempts come from: the campaign's allow-listed address, one of 10,000 networks at random, or one address. */
-  from: { kind: 'allow-listed' } | { kind: 'spread' } | { kind: 'address'; ip: string }
+  /**
+   * Where attempts come from: the campaign's address, one of the 10,000 addresses of `range` (a /16 of the
+   * benchmarking range 198.18.0.0/15) at random, or one address.
+   */
+  from: { kind: 'campaign' } | { kind: 'spread'; range: '198.18' | '198.19' } | { kind: 'address'; ip: string }
   /** The answer every attempt must get (a wrong password each time). */
   expected: string
 }
@@ -36,8 +39,8 @@ export type LoopMessage =
 
 export type LoopCommand = { kind: 'run'; warmupMs: number; ms: number } | { kind: 'exit' }
 
-/** 10,000 addresses of 198.18.0.0/15 (benchmarking range), one per attempt at random: the usual case, no address contended. */
-const spreadAddress = () => `198.18.${Math.floor(Math.random() * 40)}.${Math.floor(Math.random() * 250) + 1}`
+/** 10,000 addresses of a /16, one per attempt at random: the usual case, no address contended. */
+const spreadAddress = (range: string) => `${range}.${Math.floor(Math.random() * 40)}.${Math.floor(Math.random() * 250) + 1}`
 
 async function main(spec: LoginLoopSpec) {
   const root = spec.root ? pathToFileURL(`${spec.root.replace(/\/$/, '')}/`).href : new URL('../../', import.meta.url).href
@@ -47,7 +50,8 @@ async function main(spec: LoginLoopSpec) {
   const sql = createSql(spec.url, { max: spec.clients })
   const tenant = (await findTenantById(sql, spec.tenantId)) as Tenant
   const deps = campaignDeps(sql)
-  const ipOf = () => (spec.from.kind === 'spread' ? spreadAddress() : spec.from.kind === 'address' ? spec.from.ip : CAMPAIGN_ORIGIN.ip)
+  const from = spec.from
+  const ipOf = () => (from.kind === 'spread' ? spreadAddress(from.range) : from.kind === 'address' ? from.ip : CAMPAIGN_ORIGIN.ip)
   const input = (): LoginInput => ({
     tenant,
     identifier: String(ACCOUNT_BASE + Math.floor(Math.random() * spec.accounts)),
