@@ -22,5 +22,5 @@ export async function seedTrailHistory(sql: Sql, events: number): Promise<void> 
 
 /** Statistics as autovacuum would keep them, so that the next connections plan on the tables' real sizes. */
 export async function analyzeGrownTables(sql: Sql): Promise<void> {
-  await sql`ANALYZE auth_logs, outbox, account_lockouts, ip_throttles, ip_failed_accounts, account_known_networks, account_network_lockouts`
+  await sql`ANALYZE auth_logs, outbox, account_lockouts, ip_throttles, account_known_networks, account_network_lockouts`
 }

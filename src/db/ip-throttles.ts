@@ -5,7 +5,8 @@ import { lockoutStateFromJson, lockoutStateJson, type LockoutStateJson } from '.
 import type { Queryable } from './queryable.ts'
 
 /**
- * Every read of ip_throttles and ip_failed_accounts, and the shape in which a login attempt's defence
+ * Every read of ip_throttles (a network's state and the accounts it failed against, `failed_accounts`:
+ * identifier to last failure), and the shape in which a login attempt's defence
  * state goes to append_login_attempt() (see its migration), which re-checks it under the row locks and
  * writes it with the attempt's events: the login decides with the pure throttle (core/ip-throttle.ts) on a
  * snapshot read here, without a lock.
@@ -17,6 +18,8 @@ export interface IpThrottleRow {
   spray_budget_full_at: Date | null
   episode_started_at: Date | null
   episode_count: number
+  /** The accounts the network failed against (identifier to its last failure, as ISO text); aged ones go with its next failure. */
+  failed_accounts: Record<string, string>
   updated_at: Date
 }
 
@@ -49,8 +52,8 @@ export type ThrottleSnapshotRow = { [K in keyof ThrottleStateColumns]: ThrottleS
 export function throttleSnapshotQuery(db: Queryable, tenantId: string, network: NetworkKey, identifier: string, since: Date): postgres.PendingQuery<ThrottleSnapshotRow[]> {
   return db<ThrottleSnapshotRow[]>`
     SELECT t.budget_full_at, t.spray_budget_full_at, t.episode_started_at, t.episode_count,
-      (SELECT count(*)::int FROM ip_failed_accounts a
-       WHERE a.tenant_id = ${tenantId} AND a.network = ${network} AND a.identifier <> ${identifier} AND a.last_failed_at > ${since}) AS other_failed_accounts
+      (SELECT count(*)::int FROM jsonb_each_text(t.failed_accounts) a
+       WHERE a.key <> ${identifier} AND a.value::timestamptz > ${since}) AS other_failed_accounts
     FROM (SELECT 1) AS one
     LEFT JOIN ip_throttles t ON t.tenant_id = ${tenantId} AND t.network = ${network}`
 }
