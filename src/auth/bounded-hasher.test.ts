@@ -34,6 +34,22 @@ describe('createBoundedHasher: reservations before the reads', () => {
     expect(hasher.pending()).toBe(0)
   })
 
+  it('nothing is pending once every reservation is released, however the estimate moved while they overlapped', () => {
+    // Rounds of four attempts that end without hashing (a campaign on locked accounts), the last of each still
+    // reading while the next round reserves: each reservation counts by a different estimate, and the shares
+    // summed and subtracted in another order must still come back to nothing (they left 1 pending before).
+    const hasher = createBoundedHasher(gated(), { concurrency: 4, queue: 64 })
+    let reading: ReturnType<typeof hasher.reserve> = null
+    for (let round = 0; round < 6; round++) {
+      const attempts = [hasher.reserve(), hasher.reserve(), hasher.reserve(), hasher.reserve()]
+      reading?.release()
+      reading = attempts.pop()!
+      for (const attempt of attempts) attempt!.release()
+    }
+    reading!.release()
+    expect(hasher.pending()).toBe(0)
+  })
+
   it('a reservation verifies in its own place; plain verifications are refused while reservations fill the queue', async () => {
     const inner = gated()
     const hasher = createBoundedHasher(inner, { concurrency: 1, queue: 0 })

@@ -65,6 +65,12 @@ export function createBoundedHasher(hasher: PasswordHasher, limits: { concurrenc
   let held = 0
   /** The reservations of attempts still deciding, each counted by the demand estimate when it was made. */
   let reserved = 0
+  /**
+   * How many of them there are. The shares are fractions added and taken away in different orders, so their
+   * float sum drifts (a residue of about 1e-16 counted as one place pending when none was); with no
+   * reservation left it is zero exactly.
+   */
+  let reservations = 0
   /** The share of reserved attempts that went on to hash. */
   let demand = 1
   const observe = (hashed: boolean) => {
@@ -83,15 +89,17 @@ export function createBoundedHasher(hasher: PasswordHasher, limits: { concurrenc
   return {
     hash: (password) => run(() => hasher.hash(password)),
     verify: (hash, password) => run(() => hasher.verify(hash, password)),
-    pending: () => held + Math.ceil(reserved),
+    pending: () => held + Math.ceil(reserved - 1e-9),
     reserve() {
       let share = demand
       if (held + reserved + share > capacity + 1e-9 && share >= LIKELY_TO_HASH) return null
       reserved += share
+      reservations++
       let holding = false
       const unreserve = (hashed: boolean) => {
         if (share === 0) return
-        reserved = Math.max(0, reserved - share)
+        reservations--
+        reserved = reservations === 0 ? 0 : Math.max(0, reserved - share)
         share = 0
         observe(hashed)
       }
