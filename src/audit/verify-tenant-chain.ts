@@ -82,6 +82,11 @@ export interface VerifyOptions {
   threads?: number
   /** Called after each page with the events verified so far and the number the chain heads announce. */
   onProgress?: (progress: VerificationProgress) => void
+  /**
+   * Awaited once a chain's pages are read, before the events appended meanwhile and its head are read in
+   * one snapshot: where a test appends to exercise that read without racing the page loop.
+   */
+  onPagesRead?: (shard: number) => void | Promise<void>
 }
 
 export interface VerificationProgress {
@@ -306,6 +311,7 @@ export async function verifyTenantChain(sql: Sql, tenantId: string, digester: Di
     // unread and the head are read in one snapshot, in which the head must be the last event: so an
     // append during verification is verified too, and a head moved back still fails.
     if (!broken) {
+      await options.onPagesRead?.(head.shard)
       head = await sql.begin('isolation level repeatable read read only', async (tx) => {
         for (;;) {
           const rest = await readPageIn(tx, tenantId, head.shard, from.seq, pageSize)
