@@ -149,6 +149,24 @@ describe('attemptLogin', () => {
     expect(await countRows(seeded)).toEqual(rows)
   })
 
+  it("spends the address's failure budget on failures only: a success in between leaves it as it was", async () => {
+    const { seeded, carol, deps } = await setUp()
+    // A budget of two failures from the address; the account locks only at three.
+    const tenant = { ...seeded.tenant, defencePolicy: { ...seeded.tenant.defencePolicy, ipFailureBudget: 2 } }
+    const login = (password: string) =>
+      attemptLogin(deps, {
+        tenant,
+        identifier: carol.identifier,
+        password,
+        origin: { ip: '198.51.100.8', userAgent: 'vitest', deviceId: null, channel: 'web' },
+        idempotencyKey: null,
+      })
+    expect(await login('wrong password')).toMatchObject({ kind: 'invalid_credentials' })
+    expect(await login(carol.password)).toMatchObject({ kind: 'success' })
+    expect(await login('wrong password')).toMatchObject({ kind: 'invalid_credentials' })
+    expect(await login('wrong password')).toMatchObject({ kind: 'throttled', newEpisode: true })
+  })
+
   it('answers a retry of a plain failure with the failure, even while the account is locked since', async () => {
     const { seeded, login } = await setUp()
     const first = await login('wrong password', 'retry-of-a-plain-failure')
