@@ -102,9 +102,23 @@ describe('retention checkpoints', () => {
   it('is compared with the signed checkpoint of its own position; signed checkpoints of purged positions are not counted as compared', async () => {
     const keys = await loadCheckpointKeys({ signingKeyPem: await generateEd25519Pem(), retiredKeysJwks: null })
     const { tenant } = await anchoredPurgedTenant(keys)
-    const v = await verifyTenantChain(db.sql, tenant.id, nodeDigester, { verifier: keys.verifier })
+    const progress: { verified: number; total: number }[] = []
+    const v = await verifyTenantChain(db.sql, tenant.id, nodeDigester, { verifier: keys.verifier, onProgress: (p) => progress.push(p) })
     expect(v).toMatchObject({ ok: true, verified_events: 5, checkpoints: { signatures_checked: true, postgresql: 2, compared: 1 } })
     expect(v.shards[0]).toMatchObject({ checkpoint: { seq: 3, signed: true }, anchored_seq: 3, head_seq: 8 })
+    // Progress counts the events after the checkpoint, not the purged ones.
+    expect(progress.at(-1)).toMatchObject({ verified: 5, total: 5 })
+  })
+
+  it('a change after it, caught by a signed checkpoint later in the chain, lies after the retention checkpoint', async () => {
+    const keys = await loadCheckpointKeys({ signingKeyPem: await generateEd25519Pem(), retiredKeysJwks: null })
+    const tenant = await purgedTenant(keys.signer)
+    // Seq 5 of chain 1 signed after the purge (its checkpoint event is seq 6); no anchor at the checkpoint's seq 2.
+    const signAll = { sql: db.sql, signer: keys.signer!, clock: () => new Date(), policy: { intervalMs: 0, everyEvents: 1 } }
+    expect(await checkpointChainHead(signAll, { tenantId: tenant.id, shard: 1 })).toMatchObject({ seq: 5 })
+    await rebuildChain(db.sql, { tenantId: tenant.id, shard: 1, fromSeq: 4 }, (event, seq) => (seq === 4 ? { ...event, ip: '203.0.113.66' } : event))
+    const v = await verifyTenantChain(db.sql, tenant.id, nodeDigester, { verifier: keys.verifier })
+    expect(v.first_break).toMatchObject({ shard: 1, seq: 5, reason: 'anchor_mismatch', anchor: 'postgresql', last_agreeing_seq: 2 })
   })
 
   it('a checkpoint forged with the signing key, its purge event and its chain rebuilt to match, is caught by the signed checkpoint of its position', async () => {

@@ -194,7 +194,10 @@ describe('attacks with the superuser, after anchored checkpoints', () => {
     const tenant = await checkpointedTenant()
     await truncateChain(db.sql, { tenantId: tenant.id, shard: 0, fromSeq: 14 })
     expect((await verifyWith(tenant, 'none')).ok).toBe(true)
-    expect((await verifyWith(tenant, 'docstore')).first_break).toMatchObject({ seq: 14, reason: 'anchor_beyond_head', anchor: 'docstore', last_agreeing_seq: 10 })
+    const cut = await verifyWith(tenant, 'docstore')
+    expect(cut.first_break).toMatchObject({ seq: 14, reason: 'anchor_beyond_head', anchor: 'docstore', last_agreeing_seq: 10 })
+    // Seq 16 lies beyond the head: nothing was compared with it.
+    expect(cut.checkpoints.compared).toBe(1)
     expect((await verifyWith(tenant, 'siem')).first_break).toMatchObject({ seq: 14, reason: 'anchor_beyond_head', anchor: 'siem' })
   })
 
@@ -239,6 +242,17 @@ describe("what the report says of the anchors", () => {
     expect(broken.first_break).toMatchObject({ seq: 16, reason: 'anchor_mismatch', last_agreeing_seq: 10 })
     expect(broken.shards[0]!.anchored_seq).toBe(10)
     expect(broken.checkpoints.compared).toBe(2)
+    // The same with seq 16 the last event of a page (pages of eight): an anchor there is compared too.
+    const paged = await verifyTenantChain(db.sql, tenant.id, nodeDigester, { verifier: keys.verifier, pageSize: 8 })
+    expect(paged.first_break).toMatchObject({ seq: 16, reason: 'anchor_mismatch', last_agreeing_seq: 10 })
+  })
+
+  it('a checkpoint row whose signature no longer verifies is a break by itself, the chain intact', async () => {
+    const tenant = await checkpointedTenant()
+    await asSuperuser(db.sql, (tx) => tx`UPDATE signed_checkpoints SET signed_at = signed_at + interval '1 second' WHERE tenant_id = ${tenant.id} AND seq = 16`)
+    const v = await verifyWith(tenant, 'none')
+    expect(v.first_break).toEqual({ shard: 0, seq: 16, eventId: null, reason: 'checkpoint_signature_invalid', anchor: 'postgresql', last_agreeing_seq: 10 })
+    expect(v.shards[0]).toMatchObject({ ok: false, verified: 20 })
   })
 
   it('an anchored position at the very head agrees with it: nothing anchored lies beyond the head', async () => {
