@@ -167,6 +167,13 @@ describe('attemptLogin', () => {
     expect(await login('wrong password')).toMatchObject({ kind: 'throttled', newEpisode: true })
   })
 
+  it('marks a failed attempt on a known account without the unknown-identifier risk signal', async () => {
+    const { seeded, login } = await setUp()
+    await login('wrong password')
+    const [row] = await db.sql<{ risk: { signals: string[] } }[]>`SELECT risk FROM auth_logs WHERE tenant_id = ${seeded.tenant.id} AND event_type = 'login_failed'`
+    expect(row!.risk.signals).not.toContain('unknown_identifier')
+  })
+
   it('answers a retry of a plain failure with the failure, even while the account is locked since', async () => {
     const { seeded, login } = await setUp()
     const first = await login('wrong password', 'retry-of-a-plain-failure')
