@@ -149,6 +149,31 @@ describe('attemptLogin', () => {
     expect(await countRows(seeded)).toEqual(rows)
   })
 
+  it("spends the address's failure budget on failures only: a success in between leaves it as it was", async () => {
+    const { seeded, carol, deps } = await setUp()
+    // A budget of two failures from the address; the account locks only at three.
+    const tenant = { ...seeded.tenant, defencePolicy: { ...seeded.tenant.defencePolicy, ipFailureBudget: 2 } }
+    const login = (password: string) =>
+      attemptLogin(deps, {
+        tenant,
+        identifier: carol.identifier,
+        password,
+        origin: { ip: '198.51.100.8', userAgent: 'vitest', deviceId: null, channel: 'web' },
+        idempotencyKey: null,
+      })
+    expect(await login('wrong password')).toMatchObject({ kind: 'invalid_credentials' })
+    expect(await login(carol.password)).toMatchObject({ kind: 'success' })
+    expect(await login('wrong password')).toMatchObject({ kind: 'invalid_credentials' })
+    expect(await login('wrong password')).toMatchObject({ kind: 'throttled', newEpisode: true })
+  })
+
+  it('marks a failed attempt on a known account without the unknown-identifier risk signal', async () => {
+    const { seeded, login } = await setUp()
+    await login('wrong password')
+    const [row] = await db.sql<{ risk: { signals: string[] } }[]>`SELECT risk FROM auth_logs WHERE tenant_id = ${seeded.tenant.id} AND event_type = 'login_failed'`
+    expect(row!.risk.signals).not.toContain('unknown_identifier')
+  })
+
   it('answers a retry of a plain failure with the failure, even while the account is locked since', async () => {
     const { seeded, login } = await setUp()
     const first = await login('wrong password', 'retry-of-a-plain-failure')

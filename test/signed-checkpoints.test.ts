@@ -194,7 +194,10 @@ describe('attacks with the superuser, after anchored checkpoints', () => {
     const tenant = await checkpointedTenant()
     await truncateChain(db.sql, { tenantId: tenant.id, shard: 0, fromSeq: 14 })
     expect((await verifyWith(tenant, 'none')).ok).toBe(true)
-    expect((await verifyWith(tenant, 'docstore')).first_break).toMatchObject({ seq: 14, reason: 'anchor_beyond_head', anchor: 'docstore', last_agreeing_seq: 10 })
+    const cut = await verifyWith(tenant, 'docstore')
+    expect(cut.first_break).toMatchObject({ seq: 14, reason: 'anchor_beyond_head', anchor: 'docstore', last_agreeing_seq: 10 })
+    // Seq 16 lies beyond the head: nothing was compared with it.
+    expect(cut.checkpoints.compared).toBe(1)
     expect((await verifyWith(tenant, 'siem')).first_break).toMatchObject({ seq: 14, reason: 'anchor_beyond_head', anchor: 'siem' })
   })
 
@@ -210,6 +213,55 @@ describe('attacks with the superuser, after anchored checkpoints', () => {
     const forged = (await store.listChainCheckpoints(tenant.id)).map((cp) => ({ ...cp, chainHash: '0'.repeat(64) }))
     const result = await verifyTenantChain(db.sql, tenant.id, nodeDigester, { verifier: keys.verifier, anchors: { docstore: forged } })
     expect(result).toMatchObject({ ok: true, checkpoints: { docstore: 0, rejected: 2 } })
+  })
+})
+
+describe("what the report says of the anchors", () => {
+  it('a verifier holding no keys compares the checkpoints unchecked, and says so', async () => {
+    const tenant = await checkpointedTenant()
+    const keyless = await loadCheckpointKeys({ signingKeyPem: null, retiredKeysJwks: null })
+    for (const verifier of [keyless.verifier, null]) {
+      const v = await verifyTenantChain(db.sql, tenant.id, nodeDigester, { verifier })
+      expect(v, verifier ? 'keyless' : 'none').toMatchObject({ ok: true, checkpoints: { signatures_checked: false, postgresql: 2, rejected: 0, compared: 2 } })
+    }
+    expect((await verifyWith(tenant, 'none')).checkpoints.signatures_checked).toBe(true)
+    // Unchecked, the hashes are compared all the same: a chain rebuilt after a change breaks at the next one.
+    await rewriteEventAndRebuild(db.sql, { tenantId: tenant.id, shard: 0, seq: 13 }, (e) => ({ ...e, ip: '203.0.113.66' }))
+    const v = await verifyTenantChain(db.sql, tenant.id, nodeDigester, { verifier: keyless.verifier })
+    expect(v.first_break).toMatchObject({ seq: 16, reason: 'anchor_mismatch', anchor: 'postgresql', last_agreeing_seq: 10 })
+  })
+
+  it('names the newest anchored position the chain agreed with, and counts each position compared once, whatever holds it', async () => {
+    const tenant = await checkpointedTenant()
+    const intact = await verifyWith(tenant, 'docstore')
+    expect(intact.checkpoints).toMatchObject({ postgresql: 2, docstore: 2, compared: 2 })
+    expect(intact.shards[0]!.anchored_seq).toBe(16)
+
+    await rewriteEventAndRebuild(db.sql, { tenantId: tenant.id, shard: 0, seq: 13 }, (e) => ({ ...e, ip: '203.0.113.66' }))
+    const broken = await verifyWith(tenant, 'docstore')
+    expect(broken.first_break).toMatchObject({ seq: 16, reason: 'anchor_mismatch', last_agreeing_seq: 10 })
+    expect(broken.shards[0]!.anchored_seq).toBe(10)
+    expect(broken.checkpoints.compared).toBe(2)
+    // The same with seq 16 the last event of a page (pages of eight): an anchor there is compared too.
+    const paged = await verifyTenantChain(db.sql, tenant.id, nodeDigester, { verifier: keys.verifier, pageSize: 8 })
+    expect(paged.first_break).toMatchObject({ seq: 16, reason: 'anchor_mismatch', last_agreeing_seq: 10 })
+  })
+
+  it('a checkpoint row whose signature no longer verifies is a break by itself, the chain intact', async () => {
+    const tenant = await checkpointedTenant()
+    await asSuperuser(db.sql, (tx) => tx`UPDATE signed_checkpoints SET signed_at = signed_at + interval '1 second' WHERE tenant_id = ${tenant.id} AND seq = 16`)
+    const v = await verifyWith(tenant, 'none')
+    expect(v.first_break).toEqual({ shard: 0, seq: 16, eventId: null, reason: 'checkpoint_signature_invalid', anchor: 'postgresql', last_agreeing_seq: 10 })
+    expect(v.shards[0]).toMatchObject({ ok: false, verified: 20 })
+  })
+
+  it('an anchored position at the very head agrees with it: nothing anchored lies beyond the head', async () => {
+    const tenant = await checkpointedTenant()
+    // The head moved back to the checkpointed seq 16 (its checkpoint event and the three after it gone).
+    await truncateChain(db.sql, { tenantId: tenant.id, shard: 0, fromSeq: 17 })
+    const v = await verifyWith(tenant, 'docstore')
+    expect(v).toMatchObject({ ok: true, first_break: null, checkpoints: { compared: 2 } })
+    expect(v.shards[0]).toMatchObject({ head_seq: 16, anchored_seq: 16 })
   })
 })
 

@@ -97,6 +97,34 @@ describe('verifyTenantChain', () => {
     expect(result.shards[0]).toMatchObject({ verified: 1007, head_seq: 1007, ok: true })
   })
 
+  it('verifies the events appended once its pages were read, in the snapshot it reads the head in, and finds a break among them', async () => {
+    const tenant = await createChainTenant(db.sql, 1)
+    await appendMany(tenant, 0, 3)
+    const paged = (onPagesRead: () => Promise<void>) => verifyTenantChain(db.sql, tenant.id, nodeDigester, { pageSize: 4, threads: 0, onPagesRead })
+    // Nine events committed after the last page was read and before the head is: more than two pages of four.
+    const intact = await paged(() => appendMany(tenant, 0, 9))
+    expect(intact).toMatchObject({ ok: true, verified_events: 12, first_break: null })
+    expect(intact.shards[0]).toMatchObject({ verified: 12, head_seq: 12, ok: true })
+
+    // Verified, not merely counted: one of those appended meanwhile altered is the first break.
+    const broken = await paged(async () => {
+      await appendMany(tenant, 0, 9)
+      await asSuperuserBypassingTriggers(`UPDATE auth_logs SET outcome = 'success' WHERE tenant_id = '${tenant.id}' AND shard = 0 AND seq = 18`)
+    })
+    expect(broken.first_break).toMatchObject({ shard: 0, seq: 18, reason: 'digest_mismatch' })
+    expect(broken.shards[0]).toMatchObject({ verified: 17, ok: false })
+  })
+
+  it('ends the walk at the first break: later pages are neither verified nor reported', async () => {
+    const tenant = await createChainTenant(db.sql, 1)
+    await appendMany(tenant, 0, 20)
+    await asSuperuserBypassingTriggers(`UPDATE auth_logs SET outcome = 'success' WHERE tenant_id = '${tenant.id}' AND shard = 0 AND seq IN (2, 14)`)
+    const result = await verifyTenantChain(db.sql, tenant.id, nodeDigester, { pageSize: 4, threads: 0 })
+    expect(result.first_break).toMatchObject({ shard: 0, seq: 2, reason: 'digest_mismatch' })
+    expect(result).toMatchObject({ ok: false, verified_events: 1 })
+    expect(result.shards[0]).toMatchObject({ verified: 1, ok: false })
+  })
+
   it('verifies across page boundaries (a chain of whole pages, one page and a bit), and finds a break past the first page', async () => {
     const tenant = await createChainTenant(db.sql, 3)
     await appendMany(tenant, 0, 8)

@@ -82,6 +82,11 @@ export interface VerifyOptions {
   threads?: number
   /** Called after each page with the events verified so far and the number the chain heads announce. */
   onProgress?: (progress: VerificationProgress) => void
+  /**
+   * Awaited once a chain's pages are read, before the events appended meanwhile and its head are read in
+   * one snapshot: where a test appends to exercise that read without racing the page loop.
+   */
+  onPagesRead?: (shard: number) => void | Promise<void>
 }
 
 export interface VerificationProgress {
@@ -306,6 +311,7 @@ export async function verifyTenantChain(sql: Sql, tenantId: string, digester: Di
     // unread and the head are read in one snapshot, in which the head must be the last event: so an
     // append during verification is verified too, and a head moved back still fails.
     if (!broken) {
+      await options.onPagesRead?.(head.shard)
       head = await sql.begin('isolation level repeatable read read only', async (tx) => {
         for (;;) {
           const rest = await readPageIn(tx, tenantId, head.shard, from.seq, pageSize)
@@ -329,11 +335,16 @@ export async function verifyTenantChain(sql: Sql, tenantId: string, digester: Di
     for (const candidate of [...(badSignatures.get(head.shard) ?? []), ...(missing.get(head.shard) ?? [])]) {
       if (!broken || candidate.seq < broken.seq) broken = candidate
     }
+    // Anchored positions before a retention checkpoint are those of purged events: nothing compares them
+    // (the checkpoint's own position is compared with the checkpoint).
+    const start = checkpoint?.seq ?? 0
     const reached = broken ? broken.seq - 1 : from.seq
-    const agreeing = sorted.filter(([seq]) => seq <= reached && seq > (checkpoint?.seq ?? 0) - 1)
+    const agreeing = sorted.filter(([seq]) => seq >= start && seq <= reached)
     const anchoredSeq = agreeing.length > 0 ? agreeing[agreeing.length - 1]![0] : null
-    summary.compared += sorted.filter(([seq]) => seq <= Math.max(from.seq, broken?.seq ?? 0)).length
-    if (broken?.anchor !== undefined) broken.last_agreeing_seq = anchoredSeq ?? checkpoint?.seq ?? 0
+    summary.compared += sorted.filter(([seq]) => seq >= start && seq <= Math.max(from.seq, broken?.seq ?? 0)).length
+    // With no anchored position agreeing, what changed lies after the retention checkpoint, or anywhere
+    // before the break when that is the checkpoint itself (or a position it purged).
+    if (broken?.anchor !== undefined) broken.last_agreeing_seq = anchoredSeq ?? (checkpoint && broken.seq > checkpoint.seq ? checkpoint.seq : 0)
     return {
       shard: head.shard,
       verified,

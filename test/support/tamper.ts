@@ -21,17 +21,29 @@ export async function asSuperuser<T>(sql: Sql, body: (tx: Tx) => Promise<T>): Pr
  * (digests, links, head), as issue 8's attacker did: the chain then verifies from PostgreSQL alone.
  */
 export async function rewriteEventAndRebuild(sql: Sql, chain: { tenantId: string; shard: number; seq: number }, change: (event: AuthEvent) => AuthEvent): Promise<void> {
+  await rebuildChain(sql, { tenantId: chain.tenantId, shard: chain.shard, fromSeq: chain.seq }, (event, seq) => (seq === chain.seq ? change(event) : event))
+}
+
+/**
+ * Rebuilds a chain from `fromSeq` to its head with the project's own functions, each event passed through
+ * `change` first (its address, user agent, identifier or metadata), linked from `prevHash` (by default the
+ * link stored before `fromSeq`): what an attacker who also forged where the chain starts would do.
+ */
+export async function rebuildChain(
+  sql: Sql,
+  chain: { tenantId: string; shard: number; fromSeq: number; prevHash?: Uint8Array },
+  change: (event: AuthEvent, seq: number) => AuthEvent = (event) => event,
+): Promise<void> {
   await asSuperuser(sql, async (tx) => {
     const rows = await tx<AuthLogRow[]>`
-      SELECT * FROM auth_logs WHERE tenant_id = ${chain.tenantId} AND shard = ${chain.shard} AND seq >= ${chain.seq} ORDER BY seq`
-    let prev: Uint8Array = new Uint8Array(rows[0]!.prev_hash)
+      SELECT * FROM auth_logs WHERE tenant_id = ${chain.tenantId} AND shard = ${chain.shard} AND seq >= ${chain.fromSeq} ORDER BY seq`
+    let prev: Uint8Array = chain.prevHash ?? new Uint8Array(rows[0]!.prev_hash)
     for (const row of rows) {
-      const original = eventFromRow(row)
-      const event = row.seq === chain.seq ? change(original) : original
+      const event = change(eventFromRow(row), row.seq)
       const digests = nobleDigester.digestBytes(canonicalEventBytes(event))
       const link = linkHash(prev, digests.sha256)
       await tx`
-        UPDATE auth_logs SET ip = ${event.ip}, user_agent = ${event.user_agent}, identifier = ${event.identifier},
+        UPDATE auth_logs SET ip = ${event.ip}, user_agent = ${event.user_agent}, identifier = ${event.identifier}, metadata = ${tx.json(event.metadata as never)},
           digest_sha256 = ${Buffer.from(digests.sha256)}, digest_sha512 = ${Buffer.from(digests.sha512)},
           digest_sha3_256 = ${Buffer.from(digests.sha3_256)}, prev_hash = ${Buffer.from(prev)}, chain_hash = ${Buffer.from(link)}
         WHERE id = ${row.id}`
