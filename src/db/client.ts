@@ -38,8 +38,9 @@ export interface SqlOptions {
  * consecutive failures, but a network reset closes every connection at once and counts each: after one
  * reset of a pool of ten, the last connections to close waited 10 to 20 s before connecting again, and a
  * query given one of them (the look-up of a write whose connection was lost, typically) waited with it,
- * past the request's bound. Capped at a quarter of a second, with jitter: a pool of ten then tries at most
- * about forty connects a second while the server is down, and recovers within the bound once it is back.
+ * past the request's bound. Capped at a quarter of a second, with jitter (half to all of it): a pool of
+ * ten then tries at most about eighty connects a second while the server is down, and recovers within
+ * the bound once it is back.
  */
 export function reconnectDelaySeconds(retries: number): number {
   return Math.min(0.01 * 2 ** retries, 0.25) * (0.5 + Math.random() / 2)
