@@ -3,7 +3,9 @@ import { nodeDigester } from '../src/audit/node-digester.ts'
 import { recordEvents, type EventDraft } from '../src/audit/record-events.ts'
 import { verifyTenantChain } from '../src/audit/verify-tenant-chain.ts'
 import type { Tenant } from '../src/db/tenants.ts'
+import { createSql } from '../src/db/client.ts'
 import { useTestDatabase } from './support/database.ts'
+import { startFaultProxy } from './support/fault-proxy.ts'
 import { appendEvents, createChainTenant } from './support/outbox-fixtures.ts'
 
 // What verification must notice in the chain heads, per shard, and across pages of a long chain.
@@ -36,6 +38,27 @@ async function appendMany(tenant: Tenant, shard: number, count: number, userAgen
 const verify = (tenant: Tenant) => verifyTenantChain(db.sql, tenant.id, nodeDigester)
 
 describe('verifyTenantChain', () => {
+  it('a connection lost while a page is being read: the verification fails with the connection error, neither hanging nor crashing', async () => {
+    const tenant = await createChainTenant(db.sql, 1)
+    await appendMany(tenant, 0, 3_000)
+    const proxy = await startFaultProxy({ host: '127.0.0.1', port: Number(new URL(db.url).port || 5432) }, db.name)
+    const throughProxy = createSql(proxy.url, { max: 2 })
+    try {
+      // The page is 3,000 events of COPY text, megabytes: the reset falls inside the stream of its rows. The
+      // stream's error must reach the verification (which fails with it): unheard, it would be an uncaught
+      // exception, which fails this run ("Unhandled Errors") as it would bring a service down.
+      proxy.cutAfterServerBytes(256 * 1024)
+      const outcome = await verifyTenantChain(throughProxy, tenant.id, nodeDigester, { threads: 0 }).then(
+        () => 'verified',
+        (error: { code?: string }) => error.code,
+      )
+      expect(outcome).toMatch(/^(ECONNRESET|CONNECTION_CLOSED)$/)
+    } finally {
+      await throughProxy.end({ timeout: 5 })
+      await proxy.close()
+    }
+  }, 120_000)
+
   it('reports each shard on its own: a break in one leaves the others ok', async () => {
     const tenant = await createChainTenant(db.sql, 3)
     for (const shard of [0, 1, 2]) await appendEvents(db.sql, tenant, shard, 3)

@@ -5,6 +5,8 @@ export interface FaultProxy {
   url: string
   /** Resets every open connection at once (RST on both sides). */
   cut(): void
+  /** Resets every open connection once the server has sent `bytes` more to the client: in the middle of a large answer. */
+  cutAfterServerBytes(bytes: number): void
   /** Stops forwarding in both directions; new connections are accepted and held. */
   stall(): void
   /** Forwards again whatever was held. */
@@ -15,12 +17,20 @@ export interface FaultProxy {
 export async function startFaultProxy(target: { host: string; port: number }, database: string): Promise<FaultProxy> {
   const pairs = new Set<[Socket, Socket]>()
   let stalled = false
+  /** Bytes the server may still send before every connection is reset (see cutAfterServerBytes); null: no cut armed. */
+  let serverBytesLeft: number | null = null
   const server: Server = createServer((client) => {
     const upstream = connect(target.port, target.host)
     const pair: [Socket, Socket] = [client, upstream]
     pairs.add(pair)
     for (const [from, to] of [pair, [upstream, client] as const]) {
-      from.on('data', (chunk) => to.write(chunk))
+      from.on('data', (chunk: Buffer) => {
+        to.write(chunk)
+        if (from === upstream && serverBytesLeft !== null && (serverBytesLeft -= chunk.length) <= 0) {
+          serverBytesLeft = null
+          cut()
+        }
+      })
       from.on('error', () => to.destroy())
       from.on('close', () => {
         to.destroy()
@@ -29,16 +39,20 @@ export async function startFaultProxy(target: { host: string; port: number }, da
       if (stalled) from.pause()
     }
   })
+  function cut() {
+    for (const [client, upstream] of pairs) {
+      client.resetAndDestroy()
+      upstream.resetAndDestroy()
+    }
+    pairs.clear()
+  }
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
   const port = (server.address() as { port: number }).port
   return {
     url: `postgres://postgres@127.0.0.1:${port}/${database}`,
-    cut: () => {
-      for (const [client, upstream] of pairs) {
-        client.resetAndDestroy()
-        upstream.resetAndDestroy()
-      }
-      pairs.clear()
+    cut,
+    cutAfterServerBytes: (bytes) => {
+      serverBytesLeft = bytes
     },
     stall: () => {
       stalled = true
