@@ -1,9 +1,14 @@
 import { sha256 } from '@noble/hashes/sha2.js'
-import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js'
+import { utf8ToBytes } from '@noble/hashes/utils.js'
 
+/** Two hex digits per byte value. */
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
+
+/** 16 bytes as a UUID's text: 8-4-4-4-12 lowercase hex digits. */
 function formatUuid(bytes: Uint8Array): string {
-  const h = bytesToHex(bytes)
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`
+  let text = ''
+  for (let i = 0; i < 16; i++) text += (i === 4 || i === 6 || i === 8 || i === 10 ? '-' : '') + HEX[bytes[i]!]!
+  return text
 }
 
 /**
@@ -14,29 +19,24 @@ function formatUuid(bytes: Uint8Array): string {
 const RANDOM_BLOCK = new Uint8Array(512 * 10)
 let randomOffset = RANDOM_BLOCK.length
 
-/** Two hex digits per byte value. */
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
-
 /** A time-ordered UUIDv7 (RFC 9562): keeps index inserts local and ids sortable by creation time. */
 export function uuidv7(nowMs: number = Date.now()): string {
   if (randomOffset === RANDOM_BLOCK.length) {
     crypto.getRandomValues(RANDOM_BLOCK)
     randomOffset = 0
   }
-  const r = RANDOM_BLOCK
-  const o = randomOffset
-  randomOffset += 10
   // 48 bits of milliseconds, then version 7 and 12 random bits, then variant 10 and 62 random bits.
-  const ms = Math.floor(nowMs)
-  const high = Math.floor(ms / 2 ** 16)
-  const low = ms % 2 ** 16
-  return (
-    HEX[(high >>> 24) & 0xff]! + HEX[(high >>> 16) & 0xff]! + HEX[(high >>> 8) & 0xff]! + HEX[high & 0xff]! + '-' +
-    HEX[(low >>> 8) & 0xff]! + HEX[low & 0xff]! + '-' +
-    HEX[(r[o]! & 0x0f) | 0x70]! + HEX[r[o + 1]!]! + '-' +
-    HEX[(r[o + 2]! & 0x3f) | 0x80]! + HEX[r[o + 3]!]! + '-' +
-    HEX[r[o + 4]!]! + HEX[r[o + 5]!]! + HEX[r[o + 6]!]! + HEX[r[o + 7]!]! + HEX[r[o + 8]!]! + HEX[r[o + 9]!]!
-  )
+  const bytes = new Uint8Array(16)
+  bytes.set(RANDOM_BLOCK.subarray(randomOffset, randomOffset + 10), 6)
+  randomOffset += 10
+  let ms = Math.floor(nowMs)
+  for (let i = 5; i >= 0; i--) {
+    bytes[i] = ms % 256
+    ms = Math.floor(ms / 256)
+  }
+  bytes[6] = (bytes[6]! & 0x0f) | 0x70
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80
+  return formatUuid(bytes)
 }
 
 /**
