@@ -28,7 +28,7 @@ let sql: Sql
 
 beforeAll(async () => {
   db = await createTestDatabase('connection_recovery', { max: 1 })
-  proxy = await startFaultProxy({ host: '127.0.0.1', port: Number(new URL(db.url).port || 5432) }, db.name)
+  proxy = await startFaultProxy(db.url)
   sql = createSql(proxy.url, { max: POOL })
 }, 120_000)
 

@@ -192,7 +192,7 @@ beforeAll(async () => {
   db = await createTestDatabase('database_faults', { max: 3 })
   seeded = await seedTenant(db.sql, { slug: 'faults', users: USERS.map((identifier) => ({ identifier })) })
   open = await seedTenant(db.sql, { slug: 'faults-open', registrationMode: 'open' })
-  proxy = await startFaultProxy({ host: '127.0.0.1', port: Number(new URL(db.url).port || 5432) }, db.name)
+  proxy = await startFaultProxy(db.url)
   dataDir = mkdtempSync(join(tmpdir(), 'authtrail-faults-'))
   const port = await freePort()
   baseUrl = `http://127.0.0.1:${port}`

@@ -41,7 +41,7 @@ describe('verifyTenantChain', () => {
   it('a connection lost while a page is being read: the verification fails with the connection error, neither hanging nor crashing', async () => {
     const tenant = await createChainTenant(db.sql, 1)
     await appendMany(tenant, 0, 3_000)
-    const proxy = await startFaultProxy({ host: '127.0.0.1', port: Number(new URL(db.url).port || 5432) }, db.name)
+    const proxy = await startFaultProxy(db.url)
     const throughProxy = createSql(proxy.url, { max: 2 })
     try {
       // The page is 3,000 events of COPY text, megabytes: the reset falls inside the stream of its rows. The

@@ -14,13 +14,15 @@ export interface FaultProxy {
   close(): Promise<void>
 }
 
-export async function startFaultProxy(target: { host: string; port: number }, database: string): Promise<FaultProxy> {
+/** A proxy in front of the server of `databaseUrl`; its `url` is `databaseUrl` through the proxy (same user, database and parameters). */
+export async function startFaultProxy(databaseUrl: string): Promise<FaultProxy> {
+  const target = new URL(databaseUrl)
   const pairs = new Set<[Socket, Socket]>()
   let stalled = false
   /** Bytes the server may still send before every connection is reset (see cutAfterServerBytes); null: no cut armed. */
   let serverBytesLeft: number | null = null
   const server: Server = createServer((client) => {
-    const upstream = connect(target.port, target.host)
+    const upstream = connect(Number(target.port || 5432), target.hostname)
     const pair: [Socket, Socket] = [client, upstream]
     pairs.add(pair)
     for (const [from, to] of [pair, [upstream, client] as const]) {
@@ -47,9 +49,11 @@ export async function startFaultProxy(target: { host: string; port: number }, da
     pairs.clear()
   }
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
-  const port = (server.address() as { port: number }).port
+  const proxied = new URL(databaseUrl)
+  proxied.hostname = '127.0.0.1'
+  proxied.port = String((server.address() as { port: number }).port)
   return {
-    url: `postgres://postgres@127.0.0.1:${port}/${database}`,
+    url: proxied.href,
     cut,
     cutAfterServerBytes: (bytes) => {
       serverBytesLeft = bytes
