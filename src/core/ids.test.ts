@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { deterministicUuid, uuidv7 } from './ids.ts'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
@@ -36,6 +36,13 @@ describe('uuidv7', () => {
     expect(new Set(ids).size).toBe(ids.length)
     const randomBits = new Set(ids.map((id) => id.slice(15)))
     expect(randomBits.size).toBe(ids.length)
+  })
+
+  it('gives the first id a process makes random bits too, not those of a block not yet drawn', async () => {
+    vi.resetModules()
+    const fresh = (await import('./ids.ts')).uuidv7
+    // Its last group is 48 of its random bits: all zero by chance once in 2^48 processes.
+    expect(fresh(1_700_000_000_000).slice(24)).not.toBe('000000000000')
   })
 
   it('defaults to the current time', () => {
