@@ -3,7 +3,9 @@ import { attemptLogin, type LoginDeps, type LoginInput } from '../src/auth/attem
 import { deterministicUuid } from '../src/core/ids.ts'
 import { useTestDatabase } from './support/database.ts'
 import { countingHasher } from './support/counting-hasher.ts'
+import { secretDigest } from '../src/auth/session-secrets.ts'
 import { seedTenant, TEST_HASHER, useTestApp, type SeededTenant } from './support/test-app.ts'
+import { createHashAdmission, type HashAdmission } from '../src/auth/hash-admission.ts'
 
 // The login use case's answers and what it stores for them, driven directly with a fixed clock: the outcome
 // each stored event carries, which attempt triggered a lockout (the lockout metric counts these), and the
@@ -246,5 +248,109 @@ describe('attemptLogin', () => {
       { event_type: 'login_success', outcome: 'success', reason: null },
       { event_type: 'login_failed', outcome: 'failure', reason: 'invalid_credentials' },
     ])
+  })
+
+  it('with sessions on, stores one session and one refresh token with a success, the token it returns, and none with a failure', async () => {
+    const { seeded, carol, login, deps } = await setUp()
+    deps.refreshTtlSeconds = 86_400
+    const stored = async () => {
+      const [r] = await db.sql<{ sessions: number; tokens: number }[]>`
+        SELECT (SELECT count(*)::int FROM auth_sessions WHERE tenant_id = ${seeded.tenant.id}) AS sessions,
+               (SELECT count(*)::int FROM refresh_tokens WHERE tenant_id = ${seeded.tenant.id}) AS tokens`
+      return r!
+    }
+    expect(await login('wrong password')).toMatchObject({ kind: 'invalid_credentials' })
+    expect(await login('wrong password')).toMatchObject({ kind: 'invalid_credentials' })
+    expect(await stored()).toEqual({ sessions: 0, tokens: 0 })
+
+    const success = await login(carol.password)
+    if (success.kind !== 'success') throw new Error(`expected a success, got ${success.kind}`)
+    // Stored with the event; the route gives this refresh token out and opens no second session.
+    expect(success.opened).toEqual({ refreshToken: expect.any(String), csrfToken: expect.any(String), expiresAt: new Date(T0.getTime() + 86_400_000) })
+    expect(await stored()).toEqual({ sessions: 1, tokens: 1 })
+    const [token] = await db.sql<{ token_hash: Buffer; session_id: string }[]>`SELECT token_hash, session_id FROM refresh_tokens WHERE tenant_id = ${seeded.tenant.id}`
+    expect(Buffer.from(token!.token_hash).equals(Buffer.from(secretDigest(success.opened!.refreshToken)))).toBe(true)
+    expect(token!.session_id).toBe(success.claims.sid)
+
+    // Three failures lock the account: the locking attempt and one answered "locked" open nothing either.
+    for (let i = 0; i < 3; i++) await login('wrong password')
+    expect(await login(carol.password)).toMatchObject({ kind: 'locked' })
+    expect(await stored()).toEqual({ sessions: 1, tokens: 1 })
+  })
+
+  it('two concurrent retries that both reach the append: one records the attempt, the other answers as its retry', async () => {
+    const { seeded, carol, login } = await setUp()
+    // The account's chain head exists once the account has an event; hold its row so that both retries
+    // have passed the look-up for a recorded attempt and wait inside the append.
+    await login('wrong password')
+    const waiting = async () => {
+      const [r] = await db.sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()`
+      return r!.n
+    }
+    let retries!: Promise<Awaited<ReturnType<typeof login>>[]>
+    await db.sql.begin(async (tx) => {
+      await tx`SELECT seq FROM chain_heads WHERE tenant_id = ${seeded.tenant.id} FOR UPDATE`
+      retries = Promise.all([login('wrong password', 'raced-retry'), login('wrong password', 'raced-retry')])
+      // Awaited below, once the commit has released the row; a failure is reported there.
+      retries.catch(() => {})
+      const deadline = Date.now() + 60_000
+      while ((await waiting()) < 2) {
+        if (Date.now() > deadline) throw new Error('the two retries never both waited inside the append')
+        await new Promise((r) => setTimeout(r, 20))
+      }
+    })
+    const answers = await retries
+    const eventId = deterministicUuid('login', seeded.tenant.id, 'web', carol.identifier, 'raced-retry')
+    expect(answers.map((a) => a.eventId)).toEqual([eventId, eventId])
+    expect(answers.map((a) => a.kind)).toEqual(['invalid_credentials', 'invalid_credentials'])
+    expect(answers.map((a) => a.replayed).sort()).toEqual([false, true])
+    expect(await countRows(seeded)).toEqual({ logs: 2, outbox: 2 })
+    const [lock] = await db.sql`SELECT failed_login_attempts FROM account_lockouts WHERE tenant_id = ${seeded.tenant.id} AND identifier = ${carol.identifier}`
+    expect(lock!.failed_login_attempts).toBe(2)
+  })
+
+  it('an attempt not admitted to hashing looks at the address again first: spent meanwhile, it is refused unhashed', async () => {
+    const { seeded, carol, deps, hasher } = await setUp()
+    // Three failures per window, two while spraying (three accounts). After failures on two accounts the
+    // spraying budget is spent and the address has one failure left: attempts are not admitted to hashing
+    // (admission assumes spraying), yet one on an account that failed before is not spraying, so it is
+    // verified after all, unless the address's budget ran out in the meantime.
+    const tenant = { ...seeded.tenant, defencePolicy: { ...seeded.tenant.defencePolicy, ipFailureBudget: 3, sprayFailureBudget: 2, sprayAccounts: 3 } }
+    const admission = createHashAdmission()
+    let paused!: () => void
+    const reachedPause = new Promise<void>((r) => (paused = r))
+    let resume!: () => void
+    const resumed = new Promise<void>((r) => (resume = r))
+    const pausing: HashAdmission = {
+      observe: admission.observe,
+      async admit(...args) {
+        const ticket = await admission.admit(...args)
+        if (ticket === null) {
+          paused()
+          await resumed
+        }
+        return ticket
+      },
+    }
+    const login = (identifier: string, via: HashAdmission) =>
+      attemptLogin({ ...deps, admission: via }, {
+        tenant,
+        identifier,
+        password: 'wrong password',
+        origin: { ip: '198.51.100.9', userAgent: 'vitest', deviceId: null, channel: 'web' },
+        idempotencyKey: null,
+      })
+    expect(await login(carol.identifier, admission)).toMatchObject({ kind: 'invalid_credentials' })
+    expect(await login('nobody@example.test', admission)).toMatchObject({ kind: 'invalid_credentials' })
+
+    const waited = login(carol.identifier, pausing)
+    await reachedPause
+    // Meanwhile another attempt on the same account, not spraying either, spends the last failure.
+    expect(await login(carol.identifier, admission)).toMatchObject({ kind: 'invalid_credentials' })
+    const verified = hasher.verifications.length
+    resume()
+    expect(await waited).toMatchObject({ kind: 'throttled', newEpisode: true })
+    expect(hasher.verifications).toHaveLength(verified)
   })
 })
