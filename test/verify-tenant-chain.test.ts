@@ -138,6 +138,16 @@ describe('verifyTenantChain', () => {
     expect(broken.shards[0]).toMatchObject({ verified: 17, ok: false })
   })
 
+  it('reads the last events and the head in one snapshot: an append committed between the two is not a moved head', async () => {
+    const tenant = await createChainTenant(db.sql, 1)
+    await appendMany(tenant, 0, 6)
+    const result = await verifyTenantChain(db.sql, tenant.id, nodeDigester, { pageSize: 4, threads: 0, onTailRead: () => appendMany(tenant, 0, 2) })
+    expect(result).toMatchObject({ ok: true, verified_events: 6, first_break: null })
+    expect(result.shards[0]).toMatchObject({ verified: 6, head_seq: 6, ok: true })
+    // The next verification sees them.
+    expect((await verifyTenantChain(db.sql, tenant.id, nodeDigester, { pageSize: 4, threads: 0 })).shards[0]).toMatchObject({ verified: 8, head_seq: 8, ok: true })
+  })
+
   it('ends the walk at the first break: later pages are neither verified nor reported', async () => {
     const tenant = await createChainTenant(db.sql, 1)
     await appendMany(tenant, 0, 20)

@@ -87,6 +87,11 @@ export interface VerifyOptions {
    * one snapshot: where a test appends to exercise that read without racing the page loop.
    */
   onPagesRead?: (shard: number) => void | Promise<void>
+  /**
+   * Awaited in that snapshot, between reading the last events and reading the head: where a test commits
+   * an append the snapshot must not see.
+   */
+  onTailRead?: (shard: number) => void | Promise<void>
 }
 
 export interface VerificationProgress {
@@ -317,6 +322,7 @@ export async function verifyTenantChain(sql: Sql, tenantId: string, digester: Di
           const rest = await readPageIn(tx, tenantId, head.shard, from.seq, pageSize)
           if (rest.rows === 0 || !(await verifyPage(rest)) || rest.rows < pageSize) break
         }
+        await options.onTailRead?.(head.shard)
         const [now] = await tx<HeadRow[]>`SELECT shard, seq, head_hash FROM chain_heads WHERE tenant_id = ${tenantId} AND shard = ${head.shard}`
         return now ?? head
       })
