@@ -21,7 +21,9 @@ export default {
   thresholds: { high: 95, low: 90, break: 90 },
   incremental: true,
   incrementalFile: 'mutation/core.incremental.json',
-  reporters: ['clear-text', 'progress', 'html', 'json'],
+  // `stream`: each result as it is known (test/support/mutation-stream-reporter.mjs), for runs stopped early.
+  plugins: ['@stryker-mutator/*', './test/support/mutation-stream-reporter.mjs'],
+  reporters: ['clear-text', 'progress', 'html', 'json', 'stream'],
   htmlReporter: { fileName: 'reports/mutation/core.html' },
   jsonReporter: { fileName: 'reports/mutation/core.json' },
   tempDirName: '.stryker-tmp',

@@ -31,7 +31,9 @@ export default {
   thresholds: { high: 90, low: 85, break: 85 },
   incremental: true,
   incrementalFile: 'mutation/trust.incremental.json',
-  reporters: ['clear-text', 'progress', 'html', 'json'],
+  // `stream`: each result as it is known (test/support/mutation-stream-reporter.mjs), for runs stopped early.
+  plugins: ['@stryker-mutator/*', './test/support/mutation-stream-reporter.mjs'],
+  reporters: ['clear-text', 'progress', 'html', 'json', 'stream'],
   htmlReporter: { fileName: 'reports/mutation/trust.html' },
   jsonReporter: { fileName: 'reports/mutation/trust.json' },
   tempDirName: '.stryker-tmp',
