@@ -6,6 +6,10 @@ import { countingHasher } from './support/counting-hasher.ts'
 import { secretDigest } from '../src/auth/session-secrets.ts'
 import { seedTenant, TEST_HASHER, useTestApp, type SeededTenant } from './support/test-app.ts'
 import { createHashAdmission, type HashAdmission } from '../src/auth/hash-admission.ts'
+import { randomUUID } from 'node:crypto'
+import { RequestDeadlineError, withRequestDeadline } from '../src/db/request-deadline.ts'
+import { holdCommits } from './support/hold-commits.ts'
+import { until } from './support/until.ts'
 
 // The login use case's answers and what it stores for them, driven directly with a fixed clock: the outcome
 // each stored event carries, which attempt triggered a lockout (the lockout metric counts these), and the
@@ -310,6 +314,38 @@ describe('attemptLogin', () => {
     expect(lock!.failed_login_attempts).toBe(2)
   })
 
+  it('a retry with another password racing a keyed success to the append is recorded as a new failed attempt', async () => {
+    const { seeded, carol, login } = await setUp()
+    await login('wrong password')
+    const waiting = async () => {
+      const [r] = await db.sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()`
+      return r!.n
+    }
+    let success!: ReturnType<typeof login>
+    let guess!: ReturnType<typeof login>
+    await db.sql.begin(async (tx) => {
+      await tx`SELECT seq FROM chain_heads WHERE tenant_id = ${seeded.tenant.id} FOR UPDATE`
+      // The success waits first, so it appends first; the guess then finds the key's attempt recorded.
+      success = login(carol.password, 'raced-success')
+      success.catch(() => {})
+      await until(async () => (await waiting()) >= 1, 60_000, 'the success waiting inside the append')
+      guess = login('a guess', 'raced-success')
+      guess.catch(() => {})
+      await until(async () => (await waiting()) >= 2, 60_000, 'the guess waiting inside the append')
+    })
+    const [s, g] = [await success, await guess]
+    expect(s).toMatchObject({ kind: 'success', eventId: deterministicUuid('login', seeded.tenant.id, 'web', carol.identifier, 'raced-success'), replayed: false })
+    expect(g).toMatchObject({ kind: 'invalid_credentials', replayed: false })
+    expect(g.eventId).not.toBe(s.eventId)
+    expect(await storedEvents(seeded)).toEqual([
+      { event_type: 'login_failed', outcome: 'failure', reason: 'invalid_credentials' },
+      { event_type: 'login_success', outcome: 'success', reason: null },
+      { event_type: 'lockout_reset', outcome: 'success', reason: 'login_succeeded' },
+      { event_type: 'login_failed', outcome: 'failure', reason: 'invalid_credentials' },
+    ])
+  })
+
   it('an attempt not admitted to hashing looks at the address again first: spent meanwhile, it is refused unhashed', async () => {
     const { seeded, carol, deps, hasher } = await setUp()
     // Three failures per window, two while spraying (three accounts). After failures on two accounts the
@@ -352,5 +388,83 @@ describe('attemptLogin', () => {
     resume()
     expect(await waited).toMatchObject({ kind: 'throttled', newEpisode: true })
     expect(hasher.verifications).toHaveLength(verified)
+  })
+})
+
+describe('attemptLogin, when its write is acknowledged only after the request fell due', () => {
+  // The attempt's COMMIT is held (a deferred trigger of the test's) while the request's bound passes: its
+  // outcome unknown, the attempt settles its request's writes and looks at what was recorded before
+  // answering. Each case releases the commit (or fails it) once the settlement waits for it.
+  const advisoryWaits = async () => {
+    const [r] = await db.sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+      WHERE a.datname = current_database() AND l.locktype = 'advisory' AND NOT l.granted`
+    return r!.n
+  }
+  async function heldAttempt<T>(attempt: (userAgent: string) => Promise<T>, end: 'commit' | 'fail'): Promise<T> {
+    const prefix = `held-${randomUUID()}-`
+    const hold = await holdCommits(db, prefix)
+    try {
+      const abort = new AbortController()
+      const answer = withRequestDeadline(
+        { signal: abort.signal, writeBy: new Date(Date.now() + 600_000), writeToken: randomUUID(), writesInFlight: new Map() },
+        () => attempt(`${prefix}vitest`),
+      )
+      answer.catch(() => {})
+      await until(hold.holding, 60_000, 'the attempt committing (held)')
+      abort.abort()
+      await until(async () => (await advisoryWaits()) > 0, 60_000, "the request's writes being settled")
+      await (end === 'commit' ? hold.release() : hold.fail())
+      return await answer
+    } finally {
+      await hold.end()
+    }
+  }
+
+  it('a failure that committed is answered as the failure it was', async () => {
+    const { seeded, carol, deps } = await setUp()
+    const result = await heldAttempt((userAgent) => attemptLogin(deps, {
+      tenant: seeded.tenant, identifier: carol.identifier, password: 'wrong password', idempotencyKey: null,
+      origin: { ip: '192.0.2.10', userAgent, deviceId: null, channel: 'web' },
+    }), 'commit')
+    expect(result).toEqual({ kind: 'invalid_credentials', eventId: expect.any(String), replayed: false })
+    expect(await countRows(seeded)).toEqual({ logs: 1, outbox: 1 })
+    const [row] = await db.sql`SELECT id FROM auth_logs WHERE tenant_id = ${seeded.tenant.id}`
+    expect(row!.id).toBe(result.eventId)
+  })
+
+  it('a success that committed is answered with the session stored with it', async () => {
+    const { seeded, carol, deps } = await setUp()
+    deps.refreshTtlSeconds = 86_400
+    const result = await heldAttempt((userAgent) => attemptLogin(deps, {
+      tenant: seeded.tenant, identifier: carol.identifier, password: carol.password, idempotencyKey: null,
+      origin: { ip: '192.0.2.10', userAgent, deviceId: null, channel: 'web' },
+    }), 'commit')
+    if (result.kind !== 'success') throw new Error(`expected a success, got ${result.kind}`)
+    expect(result).toMatchObject({ replayed: false, opened: { refreshToken: expect.any(String) } })
+    const [token] = await db.sql<{ token_hash: Buffer }[]>`SELECT token_hash FROM refresh_tokens WHERE tenant_id = ${seeded.tenant.id}`
+    expect(Buffer.from(token!.token_hash).equals(Buffer.from(secretDigest(result.opened!.refreshToken)))).toBe(true)
+  })
+
+  it('a keyed attempt that committed is answered as recorded, not as a replay', async () => {
+    const { seeded, carol, deps } = await setUp()
+    const result = await heldAttempt((userAgent) => attemptLogin(deps, {
+      tenant: seeded.tenant, identifier: carol.identifier, password: 'wrong password', idempotencyKey: 'held-keyed',
+      origin: { ip: '192.0.2.10', userAgent, deviceId: null, channel: 'web' },
+    }), 'commit')
+    expect(result).toEqual({ kind: 'invalid_credentials', eventId: deterministicUuid('login', seeded.tenant.id, 'web', carol.identifier, 'held-keyed'), replayed: false })
+    expect(await countRows(seeded)).toEqual({ logs: 1, outbox: 1 })
+  })
+
+  it('an attempt whose commit failed is refused as the database being unavailable, nothing written', async () => {
+    const { seeded, carol, deps } = await setUp()
+    for (const idempotencyKey of [null, 'held-then-failed']) {
+      const answer = heldAttempt((userAgent) => attemptLogin(deps, {
+        tenant: seeded.tenant, identifier: carol.identifier, password: 'wrong password', idempotencyKey,
+        origin: { ip: '192.0.2.10', userAgent, deviceId: null, channel: 'web' },
+      }), 'fail')
+      await expect(answer).rejects.toBeInstanceOf(RequestDeadlineError)
+    }
+    expect(await countRows(seeded)).toEqual({ logs: 0, outbox: 0 })
   })
 })

@@ -7,6 +7,7 @@ import { freePort, spawnService, type RunningService } from './support/spawn-ser
 import { seedTenant, TEST_JWT_SIGNING_KEY, type SeededTenant } from './support/test-app.ts'
 import { until } from './support/until.ts'
 import { startFaultProxy, type FaultProxy } from './support/fault-proxy.ts'
+import { holdCommits } from './support/hold-commits.ts'
 
 // The service as a process of its own (`npm start`'s command), reaching PostgreSQL only through a TCP
 // proxy (support/fault-proxy.ts), which can cut every connection (RST) or stop forwarding (a stall). Under cuts,
@@ -155,34 +156,6 @@ async function lockWaits(locktype: string, classid?: number): Promise<number> {
   return row!.n
 }
 
-/**
- * Holds the COMMIT of every transaction inserting an auth_logs row whose user agent starts with `prefix`
- * (a deferred trigger of the test's, looping while a row of test_commit_hold exists; commit-time work is
- * under no statement or lock timeout) until `release`. `end` releases and removes it.
- */
-async function holdCommits(prefix: string): Promise<{ release(): Promise<void>; holding(): Promise<boolean>; end(): Promise<void> }> {
-  await db.sql`CREATE TABLE test_commit_hold (held boolean)`
-  await db.sql`INSERT INTO test_commit_hold VALUES (true)`
-  await db.sql`CREATE FUNCTION test_hold_commit() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN WHILE EXISTS (SELECT 1 FROM test_commit_hold) LOOP PERFORM pg_sleep(0.02); END LOOP; RETURN NULL; END $$`
-  await db.sql.unsafe(`CREATE CONSTRAINT TRIGGER test_hold_commit AFTER INSERT ON auth_logs DEFERRABLE INITIALLY DEFERRED
-    FOR EACH ROW WHEN (NEW.user_agent LIKE '${prefix.replaceAll("'", "''")}%') EXECUTE FUNCTION test_hold_commit()`)
-  const release = async () => {
-    await db.sql`DELETE FROM test_commit_hold`
-  }
-  return {
-    release,
-    // A backend of the database's sleeping in the trigger: a COMMIT being held.
-    holding: async () => (await db.sql`SELECT 1 FROM pg_stat_activity WHERE datname = ${db.name} AND wait_event = 'PgSleep'`).length > 0,
-    end: async () => {
-      await release()
-      await db.sql`DROP TRIGGER test_hold_commit ON auth_logs`
-      await db.sql`DROP FUNCTION test_hold_commit()`
-      await db.sql`DROP TABLE test_commit_hold`
-    },
-  }
-}
-
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b)
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!
@@ -295,7 +268,7 @@ describe('database faults through a TCP proxy', () => {
     // The attempt's COMMIT is held (after the append's own deadline check passed): a commit that outlasts
     // the request's bound and its margin, as an fsync does on an overloaded server. The answer must wait
     // until it is known whether it committed.
-    const hold = await holdCommits('fault-slow-commit-')
+    const hold = await holdCommits(db, 'fault-slow-commit-')
     try {
       if (counter % 2 === 0) counter++
       let answered = false
@@ -316,9 +289,9 @@ describe('database faults through a TCP proxy', () => {
 
   it('a registration whose connection is lost while it commits: answered as registered once the commit is known, not 503', async () => {
     // A registration writes the user and its event in one transaction of several statements; its COMMIT is
-    // held (see holdCommits), the connection cut meanwhile, then the COMMIT let go: it commits. The service
+    // held (see support/hold-commits.ts), the connection cut meanwhile, then the COMMIT let go: it commits. The service
     // must settle the request's writes (waiting for that COMMIT) before it looks.
-    const hold = await holdCommits('fault-register-')
+    const hold = await holdCommits(db, 'fault-register-')
     try {
       const identifier = `newcomer-${counter++}@faults.test`
       let answered = false
