@@ -1,6 +1,4 @@
 import { OpenAPIHono } from '@hono/zod-openapi'
-import type { MiddlewareHandler } from 'hono'
-import { cors } from 'hono/cors'
 import { requestId } from 'hono/request-id'
 import { secureHeaders } from 'hono/secure-headers'
 import type { CheckpointKeys } from './audit/checkpoint-keys.ts'
@@ -15,6 +13,7 @@ import type { AppEnv, ClientAddressResolver } from './http/app-env.ts'
 import type { ProxyTrust } from './core/client-address.ts'
 import { createOriginReader } from './http/client-origin.ts'
 import { DEMO } from './db/seed-demo.ts'
+import { allowTenantOrigins } from './http/allow-tenant-origins.ts'
 import { boundRequestTime } from './http/bound-request-time.ts'
 import { limitBody } from './http/limit-body.ts'
 import { limitHeaders } from './http/limit-headers.ts'
@@ -23,7 +22,6 @@ import { problemResponse, toApiError } from './http/problem-response.ts'
 import type { ServiceMetrics } from './metrics/service-metrics.ts'
 import { createAdminRoutes } from './routes/admin/admin.handlers.ts'
 import { createAuditRoutes } from './routes/audit/verify.handlers.ts'
-import { isOriginAllowedByAnyTenant } from './db/sessions.ts'
 import { createAuthRoutes, createJwksRoutes, sessionCookieNames } from './routes/auth/auth.handlers.ts'
 import { createInvestigationRoutes } from './routes/investigation/investigation.handlers.ts'
 import { createMetricsRoutes, type MetricsAccess } from './routes/metrics/metrics.handlers.ts'
@@ -224,23 +222,4 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     return problemResponse(c, apiError)
   })
   return app
-}
-
-/**
- * CORS for browser apps on other origins: an origin is allowed when a tenant lists it (exact match of
- * `scheme://host[:port]`); each request is then checked against its own tenant's list (login, refresh,
- * and every token-authenticated route). Credentials (cookies) only on /v1/auth/, where they are used.
- */
-function allowTenantOrigins(sql: AppDeps['sql']) {
-  const options = {
-    origin: async (origin: string) => (origin && (await isOriginAllowedByAnyTenant(sql, origin)) ? origin : null),
-    allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
-    allowHeaders: ['authorization', 'content-type', 'idempotency-key', 'x-csrf-token'],
-    exposeHeaders: ['retry-after', 'www-authenticate', 'content-disposition'],
-    maxAge: 600,
-  }
-  const withCredentials = cors({ ...options, credentials: true })
-  const withoutCredentials = cors(options)
-  const middleware: MiddlewareHandler = (c, next) => (c.req.path.startsWith('/v1/auth/') ? withCredentials : withoutCredentials)(c, next)
-  return middleware
 }

@@ -274,6 +274,30 @@ describe('CORS with per-tenant allowed origins', () => {
     expect((await preflight(APP, '/v1/investigation/events')).headers.get('access-control-allow-credentials')).toBeNull()
   })
 
+  it('adds the CORS headers to every answer, beside the request id and the security headers, whatever built it', async () => {
+    await db.sql`UPDATE tenants SET allowed_origins = ${[APP]} WHERE id = ${acme.tenant.id}`
+    const wrong = await postJson(t.app, '/v1/auth/login', { tenant: 'acme', identifier: 'alice@acme.test', password: 'not her password' }, { origin: APP, 'x-request-id': 'req-cors-1' })
+    const right = await postJson(t.app, '/v1/auth/login', { tenant: 'acme', identifier: 'alice@acme.test', password: acme.users['alice@acme.test']!.password }, { origin: APP })
+    const missing = await t.app.request('/v1/no-such-route', { headers: { origin: 'https://evil.example' } })
+    expect([wrong.status, right.status, missing.status]).toEqual([401, 200, 404])
+    for (const res of [wrong, right]) {
+      expect(res.headers.get('access-control-allow-origin')).toBe(APP)
+      expect(res.headers.get('access-control-allow-credentials')).toBe('true')
+    }
+    for (const res of [wrong, right, missing]) {
+      expect(res.headers.get('access-control-expose-headers')).toBe('retry-after,www-authenticate,content-disposition')
+      expect(res.headers.get('vary')).toBe('Origin')
+      expect(res.headers.get('x-request-id')).toMatch(/^[\w=-]+$/)
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff')
+      expect(res.headers.get('cache-control')).toBe('no-store')
+    }
+    expect(wrong.headers.get('x-request-id')).toBe('req-cors-1')
+    expect(wrong.headers.get('content-type')).toBe('application/problem+json')
+    expect(missing.headers.get('access-control-allow-origin')).toBeNull()
+    expect(missing.headers.get('access-control-allow-credentials')).toBeNull()
+    expect(right.headers.getSetCookie()).toHaveLength(2)
+  })
+
   it("refuses a login or a token from an origin the token's tenant does not allow, and audits the refused login", async () => {
     await db.sql`UPDATE tenants SET allowed_origins = ${[APP]} WHERE id = ${acme.tenant.id}`
     const ok = await logIn('auditor@acme.test', { headers: { origin: APP } })

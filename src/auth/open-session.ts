@@ -42,16 +42,20 @@ export async function openSessionIn(tx: Queryable, input: SessionToOpen): Promis
   const csrfToken = input.channel === 'web' ? randomSecret() : null
   // The session begins with the login, so a replay computes the same expiry.
   const expiresAt = new Date(claims.iat * 1000 + input.ttlSeconds * 1000)
-  await insertSession(tx, {
-    id: claims.sid,
-    tenantId: claims.tid,
-    userId: claims.sub,
-    channel: input.channel,
-    deviceId: input.deviceId,
-    csrfHash: csrfToken ? secretDigest(csrfToken) : null,
-    createdAt: new Date(claims.iat * 1000),
-    expiresAt,
-  })
-  await insertRefreshToken(tx, claims.tid, claims.sid, secretDigest(refreshToken), now)
+  // Sent together, in one round trip: the transaction runs them in order (the session, then its token, which
+  // references it), and should the first fail, the second fails with it and the transaction rolls back.
+  await Promise.all([
+    insertSession(tx, {
+      id: claims.sid,
+      tenantId: claims.tid,
+      userId: claims.sub,
+      channel: input.channel,
+      deviceId: input.deviceId,
+      csrfHash: csrfToken ? secretDigest(csrfToken) : null,
+      createdAt: new Date(claims.iat * 1000),
+      expiresAt,
+    }),
+    insertRefreshToken(tx, claims.tid, claims.sid, secretDigest(refreshToken), now),
+  ])
   return { refreshToken, csrfToken, expiresAt }
 }

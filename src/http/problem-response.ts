@@ -1,4 +1,5 @@
 import { HTTPException } from 'hono/http-exception'
+import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { ApiError } from '../errors/codes.ts'
 import { PROBLEM_CONTENT_TYPE, toProblem } from '../errors/problem.ts'
 import { isDatabaseUnavailable } from '../db/sqlstate.ts'
@@ -19,12 +20,15 @@ export function toApiError(error: unknown): { apiError: ApiError; unexpected: bo
   return { apiError: ApiError.from('internal_error'), unexpected: true }
 }
 
-/** Writes an RFC 9457 problem+json response. */
+/**
+ * Writes an RFC 9457 problem+json response. Built by the context (`c.body`), so that the headers set on
+ * it before (the request id among them) are the answer's too, without rebuilding it afterwards.
+ */
 export function problemResponse(c: AppContext, error: ApiError, extra: Record<string, unknown> = {}): Response {
   const body = {
     ...toProblem(error.code, { detail: error.detail, errors: error.errors, instance: c.req.path, requestId: c.get('requestId') }),
     ...extra,
   }
   const headers: Record<string, string> = { 'Content-Type': PROBLEM_CONTENT_TYPE, 'Cache-Control': 'no-store', ...error.headers }
-  return new Response(JSON.stringify(body), { status: error.status, headers })
+  return c.body(JSON.stringify(body), error.status as ContentfulStatusCode, headers)
 }

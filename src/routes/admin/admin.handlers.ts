@@ -80,15 +80,12 @@ export function createAdminRoutes(deps: AdminRouteDeps): OpenAPIHono<AppEnv> {
     )
     if (result.kind === 'download_not_allowed') throw ApiError.from('download_not_allowed', 'the tenant plan does not include downloads')
     const media = EXPORT_MEDIA[q.format]
-    return new Response(result.body, {
-      status: 200,
-      headers: {
-        'Content-Type': media.contentType,
-        'Content-Disposition': `attachment; filename="${result.fileName}"`,
-        'Cache-Control': 'no-store',
-        'X-Audit-Event-Id': result.eventId,
-        'X-Content-Type-Options': 'nosniff',
-      },
+    return c.body(result.body, 200, {
+      'Content-Type': media.contentType,
+      'Content-Disposition': `attachment; filename="${result.fileName}"`,
+      'Cache-Control': 'no-store',
+      'X-Audit-Event-Id': result.eventId,
+      'X-Content-Type-Options': 'nosniff',
     }) as never
   })
 

@@ -29,7 +29,7 @@ export function createMetricsRoutes(metrics: Pick<ServiceMetrics, 'render'>, acc
       return problemResponse(c, ApiError.from('unauthorized', 'GET /metrics needs the metrics token (METRICS_TOKEN)')) as never
     }
     const { contentType, body } = await metrics.render()
-    return new Response(body, { status: 200, headers: { 'Content-Type': contentType, 'Cache-Control': 'no-store' } }) as never
+    return c.body(body, 200, { 'Content-Type': contentType, 'Cache-Control': 'no-store' }) as never
   })
   return operations
 }
