@@ -46,7 +46,7 @@ export async function readLoginSnapshot(
     SELECT u.id AS user_id, u.organisation_id, u.password_hash, u.role,
            l.failed_login_attempts, l.window_started_at, l.last_failed_at, l.account_locked_until,
            l.lockout_count, l.last_locked_at
-           ${address ? sql`, t.budget_full_at, t.spray_budget_full_at, t.episode_started_at, t.episode_count, t.other_failed_accounts` : sql``}
+           ${address ? sql`, t.budget_full_at, t.spray_budget_full_at, t.episode_started_at, t.episode_count, t.other_failed_accounts, t.version_xmin, t.oldest_failed_at, t.own_failed_at, t.version_updated_at` : sql``}
     FROM (SELECT 1) AS one
     LEFT JOIN users u ON u.tenant_id = ${tenantId} AND u.identifier = ${identifier} AND u.disabled_at IS NULL
     LEFT JOIN account_lockouts l ON l.tenant_id = ${tenantId} AND l.identifier = ${identifier}

@@ -30,6 +30,21 @@ export interface ThrottleSnapshot {
   state: IpThrottleState
   /** Distinct accounts, other than the attempt's, the network failed against within the window. */
   otherFailedAccounts: number
+  /** The version of the network's row read (null: it had none), passed back to append_login_attempt() as read. */
+  version: ThrottleRowVersion | null
+}
+
+/**
+ * Which version of a network's row a snapshot read (its xmin), and what append_login_attempt() needs of it to
+ * write over it without reading it again: the earliest failure it notes (while that is within the window,
+ * no account has aged out since the snapshot), the attempt's account's entry and updated_at (what is put
+ * back should the attempt's events not be appended). Texts as the database wrote them, never parsed here.
+ */
+export interface ThrottleRowVersion {
+  xmin: string
+  oldestFailedAt: string | null
+  ownFailedAt: string | null
+  updatedAt: string
 }
 
 /** The state of a row; a network without a row has the empty state. */
@@ -42,8 +57,14 @@ export function throttleStateFromRow(row: { [K in keyof ThrottleStateColumns]?: 
   }
 }
 
-/** A snapshot's row: the network's state columns (null without a row) and its other failed accounts. */
-export type ThrottleSnapshotRow = { [K in keyof ThrottleStateColumns]: ThrottleStateColumns[K] | null } & { other_failed_accounts: number }
+/** A snapshot's row: the network's state columns (null without a row), its other failed accounts and its version. */
+export type ThrottleSnapshotRow = { [K in keyof ThrottleStateColumns]: ThrottleStateColumns[K] | null } & {
+  other_failed_accounts: number
+  version_xmin: string | null
+  oldest_failed_at: string | null
+  own_failed_at: string | null
+  version_updated_at: string | null
+}
 
 /**
  * The snapshot's query as a fragment, exactly one row: run alone (readThrottleSnapshot) or joined to the
@@ -51,15 +72,25 @@ export type ThrottleSnapshotRow = { [K in keyof ThrottleStateColumns]: ThrottleS
  */
 export function throttleSnapshotQuery(db: Queryable, tenantId: string, network: NetworkKey, identifier: string, since: Date): postgres.PendingQuery<ThrottleSnapshotRow[]> {
   return db<ThrottleSnapshotRow[]>`
-    SELECT t.budget_full_at, t.spray_budget_full_at, t.episode_started_at, t.episode_count,
-      (SELECT count(*)::int FROM jsonb_each_text(t.failed_accounts) a
-       WHERE a.key <> ${identifier} AND a.value::timestamptz > ${since}) AS other_failed_accounts
+    SELECT t.budget_full_at, t.spray_budget_full_at, t.episode_started_at, t.episode_count, a.other_failed_accounts,
+      t.xmin::text AS version_xmin, a.oldest_failed_at, t.failed_accounts->>${identifier} AS own_failed_at, t.updated_at::text AS version_updated_at
     FROM (SELECT 1) AS one
-    LEFT JOIN ip_throttles t ON t.tenant_id = ${tenantId} AND t.network = ${network}`
+    LEFT JOIN ip_throttles t ON t.tenant_id = ${tenantId} AND t.network = ${network}
+    CROSS JOIN LATERAL (
+      SELECT (count(*) FILTER (WHERE a.key <> ${identifier} AND a.value::timestamptz > ${since}))::int AS other_failed_accounts,
+             min(a.value::timestamptz)::text AS oldest_failed_at
+      FROM jsonb_each_text(t.failed_accounts) a) AS a`
 }
 
 export function throttleSnapshotFromRow(row: ThrottleSnapshotRow | undefined): ThrottleSnapshot {
-  return { state: throttleStateFromRow(row), otherFailedAccounts: row?.other_failed_accounts ?? 0 }
+  return {
+    state: throttleStateFromRow(row),
+    otherFailedAccounts: row?.other_failed_accounts ?? 0,
+    version:
+      row?.version_xmin == null
+        ? null
+        : { xmin: row.version_xmin, oldestFailedAt: row.oldest_failed_at, ownFailedAt: row.own_failed_at, updatedAt: row.version_updated_at! },
+  }
 }
 
 /** The state as committed, without a lock, with the accounts the network failed against since `since`. */
@@ -94,6 +125,12 @@ export interface DefenceWrite {
 
 export type DefenceWriteJson = ReturnType<typeof defenceWriteJson>
 
+type ThrottleRowVersionJson = { xmin: string; oldest_failed_at: string | null; own_failed_at: string | null; updated_at: string }
+
+function versionJson(version: ThrottleRowVersion | null): ThrottleRowVersionJson | null {
+  return version && { xmin: version.xmin, oldest_failed_at: version.oldestFailedAt, own_failed_at: version.ownFailedAt, updated_at: version.updatedAt }
+}
+
 /** The `defence` object of append_login_attempt(). */
 export function defenceWriteJson(write: DefenceWrite) {
   return {
@@ -104,6 +141,7 @@ export function defenceWriteJson(write: DefenceWrite) {
       throttle: {
         expected: throttleStateJson(write.throttle.expected.state),
         expected_other_accounts: write.throttle.expected.otherFailedAccounts,
+        version: versionJson(write.throttle.expected.version),
         since: write.throttle.since.toISOString(),
         next: throttleStateJson(write.throttle.next),
         failed: write.throttle.failed,
@@ -121,7 +159,7 @@ export interface StaleDefence {
   networkLockout?: LockoutState
 }
 
-export type StaleDefenceJson = { throttle?: ThrottleStateJson & { other_failed_accounts: number }; network_lockout?: LockoutStateJson }
+export type StaleDefenceJson = { throttle?: ThrottleStateJson & { other_failed_accounts: number; version: ThrottleRowVersionJson | null }; network_lockout?: LockoutStateJson }
 
 export function staleDefenceFromJson(json: StaleDefenceJson): StaleDefence {
   const at = (s: string | null) => (s === null ? null : new Date(s))
@@ -131,6 +169,7 @@ export function staleDefenceFromJson(json: StaleDefenceJson): StaleDefence {
       throttle: {
         state: { budgetFullAt: at(t.budget_full_at), sprayBudgetFullAt: at(t.spray_budget_full_at), episodeStartedAt: at(t.episode_started_at), episodeCount: t.episode_count },
         otherFailedAccounts: t.other_failed_accounts,
+        version: t.version && { xmin: t.version.xmin, oldestFailedAt: t.version.oldest_failed_at, ownFailedAt: t.version.own_failed_at, updatedAt: t.version.updated_at },
       },
     }),
     ...(json.network_lockout && { networkLockout: lockoutStateFromJson(json.network_lockout) }),
