@@ -73,14 +73,14 @@ BEGIN
     RAISE EXCEPTION 'append_login_attempt needs tenant_id, now, defence.network and defence.identifier' USING ERRCODE = '22023';
   END IF;
 
+  -- A PL/pgSQL expression is set up again in every transaction that evaluates it: the path of a failure on
+  -- the version read evaluates few, the rest only when it is not taken.
   IF t IS NOT NULL THEN
     v_failed := coalesce((t->>'failed')::boolean, false);
-    v_since := (t->>'since')::timestamptz;
-    v_expected_others := (t->>'expected_other_accounts')::int;
-    v_next := t->'next';
-    v_version := t->'version';
-    IF NOT v_failed AND v_next = t->'expected' THEN
+    IF NOT v_failed AND t->'next' = t->'expected' THEN
       -- Changes nothing: one statement, one snapshot, no lock.
+      v_since := (t->>'since')::timestamptz;
+      v_expected_others := (t->>'expected_other_accounts')::int;
       SELECT s.tenant_id, s.budget_full_at, s.spray_budget_full_at, s.episode_started_at, coalesce(s.episode_count, 0), s.failed_accounts, s.updated_at, s.xmin,
              (SELECT count(*)::int FROM jsonb_each_text(s.failed_accounts) a WHERE a.key <> v_identifier AND a.value::timestamptz > v_since)
       INTO v_throttle.tenant_id, v_throttle.budget_full_at, v_throttle.spray_budget_full_at, v_throttle.episode_started_at, v_throttle.episode_count,
@@ -91,23 +91,26 @@ BEGIN
         v_stale := jsonb_build_object('throttle', ip_throttle_snapshot_json(v_throttle, v_xmin, v_others, v_identifier));
       END IF;
     ELSE
-      IF jsonb_typeof(v_version) = 'object' AND (v_version->>'oldest_failed_at' IS NULL OR (v_version->>'oldest_failed_at')::timestamptz > v_since) THEN
+      v_version := t->'version';
+      IF jsonb_typeof(v_version) = 'object' THEN
         -- The version the attempt read, nothing aged out since: its state and accounts are those decided on.
         UPDATE ip_throttles s SET
-          budget_full_at = (v_next->>'budget_full_at')::timestamptz,
-          spray_budget_full_at = (v_next->>'spray_budget_full_at')::timestamptz,
-          episode_started_at = (v_next->>'episode_started_at')::timestamptz,
-          episode_count = (v_next->>'episode_count')::int,
+          budget_full_at = (t->'next'->>'budget_full_at')::timestamptz,
+          spray_budget_full_at = (t->'next'->>'spray_budget_full_at')::timestamptz,
+          episode_started_at = (t->'next'->>'episode_started_at')::timestamptz,
+          episode_count = (t->'next'->>'episode_count')::int,
           failed_accounts = CASE WHEN v_failed THEN s.failed_accounts || jsonb_build_object(v_identifier, v_now) ELSE s.failed_accounts END,
           updated_at = v_now
-        WHERE s.tenant_id = v_tenant AND s.network = v_network AND s.xmin = (v_version->>'xmin')::xid;
-        IF FOUND THEN
-          v_wrote := 'fast';
-        END IF;
+        WHERE s.tenant_id = v_tenant AND s.network = v_network AND s.xmin = (v_version->>'xmin')::xid
+          AND coalesce((v_version->>'oldest_failed_at')::timestamptz > (t->>'since')::timestamptz, true);
+        v_wrote := CASE WHEN FOUND THEN 'fast' END;
       END IF;
+    END IF;
+    IF v_wrote IS NULL AND (v_failed OR t->'next' <> t->'expected') THEN
+      v_next := t->'next';
       -- Decided on a network without a row: its first change creates it.
-      v_create := v_version IS NULL OR jsonb_typeof(v_version) = 'null';
-      WHILE v_wrote IS NULL LOOP
+      v_create := jsonb_typeof(v_version) IS DISTINCT FROM 'object';
+      LOOP
         IF v_create THEN
           -- A concurrent creator makes this insert wait for its commit and do nothing.
           INSERT INTO ip_throttles (tenant_id, network, budget_full_at, spray_budget_full_at, episode_started_at, episode_count, failed_accounts, updated_at)
@@ -119,6 +122,8 @@ BEGIN
           EXIT WHEN v_created;
         END IF;
         -- Another version, or created meanwhile: locked and read, as committed by whoever held it before.
+        v_since := (t->>'since')::timestamptz;
+        v_expected_others := (t->>'expected_other_accounts')::int;
         SELECT s.tenant_id, s.budget_full_at, s.spray_budget_full_at, s.episode_started_at, s.episode_count, s.failed_accounts, s.updated_at, s.xmin,
                (SELECT count(*)::int FROM jsonb_each_text(s.failed_accounts) a WHERE a.key <> v_identifier AND a.value::timestamptz > v_since)
         INTO v_throttle.tenant_id, v_throttle.budget_full_at, v_throttle.spray_budget_full_at, v_throttle.episode_started_at, v_throttle.episode_count,
@@ -151,6 +156,7 @@ BEGIN
             updated_at = v_now
           WHERE s.tenant_id = v_tenant AND s.network = v_network;
           v_wrote := 'locked';
+          EXIT;
         END IF;
       END LOOP;
     END IF;
