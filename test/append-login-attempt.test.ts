@@ -118,6 +118,23 @@ describe('append_login_attempt: the network state an attempt writes', () => {
     expect(decideThrottle(spent.state, acme.tenant.defencePolicy, spent.otherFailedAccounts + 1, t1).throttled).toBe(true)
   })
 
+  it('trusts the accounts an attempt counted only while none has aged out of the window since: else counts them again under the lock', async () => {
+    const ip = '203.0.113.23'
+    const network = '203.0.113.23/32'
+    const window = acme.tenant.defencePolicy.ipWindowSeconds * 1000
+    const t0 = new Date()
+    const empty = await readThrottleSnapshot(db.sql, acme.tenant.id, network, 'erin@acme.test', since(t0))
+    expect((await recordFailure(ip, network, 'erin@acme.test', t0, empty, EMPTY_LOCKOUT_STATE)).kind).toBe('recorded')
+
+    // Read a millisecond before erin's failure leaves the window, the snapshot counts her; decided when it
+    // has left, the attempt's count is not the row's any more, though the row is the version read.
+    const snapshot = await readThrottleSnapshot(db.sql, acme.tenant.id, network, 'frank@acme.test', since(new Date(t0.getTime() + window - 1)))
+    expect(snapshot.otherFailedAccounts).toBe(1)
+    const answer = await recordFailure(ip, network, 'frank@acme.test', new Date(t0.getTime() + window), snapshot, EMPTY_LOCKOUT_STATE)
+    expect(answer.kind === 'stale_defence' && answer.defence.throttle?.otherFailedAccounts).toBe(0)
+    expect((await networkRows(network)).failed.map((r) => r.identifier)).toEqual(['erin@acme.test'])
+  })
+
   it('is neither locked nor written by a refusal that changes nothing: it is answered while another attempt holds the row', async () => {
     const ip = '203.0.113.22'
     const network = '203.0.113.22/32'

@@ -2,7 +2,7 @@ import type { NetworkKey } from '../core/ip-throttle.ts'
 import type { LockoutState } from '../core/lockout-policy.ts'
 import type { Role } from '../core/tenancy.ts'
 import type { Sql } from '../db/client.ts'
-import { throttleSnapshotFromRow, throttleSnapshotQuery, type ThrottleSnapshot, type ThrottleSnapshotRow } from '../db/ip-throttles.ts'
+import { throttleSnapshotColumns, throttleSnapshotFromRow, throttleSnapshotJoin, type ThrottleSnapshot, type ThrottleSnapshotRow } from '../db/ip-throttles.ts'
 import { lockoutStateFromRow, type LockoutStateColumns } from '../db/lockouts.ts'
 import { theOneRow } from '../db/sqlstate.ts'
 
@@ -46,18 +46,18 @@ export async function readLoginSnapshot(
     SELECT u.id AS user_id, u.organisation_id, u.password_hash, u.role,
            l.failed_login_attempts, l.window_started_at, l.last_failed_at, l.account_locked_until,
            l.lockout_count, l.last_locked_at
-           ${address ? sql`, t.budget_full_at, t.spray_budget_full_at, t.episode_started_at, t.episode_count, t.other_failed_accounts` : sql``}
+           ${address ? sql`, ${throttleSnapshotColumns(sql)}` : sql``}
     FROM (SELECT 1) AS one
     LEFT JOIN users u ON u.tenant_id = ${tenantId} AND u.identifier = ${identifier} AND u.disabled_at IS NULL
     LEFT JOIN account_lockouts l ON l.tenant_id = ${tenantId} AND l.identifier = ${identifier}
-    ${address ? sql`CROSS JOIN (${throttleSnapshotQuery(sql, tenantId, address.network, identifier, address.since)}) AS t` : sql``}`
-  // FROM (SELECT 1): exactly one row, whether or not the user or the state exists (the throttle snapshot is one row too).
+    ${address ? throttleSnapshotJoin(sql, tenantId, address.network) : sql``}`
+  // FROM (SELECT 1): exactly one row, whether or not the user, the state or the network's row exists.
   const row = theOneRow(rows, 'the login snapshot')
   return {
     account: {
       user: row.user_id === null ? null : { id: row.user_id, organisationId: row.organisation_id, passwordHash: row.password_hash, role: row.role },
       lockout: lockoutStateFromRow(row.failed_login_attempts === null ? null : row),
     },
-    throttle: address ? throttleSnapshotFromRow(row as ThrottleSnapshotRow) : null,
+    throttle: address ? throttleSnapshotFromRow(row as ThrottleSnapshotRow, identifier, address.since) : null,
   }
 }
