@@ -7,6 +7,7 @@ import { secretDigest } from '../src/auth/session-secrets.ts'
 import { seedTenant, TEST_HASHER, useTestApp, type SeededTenant } from './support/test-app.ts'
 import { createHashAdmission, type HashAdmission } from '../src/auth/hash-admission.ts'
 import { randomUUID } from 'node:crypto'
+import { createBoundedHasher, HashQueueFullError } from '../src/auth/bounded-hasher.ts'
 import { RequestDeadlineError, withRequestDeadline } from '../src/db/request-deadline.ts'
 import { holdCommits } from './support/hold-commits.ts'
 import { until } from './support/until.ts'
@@ -181,13 +182,16 @@ describe('attemptLogin', () => {
   })
 
   it('answers a retry of a plain failure with the failure, even while the account is locked since', async () => {
-    const { seeded, login } = await setUp()
+    const { seeded, login, hasher } = await setUp()
     const first = await login('wrong password', 'retry-of-a-plain-failure')
     await login('wrong password')
     await login('wrong password')
     const rows = await countRows(seeded)
+    const verified = hasher.verifications.length
     expect(await login('wrong password', 'retry-of-a-plain-failure')).toEqual({ kind: 'invalid_credentials', eventId: first.eventId, replayed: true })
     expect(await countRows(seeded)).toEqual(rows)
+    // Answered from the trail: no password hashed for it.
+    expect(hasher.verifications).toHaveLength(verified)
   })
 
   it('records the identifier as typed in the attempt\'s own event, failed or successful, and nowhere else', async () => {
@@ -314,6 +318,38 @@ describe('attemptLogin', () => {
     expect(lock!.failed_login_attempts).toBe(2)
   })
 
+  it('two retries refused inside a throttling episode that both reach the append insert one event: the other answers as its retry', async () => {
+    const { seeded, carol, deps } = await setUp()
+    // Refused inside an episode, an attempt changes no state (no lockout, the address's row unchanged): both
+    // retries pass every check of the append but the event's id, which the second finds taken when it inserts.
+    const tenant = { ...seeded.tenant, defencePolicy: { ...seeded.tenant.defencePolicy, ipFailureBudget: 2 } }
+    const login = (idempotencyKey: string | null) => attemptLogin(deps, {
+      tenant, identifier: carol.identifier, password: 'wrong password', idempotencyKey,
+      origin: { ip: '198.51.100.20', userAgent: 'vitest', deviceId: null, channel: 'web' },
+    })
+    await login(null)
+    await login(null)
+    expect(await login(null)).toMatchObject({ kind: 'throttled', newEpisode: true })
+    const rows = await countRows(seeded)
+    const waiting = async () => {
+      const [r] = await db.sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()`
+      return r!.n
+    }
+    let retries!: Promise<Awaited<ReturnType<typeof login>>[]>
+    await db.sql.begin(async (tx) => {
+      await tx`SELECT seq FROM chain_heads WHERE tenant_id = ${seeded.tenant.id} FOR UPDATE`
+      retries = Promise.all([login('raced-while-throttled'), login('raced-while-throttled')])
+      retries.catch(() => {})
+      await until(async () => (await waiting()) >= 2, 60_000, 'both retries waiting inside the append')
+    })
+    const answers = await retries
+    const eventId = deterministicUuid('login', seeded.tenant.id, 'web', carol.identifier, 'raced-while-throttled')
+    expect(answers.map((a) => [a.kind, a.eventId])).toEqual([['throttled', eventId], ['throttled', eventId]])
+    expect(answers.map((a) => a.replayed).sort()).toEqual([false, true])
+    expect(await countRows(seeded)).toEqual({ logs: rows.logs + 1, outbox: rows.outbox + 1 })
+  })
+
   it('a retry with another password racing a keyed success to the append is recorded as a new failed attempt', async () => {
     const { seeded, carol, login } = await setUp()
     await login('wrong password')
@@ -344,6 +380,77 @@ describe('attemptLogin', () => {
       { event_type: 'lockout_reset', outcome: 'success', reason: 'login_succeeded' },
       { event_type: 'login_failed', outcome: 'failure', reason: 'invalid_credentials' },
     ])
+  })
+
+  it('gives up once its states changed under it more times in a row than allowed: a stale snapshot is decided again, within the bound', async () => {
+    const { seeded, carol, deps } = await setUp()
+    // The attempt's hashing is held after its snapshot was read; meanwhile another attempt fails on the
+    // account, so that the held one's lockout snapshot is stale when it appends.
+    const staleOnce = async (maxStaleSnapshots: number) => {
+      let hashing!: () => void
+      const hashingStarted = new Promise<void>((r) => (hashing = r))
+      let resume!: () => void
+      const resumed = new Promise<void>((r) => (resume = r))
+      const held = {
+        ...deps,
+        maxStaleSnapshots,
+        hasher: { hash: deps.hasher.hash, verify: async (h: string, p: string) => (hashing(), await resumed, deps.hasher.verify(h, p)) },
+      }
+      const attempt = attemptLogin(held, {
+        tenant: seeded.tenant, identifier: carol.identifier, password: 'wrong password', idempotencyKey: null,
+        origin: { ip: '192.0.2.30', userAgent: 'vitest', deviceId: null, channel: 'web' },
+      })
+      attempt.catch(() => {})
+      await hashingStarted
+      await attemptLogin(deps, {
+        tenant: seeded.tenant, identifier: carol.identifier, password: 'wrong password', idempotencyKey: null,
+        origin: { ip: '192.0.2.31', userAgent: 'vitest', deviceId: null, channel: 'web' },
+      })
+      resume()
+      return attempt
+    }
+    await expect(staleOnce(0)).rejects.toThrow(/its states changed under it 0 times/)
+    expect(await countRows(seeded)).toEqual({ logs: 1, outbox: 1 })
+    // One stale snapshot within a bound of one: decided again on the newer state, and recorded.
+    expect(await staleOnce(1)).toMatchObject({ kind: 'locked', newLockout: true })
+    const [lock] = await db.sql`SELECT failed_login_attempts FROM account_lockouts WHERE tenant_id = ${seeded.tenant.id} AND identifier = ${carol.identifier}`
+    expect(lock!.failed_login_attempts).toBe(3)
+  })
+
+  it('refuses an attempt at once when the hashing queue is full, and leaves no place taken by attempts answered without hashing', async () => {
+    const { seeded, carol, deps } = await setUp()
+    let release!: () => void
+    const blocked = new Promise<void>((r) => (release = r))
+    let verifications = 0
+    const slow = { hash: deps.hasher.hash, verify: async (h: string, p: string) => (verifications++, await blocked, deps.hasher.verify(h, p)) }
+    const bounded = createBoundedHasher(slow, { concurrency: 1, queue: 0 })
+    const input = (password: string, idempotencyKey: string | null = null) => ({
+      tenant: seeded.tenant, identifier: carol.identifier, password, idempotencyKey,
+      origin: { ip: '192.0.2.40', userAgent: 'vitest', deviceId: null, channel: 'web' as const },
+    })
+    const first = attemptLogin({ ...deps, hasher: bounded }, input('wrong password', 'queue-full-1'))
+    await until(async () => bounded.pending() === 1, 60_000, 'the first attempt holding the one place')
+    await expect(attemptLogin({ ...deps, hasher: bounded }, input('wrong password'))).rejects.toBeInstanceOf(HashQueueFullError)
+    release()
+    expect(await first).toMatchObject({ kind: 'invalid_credentials', replayed: false })
+    expect(bounded.pending()).toBe(0)
+    // A replay is answered from the trail, without hashing, and gives its place back.
+    const verified = verifications
+    expect(await attemptLogin({ ...deps, hasher: bounded }, input('wrong password', 'queue-full-1'))).toMatchObject({ kind: 'invalid_credentials', replayed: true })
+    expect(bounded.pending()).toBe(0)
+    expect(verifications).toBe(verified)
+  })
+
+  it('binds a mobile login\'s token to its device', async () => {
+    const { seeded, carol, deps } = await setUp()
+    const result = await attemptLogin(deps, {
+      tenant: seeded.tenant, identifier: carol.identifier, password: carol.password, idempotencyKey: null,
+      origin: { ip: '192.0.2.50', userAgent: 'vitest', deviceId: 'ios-6F2C9A', channel: 'mobile' },
+    })
+    if (result.kind !== 'success') throw new Error(`expected a success, got ${result.kind}`)
+    expect(result.claims.did).toBe('ios-6F2C9A')
+    // In the signed token too (its payload, read without verifying: the test's clock is in 2030).
+    expect(JSON.parse(Buffer.from(result.token.split('.')[1]!, 'base64url').toString('utf8')).did).toBe('ios-6F2C9A')
   })
 
   it('an attempt not admitted to hashing looks at the address again first: spent meanwhile, it is refused unhashed', async () => {

@@ -62,7 +62,7 @@ export interface RecordOptions {
 /** Thrown inside a transaction when an event id exists already (a retried request): the caller's transaction rolls back whole. */
 export class DuplicateEventError extends Error {
   override name = 'DuplicateEventError'
-  constructor(readonly eventIds: string[]) {
+  constructor() {
     super('event already recorded')
   }
 }
@@ -193,10 +193,10 @@ async function appendEvents(
     })
   } catch (error) {
     // Two tries of one request at once: the second finds the first's id when it inserts.
-    if (isUniqueViolation(error, ['auth_logs_pkey', 'outbox_event_id_key'])) throw new DuplicateEventError(events.map((e) => e.id))
+    if (isUniqueViolation(error, ['auth_logs_pkey', 'outbox_event_id_key'])) throw new DuplicateEventError()
     throw error
   }
-  if (answer.status === 'duplicate') throw new DuplicateEventError(events.map((e) => e.id))
+  if (answer.status === 'duplicate') throw new DuplicateEventError()
   if (answer.status === 'stale') return { kind: 'stale', lockout: answer.lockout }
   if (answer.status === 'stale_defence') return { kind: 'stale_defence', defence: answer.defence }
   const chained = events.map((event, i): ChainedEvent => {

@@ -34,6 +34,8 @@ export interface LoginDeps {
    * it, and the result carries it: an attempt that fails after the password was checked leaves neither.
    */
   refreshTtlSeconds?: number
+  /** Stale snapshots in a row after which an attempt gives up (default MAX_STALE_SNAPSHOTS). */
+  maxStaleSnapshots?: number
 }
 
 const processAdmission = createHashAdmission()
@@ -309,7 +311,8 @@ async function recordLoginAttempt(
       }
     }
     const retry = (recorded: Exclude<RecordedOrStale, { kind: 'recorded' }>) => {
-      if (++stale > MAX_STALE_SNAPSHOTS) throw new Error(`login attempt ${attemptId}: its states changed under it ${MAX_STALE_SNAPSHOTS} times`)
+      const bound = deps.maxStaleSnapshots ?? MAX_STALE_SNAPSHOTS
+      if (++stale > bound) throw new Error(`login attempt ${attemptId}: its states changed under it ${bound} times`)
       if (recorded.kind === 'stale') state = recorded.lockout
       else {
         throttle = recorded.defence.throttle ?? throttle
