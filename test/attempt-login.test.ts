@@ -441,6 +441,38 @@ describe('attemptLogin', () => {
     expect(verifications).toBe(verified)
   })
 
+  it("in account mode, failures from an address the owner logged in from lock the account for every address", async () => {
+    const { seeded, carol, deps } = await setUp()
+    const from = (ip: string, password: string) => attemptLogin(deps, {
+      tenant: seeded.tenant, identifier: carol.identifier, password, idempotencyKey: null,
+      origin: { ip, userAgent: 'vitest', deviceId: null, channel: 'web' },
+    })
+    expect(await from('192.0.2.60', carol.password)).toMatchObject({ kind: 'success' })
+    for (let i = 0; i < 3; i++) await from('192.0.2.60', 'wrong password')
+    // Known or not, an address is no reason to lock per address unless the tenant chose account_ip.
+    expect(await from('203.0.113.61', carol.password)).toMatchObject({ kind: 'locked' })
+    expect(await from('192.0.2.60', carol.password)).toMatchObject({ kind: 'locked' })
+  })
+
+  it('counts the accounts an address failed against over its whole window, not only the last seconds', async () => {
+    const { seeded, deps, advance, hasher } = await setUp()
+    // Spraying from three accounts on, with a budget of two failures then; one failure a minute.
+    const tenant = { ...seeded.tenant, defencePolicy: { ...seeded.tenant.defencePolicy, ipFailureBudget: 100, sprayFailureBudget: 2, sprayAccounts: 3 } }
+    const on = (identifier: string) => attemptLogin(deps, {
+      tenant, identifier, password: 'wrong password', idempotencyKey: null,
+      origin: { ip: '198.51.100.30', userAgent: 'vitest', deviceId: null, channel: 'web' },
+    })
+    expect(await on('first@example.test')).toMatchObject({ kind: 'invalid_credentials' })
+    advance(60_000)
+    expect(await on('second@example.test')).toMatchObject({ kind: 'invalid_credentials' })
+    advance(60_000)
+    const verified = hasher.verifications.length
+    expect(await on('third@example.test')).toMatchObject({ kind: 'throttled', newEpisode: true })
+    expect(hasher.verifications).toHaveLength(verified)
+    const [episode] = await db.sql`SELECT reason FROM auth_logs WHERE tenant_id = ${seeded.tenant.id} AND event_type = 'ip_throttled'`
+    expect(episode!.reason).toBe('spraying')
+  })
+
   it('binds a mobile login\'s token to its device', async () => {
     const { seeded, carol, deps } = await setUp()
     const result = await attemptLogin(deps, {
