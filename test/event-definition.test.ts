@@ -98,6 +98,12 @@ describe('recordEvents', () => {
     expect(exported!.shard).toBe(TENANT_SHARD)
     expect(attempt!.occurred_at).toBe(now.toISOString())
     expect(Date.parse(attempt!.expires_at) - now.getTime()).toBe(tenant.retentionDays * 86_400_000)
+    // Returned as chained: its position, link and digests (hex) those stored.
+    const [stored] = await db.sql`SELECT seq, prev_hash, chain_hash, digest_sha256, digest_sha512, digest_sha3_256 FROM auth_logs WHERE id = ${attempt!.id}`
+    const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
+    expect([attempt!.seq, attempt!.prev_hash, attempt!.chain_hash, attempt!.digests.sha256, attempt!.digests.sha512, attempt!.digests.sha3_256]).toEqual(
+      [Number(stored!.seq), hex(stored!.prev_hash), hex(stored!.chain_hash), hex(stored!.digest_sha256), hex(stored!.digest_sha512), hex(stored!.digest_sha3_256)],
+    )
   })
 
   it('records together only events of one chain, names the field a refused event got wrong, and gives an event without a risk evaluation none', async () => {
