@@ -53,6 +53,13 @@ async function setUp() {
   return { seeded, carol, login, advance, hasher, deps }
 }
 
+/** Sessions of the test's database waiting for a lock (an attempt waiting inside the append for a row the test holds). */
+async function lockWaits(): Promise<number> {
+  const [r] = await db.sql<{ n: number }[]>`
+    SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()`
+  return r!.n
+}
+
 function storedEvents(seeded: SeededTenant) {
   return db.sql<{ event_type: string; outcome: string; reason: string | null }[]>`
     SELECT event_type, outcome, reason FROM auth_logs WHERE tenant_id = ${seeded.tenant.id} ORDER BY shard, seq`
@@ -291,11 +298,6 @@ describe('attemptLogin', () => {
     // The account's chain head exists once the account has an event; hold its row so that both retries
     // have passed the look-up for a recorded attempt and wait inside the append.
     await login('wrong password')
-    const waiting = async () => {
-      const [r] = await db.sql<{ n: number }[]>`
-        SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()`
-      return r!.n
-    }
     let retries!: Promise<Awaited<ReturnType<typeof login>>[]>
     await db.sql.begin(async (tx) => {
       await tx`SELECT seq FROM chain_heads WHERE tenant_id = ${seeded.tenant.id} FOR UPDATE`
@@ -303,7 +305,7 @@ describe('attemptLogin', () => {
       // Awaited below, once the commit has released the row; a failure is reported there.
       retries.catch(() => {})
       const deadline = Date.now() + 60_000
-      while ((await waiting()) < 2) {
+      while ((await lockWaits()) < 2) {
         if (Date.now() > deadline) throw new Error('the two retries never both waited inside the append')
         await new Promise((r) => setTimeout(r, 20))
       }
@@ -331,17 +333,12 @@ describe('attemptLogin', () => {
     await login(null)
     expect(await login(null)).toMatchObject({ kind: 'throttled', newEpisode: true })
     const rows = await countRows(seeded)
-    const waiting = async () => {
-      const [r] = await db.sql<{ n: number }[]>`
-        SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()`
-      return r!.n
-    }
     let retries!: Promise<Awaited<ReturnType<typeof login>>[]>
     await db.sql.begin(async (tx) => {
       await tx`SELECT seq FROM chain_heads WHERE tenant_id = ${seeded.tenant.id} FOR UPDATE`
       retries = Promise.all([login('raced-while-throttled'), login('raced-while-throttled')])
       retries.catch(() => {})
-      await until(async () => (await waiting()) >= 2, 60_000, 'both retries waiting inside the append')
+      await until(async () => (await lockWaits()) >= 2, 60_000, 'both retries waiting inside the append')
     })
     const answers = await retries
     const eventId = deterministicUuid('login', seeded.tenant.id, 'web', carol.identifier, 'raced-while-throttled')
@@ -353,11 +350,6 @@ describe('attemptLogin', () => {
   it('a retry with another password racing a keyed success to the append is recorded as a new failed attempt', async () => {
     const { seeded, carol, login } = await setUp()
     await login('wrong password')
-    const waiting = async () => {
-      const [r] = await db.sql<{ n: number }[]>`
-        SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()`
-      return r!.n
-    }
     let success!: ReturnType<typeof login>
     let guess!: ReturnType<typeof login>
     await db.sql.begin(async (tx) => {
@@ -365,10 +357,10 @@ describe('attemptLogin', () => {
       // The success waits first, so it appends first; the guess then finds the key's attempt recorded.
       success = login(carol.password, 'raced-success')
       success.catch(() => {})
-      await until(async () => (await waiting()) >= 1, 60_000, 'the success waiting inside the append')
+      await until(async () => (await lockWaits()) >= 1, 60_000, 'the success waiting inside the append')
       guess = login('a guess', 'raced-success')
       guess.catch(() => {})
-      await until(async () => (await waiting()) >= 2, 60_000, 'the guess waiting inside the append')
+      await until(async () => (await lockWaits()) >= 2, 60_000, 'the guess waiting inside the append')
     })
     const [s, g] = [await success, await guess]
     expect(s).toMatchObject({ kind: 'success', eventId: deterministicUuid('login', seeded.tenant.id, 'web', carol.identifier, 'raced-success'), replayed: false })
