@@ -465,6 +465,35 @@ describe('attemptLogin', () => {
     expect(episode!.reason).toBe('spraying')
   })
 
+  it("one address's verifications in flight never hold up another address's, however little budget either has left", async () => {
+    const { seeded, deps } = await setUp()
+    const tenant = { ...seeded.tenant, defencePolicy: { ...seeded.tenant.defencePolicy, ipFailureBudget: 2 } }
+    const admission = createHashAdmission()
+    const gated = () => {
+      let started = false
+      let release!: () => void
+      const released = new Promise<void>((r) => (release = r))
+      const hasher = { hash: deps.hasher.hash, verify: async (h: string, p: string) => ((started = true), await released, deps.hasher.verify(h, p)) }
+      return { hasher, started: () => started, release }
+    }
+    const from = (ip: string, hasher = deps.hasher) => attemptLogin({ ...deps, hasher, admission }, {
+      tenant, identifier: `someone-from-${ip}@example.test`, password: 'wrong password', idempotencyKey: null,
+      origin: { ip, userAgent: 'vitest', deviceId: null, channel: 'web' },
+    })
+    // Each address has one failure of its budget left.
+    await from('198.51.100.41')
+    await from('198.51.100.42')
+    const a = gated()
+    const b = gated()
+    const first = from('198.51.100.41', a.hasher)
+    await until(async () => a.started(), 60_000, "the first address's verification in flight")
+    const second = from('198.51.100.42', b.hasher)
+    await until(async () => b.started(), 30_000, "the second address's verification in flight beside the first's")
+    a.release()
+    b.release()
+    expect((await Promise.all([first, second])).map((r) => r.kind)).toEqual(['invalid_credentials', 'invalid_credentials'])
+  })
+
   it('binds a mobile login\'s token to its device', async () => {
     const { seeded, carol, deps } = await setUp()
     const result = await attemptLogin(deps, {
