@@ -208,6 +208,7 @@ describe('attemptLogin', () => {
     advance(300_000)
     await login(carol.password, null, typed)
     await login(carol.password)
+    await login(carol.password, null, carol.identifier)
     const events = await db.sql<{ event_type: string; metadata: Record<string, unknown> }[]>`
       SELECT event_type, metadata FROM auth_logs WHERE tenant_id = ${seeded.tenant.id} ORDER BY shard, seq`
     expect(events.map((e) => [e.event_type, e.metadata.identifier_as_typed])).toEqual([
@@ -217,6 +218,7 @@ describe('attemptLogin', () => {
       ['account_locked', undefined],
       ['lockout_reset', undefined],
       ['login_success', typed],
+      ['login_success', undefined],
       ['login_success', undefined],
     ])
     // Typed as normalised, or not given: no key at all.
