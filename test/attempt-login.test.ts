@@ -496,6 +496,24 @@ describe('attemptLogin', () => {
     expect((await Promise.all([first, second])).map((r) => r.kind)).toEqual(['invalid_credentials', 'invalid_credentials'])
   })
 
+  it('gives a throttled attempt the unknown-identifier risk signal only for an identifier that has no account', async () => {
+    const { seeded, carol, deps } = await setUp()
+    const tenant = { ...seeded.tenant, defencePolicy: { ...seeded.tenant.defencePolicy, ipFailureBudget: 1 } }
+    const on = (identifier: string) => attemptLogin(deps, {
+      tenant, identifier, password: 'wrong password', idempotencyKey: null,
+      origin: { ip: '198.51.100.50', userAgent: 'vitest', deviceId: null, channel: 'web' },
+    })
+    await on('nobody@example.test')
+    const known = await on(carol.identifier)
+    const unknown = await on('nobody-else@example.test')
+    expect([known.kind, unknown.kind]).toEqual(['throttled', 'throttled'])
+    const signals = async (id: string) => {
+      const [row] = await db.sql<{ risk: { signals: string[] } }[]>`SELECT risk FROM auth_logs WHERE id = ${id}`
+      return row!.risk.signals.includes('unknown_identifier')
+    }
+    expect([await signals(known.eventId), await signals(unknown.eventId)]).toEqual([false, true])
+  })
+
   it('binds a mobile login\'s token to its device', async () => {
     const { seeded, carol, deps } = await setUp()
     const result = await attemptLogin(deps, {
