@@ -463,8 +463,9 @@ describe('attemptLogin', () => {
     const verified = hasher.verifications.length
     expect(await on('third@example.test')).toMatchObject({ kind: 'throttled', newEpisode: true })
     expect(hasher.verifications).toHaveLength(verified)
-    const [episode] = await db.sql`SELECT reason FROM auth_logs WHERE tenant_id = ${seeded.tenant.id} AND event_type = 'ip_throttled'`
+    const [episode] = await db.sql`SELECT reason, metadata FROM auth_logs WHERE tenant_id = ${seeded.tenant.id} AND event_type = 'ip_throttled'`
     expect(episode!.reason).toBe('spraying')
+    expect(episode!.metadata).toMatchObject({ failure_budget: 2, failed_accounts: 3 })
   })
 
   it("one address's verifications in flight never hold up another address's, however little budget either has left", async () => {
@@ -512,6 +513,29 @@ describe('attemptLogin', () => {
       return row!.risk.signals.includes('unknown_identifier')
     }
     expect([await signals(known.eventId), await signals(unknown.eventId)]).toEqual([false, true])
+  })
+
+  it('records a throttled attempt as refused: its address neither known for the account nor counted as failing against it, the identifier as typed kept', async () => {
+    const { seeded, carol, deps } = await setUp()
+    const tenant = { ...seeded.tenant, defencePolicy: { ...seeded.tenant.defencePolicy, ipFailureBudget: 1 } }
+    const on = (identifier: string, password = 'wrong password', identifierAsTyped?: string) => attemptLogin(deps, {
+      tenant, identifier, password, idempotencyKey: null, ...(identifierAsTyped === undefined ? {} : { identifierAsTyped }),
+      origin: { ip: '198.51.100.60', userAgent: 'vitest', deviceId: null, channel: 'web' },
+    })
+    expect(await on('first@example.test')).toMatchObject({ kind: 'invalid_credentials' })
+    const refused = await on(carol.identifier, carol.password, ' CAROL@example.test')
+    expect(refused).toMatchObject({ kind: 'throttled', newEpisode: true })
+    expect(await on('second@example.test')).toMatchObject({ kind: 'throttled', newEpisode: false })
+    const [known] = await db.sql`SELECT count(*)::int AS n FROM account_known_networks WHERE tenant_id = ${seeded.tenant.id}`
+    expect(known!.n).toBe(0)
+    const [row] = await db.sql<{ failed_accounts: Record<string, string> }[]>`SELECT failed_accounts FROM ip_throttles WHERE tenant_id = ${seeded.tenant.id}`
+    expect(Object.keys(row!.failed_accounts)).toEqual(['first@example.test'])
+    const events = await db.sql<{ event_type: string; reason: string; metadata: Record<string, unknown> }[]>`
+      SELECT event_type, reason, metadata FROM auth_logs WHERE tenant_id = ${seeded.tenant.id} AND identifier = ${carol.identifier} ORDER BY event_type`
+    expect(events.map((e) => [e.event_type, e.reason, e.metadata.identifier_as_typed, e.metadata.failure_budget])).toEqual([
+      ['ip_throttled', 'failure_budget', undefined, 1],
+      ['login_failed', 'ip_throttled', ' CAROL@example.test', undefined],
+    ])
   })
 
   it('binds a mobile login\'s token to its device', async () => {
