@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { attemptLogin, type LoginDeps, type LoginInput } from '../src/auth/attempt-login.ts'
 import { deterministicUuid } from '../src/core/ids.ts'
 import { useTestDatabase } from './support/database.ts'
-import { countingHasher } from './support/counting-hasher.ts'
+import { countingHasher, heldHasher } from './support/counting-hasher.ts'
 import { secretDigest } from '../src/auth/session-secrets.ts'
 import { seedTenant, TEST_HASHER, useTestApp, type SeededTenant } from './support/test-app.ts'
 import { createHashAdmission, type HashAdmission } from '../src/auth/hash-admission.ts'
@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto'
 import { createBoundedHasher, HashQueueFullError } from '../src/auth/bounded-hasher.ts'
 import { RequestDeadlineError, withRequestDeadline } from '../src/db/request-deadline.ts'
 import { holdCommits } from './support/hold-commits.ts'
+import { lockWaits } from './support/lock-waits.ts'
 import { until } from './support/until.ts'
 
 // The login use case's answers and what it stores for them, driven directly with a fixed clock: the outcome
@@ -53,12 +54,19 @@ async function setUp() {
   return { seeded, carol, login, advance, hasher, deps }
 }
 
-/** Sessions of the test's database waiting for a lock (an attempt waiting inside the append for a row the test holds). */
-async function lockWaits(): Promise<number> {
-  const [r] = await db.sql<{ n: number }[]>`
-    SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()`
-  return r!.n
+/**
+ * Holds the tenant's chain heads (FOR UPDATE) while `during` starts attempts and waits for them: they read
+ * their snapshots and then wait inside the append until `during` has returned and the hold is let go.
+ */
+async function whileChainHeadsHeld(tenantId: string, during: () => Promise<void>): Promise<void> {
+  await db.sql.begin(async (tx) => {
+    await tx`SELECT seq FROM chain_heads WHERE tenant_id = ${tenantId} FOR UPDATE`
+    await during()
+  })
 }
+
+/** Until `n` sessions of the test's database wait for a lock (attempts waiting inside the append). */
+const waitingInAppend = (n: number, what: string) => until(async () => (await lockWaits(db)) >= n, 60_000, what)
 
 function storedEvents(seeded: SeededTenant) {
   return db.sql<{ event_type: string; outcome: string; reason: string | null }[]>`
@@ -301,16 +309,11 @@ describe('attemptLogin', () => {
     // have passed the look-up for a recorded attempt and wait inside the append.
     await login('wrong password')
     let retries!: Promise<Awaited<ReturnType<typeof login>>[]>
-    await db.sql.begin(async (tx) => {
-      await tx`SELECT seq FROM chain_heads WHERE tenant_id = ${seeded.tenant.id} FOR UPDATE`
+    await whileChainHeadsHeld(seeded.tenant.id, async () => {
       retries = Promise.all([login('wrong password', 'raced-retry'), login('wrong password', 'raced-retry')])
-      // Awaited below, once the commit has released the row; a failure is reported there.
+      // Awaited below, once the hold is let go; a failure is reported there.
       retries.catch(() => {})
-      const deadline = Date.now() + 60_000
-      while ((await lockWaits()) < 2) {
-        if (Date.now() > deadline) throw new Error('the two retries never both waited inside the append')
-        await new Promise((r) => setTimeout(r, 20))
-      }
+      await waitingInAppend(2, 'the two retries both waiting inside the append')
     })
     const answers = await retries
     const eventId = deterministicUuid('login', seeded.tenant.id, 'web', carol.identifier, 'raced-retry')
@@ -336,11 +339,10 @@ describe('attemptLogin', () => {
     expect(await login(null)).toMatchObject({ kind: 'throttled', newEpisode: true })
     const rows = await countRows(seeded)
     let retries!: Promise<Awaited<ReturnType<typeof login>>[]>
-    await db.sql.begin(async (tx) => {
-      await tx`SELECT seq FROM chain_heads WHERE tenant_id = ${seeded.tenant.id} FOR UPDATE`
+    await whileChainHeadsHeld(seeded.tenant.id, async () => {
       retries = Promise.all([login('raced-while-throttled'), login('raced-while-throttled')])
       retries.catch(() => {})
-      await until(async () => (await lockWaits()) >= 2, 60_000, 'both retries waiting inside the append')
+      await waitingInAppend(2, 'both retries waiting inside the append')
     })
     const answers = await retries
     const eventId = deterministicUuid('login', seeded.tenant.id, 'web', carol.identifier, 'raced-while-throttled')
@@ -354,15 +356,14 @@ describe('attemptLogin', () => {
     await login('wrong password')
     let success!: ReturnType<typeof login>
     let guess!: ReturnType<typeof login>
-    await db.sql.begin(async (tx) => {
-      await tx`SELECT seq FROM chain_heads WHERE tenant_id = ${seeded.tenant.id} FOR UPDATE`
+    await whileChainHeadsHeld(seeded.tenant.id, async () => {
       // The success waits first, so it appends first; the guess then finds the key's attempt recorded.
       success = login(carol.password, 'raced-success')
       success.catch(() => {})
-      await until(async () => (await lockWaits()) >= 1, 60_000, 'the success waiting inside the append')
+      await waitingInAppend(1, 'the success waiting inside the append')
       guess = login('a guess', 'raced-success')
       guess.catch(() => {})
-      await until(async () => (await lockWaits()) >= 2, 60_000, 'the guess waiting inside the append')
+      await waitingInAppend(2, 'the guess waiting inside the append')
     })
     const [s, g] = [await success, await guess]
     expect(s).toMatchObject({ kind: 'success', eventId: deterministicUuid('login', seeded.tenant.id, 'web', carol.identifier, 'raced-success'), replayed: false })
@@ -381,26 +382,18 @@ describe('attemptLogin', () => {
     // The attempt's hashing is held after its snapshot was read; meanwhile another attempt fails on the
     // account, so that the held one's lockout snapshot is stale when it appends.
     const staleOnce = async (maxStaleSnapshots: number) => {
-      let hashing!: () => void
-      const hashingStarted = new Promise<void>((r) => (hashing = r))
-      let resume!: () => void
-      const resumed = new Promise<void>((r) => (resume = r))
-      const held = {
-        ...deps,
-        maxStaleSnapshots,
-        hasher: { hash: deps.hasher.hash, verify: async (h: string, p: string) => (hashing(), await resumed, deps.hasher.verify(h, p)) },
-      }
-      const attempt = attemptLogin(held, {
+      const hasher = heldHasher(deps.hasher)
+      const attempt = attemptLogin({ ...deps, maxStaleSnapshots, hasher }, {
         tenant: seeded.tenant, identifier: carol.identifier, password: 'wrong password', idempotencyKey: null,
         origin: { ip: '192.0.2.30', userAgent: 'vitest', deviceId: null, channel: 'web' },
       })
       attempt.catch(() => {})
-      await hashingStarted
+      await until(async () => hasher.verifications.length > 0, 60_000, 'the attempt hashing (held)')
       await attemptLogin(deps, {
         tenant: seeded.tenant, identifier: carol.identifier, password: 'wrong password', idempotencyKey: null,
         origin: { ip: '192.0.2.31', userAgent: 'vitest', deviceId: null, channel: 'web' },
       })
-      resume()
+      hasher.release()
       return attempt
     }
     await expect(staleOnce(0)).rejects.toThrow(/its states changed under it 0 times/)
@@ -413,10 +406,7 @@ describe('attemptLogin', () => {
 
   it('refuses an attempt at once when the hashing queue is full, and leaves no place taken by attempts answered without hashing', async () => {
     const { seeded, carol, deps } = await setUp()
-    let release!: () => void
-    const blocked = new Promise<void>((r) => (release = r))
-    let verifications = 0
-    const slow = { hash: deps.hasher.hash, verify: async (h: string, p: string) => (verifications++, await blocked, deps.hasher.verify(h, p)) }
+    const slow = heldHasher(deps.hasher)
     const bounded = createBoundedHasher(slow, { concurrency: 1, queue: 0 })
     const input = (password: string, idempotencyKey: string | null = null) => ({
       tenant: seeded.tenant, identifier: carol.identifier, password, idempotencyKey,
@@ -425,14 +415,14 @@ describe('attemptLogin', () => {
     const first = attemptLogin({ ...deps, hasher: bounded }, input('wrong password', 'queue-full-1'))
     await until(async () => bounded.pending() === 1, 60_000, 'the first attempt holding the one place')
     await expect(attemptLogin({ ...deps, hasher: bounded }, input('wrong password'))).rejects.toBeInstanceOf(HashQueueFullError)
-    release()
+    slow.release()
     expect(await first).toMatchObject({ kind: 'invalid_credentials', replayed: false })
     expect(bounded.pending()).toBe(0)
     // A replay is answered from the trail, without hashing, and gives its place back.
-    const verified = verifications
+    const verified = slow.verifications.length
     expect(await attemptLogin({ ...deps, hasher: bounded }, input('wrong password', 'queue-full-1'))).toMatchObject({ kind: 'invalid_credentials', replayed: true })
     expect(bounded.pending()).toBe(0)
-    expect(verifications).toBe(verified)
+    expect(slow.verifications).toHaveLength(verified)
   })
 
   it("in account mode, failures from an address the owner logged in from lock the account for every address", async () => {
@@ -472,13 +462,6 @@ describe('attemptLogin', () => {
     const { seeded, deps } = await setUp()
     const tenant = { ...seeded.tenant, defencePolicy: { ...seeded.tenant.defencePolicy, ipFailureBudget: 2 } }
     const admission = createHashAdmission()
-    const gated = () => {
-      let started = false
-      let release!: () => void
-      const released = new Promise<void>((r) => (release = r))
-      const hasher = { hash: deps.hasher.hash, verify: async (h: string, p: string) => ((started = true), await released, deps.hasher.verify(h, p)) }
-      return { hasher, started: () => started, release }
-    }
     const from = (ip: string, hasher = deps.hasher) => attemptLogin({ ...deps, hasher, admission }, {
       tenant, identifier: `someone-from-${ip}@example.test`, password: 'wrong password', idempotencyKey: null,
       origin: { ip, userAgent: 'vitest', deviceId: null, channel: 'web' },
@@ -486,12 +469,12 @@ describe('attemptLogin', () => {
     // Each address has one failure of its budget left.
     await from('198.51.100.41')
     await from('198.51.100.42')
-    const a = gated()
-    const b = gated()
-    const first = from('198.51.100.41', a.hasher)
-    await until(async () => a.started(), 60_000, "the first address's verification in flight")
-    const second = from('198.51.100.42', b.hasher)
-    await until(async () => b.started(), 30_000, "the second address's verification in flight beside the first's")
+    const a = heldHasher(deps.hasher)
+    const b = heldHasher(deps.hasher)
+    const first = from('198.51.100.41', a)
+    await until(async () => a.verifications.length > 0, 60_000, "the first address's verification in flight")
+    const second = from('198.51.100.42', b)
+    await until(async () => b.verifications.length > 0, 30_000, "the second address's verification in flight beside the first's")
     a.release()
     b.release()
     expect((await Promise.all([first, second])).map((r) => r.kind)).toEqual(['invalid_credentials', 'invalid_credentials'])
@@ -599,12 +582,6 @@ describe('attemptLogin, when its write is acknowledged only after the request fe
   // The attempt's COMMIT is held (a deferred trigger of the test's) while the request's bound passes: its
   // outcome unknown, the attempt settles its request's writes and looks at what was recorded before
   // answering. Each case releases the commit (or fails it) once the settlement waits for it.
-  const advisoryWaits = async () => {
-    const [r] = await db.sql<{ n: number }[]>`
-      SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-      WHERE a.datname = current_database() AND l.locktype = 'advisory' AND NOT l.granted`
-    return r!.n
-  }
   async function heldAttempt<T>(attempt: (userAgent: string) => Promise<T>, end: 'commit' | 'fail'): Promise<T> {
     const prefix = `held-${randomUUID()}-`
     const hold = await holdCommits(db, prefix)
@@ -617,7 +594,7 @@ describe('attemptLogin, when its write is acknowledged only after the request fe
       answer.catch(() => {})
       await until(hold.holding, 60_000, 'the attempt committing (held)')
       abort.abort()
-      await until(async () => (await advisoryWaits()) > 0, 60_000, "the request's writes being settled")
+      await until(async () => (await lockWaits(db, 'advisory')) > 0, 60_000, "the request's writes being settled")
       await (end === 'commit' ? hold.release() : hold.fail())
       return await answer
     } finally {

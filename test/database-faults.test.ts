@@ -8,6 +8,7 @@ import { seedTenant, TEST_JWT_SIGNING_KEY, type SeededTenant } from './support/t
 import { until } from './support/until.ts'
 import { startFaultProxy, type FaultProxy } from './support/fault-proxy.ts'
 import { holdCommits } from './support/hold-commits.ts'
+import { lockWaits } from './support/lock-waits.ts'
 
 // The service as a process of its own (`npm start`'s command), reaching PostgreSQL only through a TCP
 // proxy (support/fault-proxy.ts), which can cut every connection (RST) or stop forwarding (a stall). Under cuts,
@@ -147,14 +148,6 @@ async function recovered(label: string): Promise<{ last: Attempt[]; all: Attempt
 /** The advisory lock class of a request's writes (migration 20261205100100): the service settling them waits on it. */
 const REQUEST_WRITE_LOCK_CLASS = 1635088242
 
-/** Locks of the test database's sessions waited for (of one advisory lock class, when given). */
-async function lockWaits(locktype: string, classid?: number): Promise<number> {
-  const [row] = await db.sql<{ n: number }[]>`
-    SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-    WHERE a.datname = ${db.name} AND NOT l.granted AND l.locktype = ${locktype}
-      AND (${classid ?? null}::bigint IS NULL OR l.classid::bigint = ${classid ?? null}::bigint)`
-  return row!.n
-}
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b)
@@ -243,11 +236,11 @@ describe('database faults through a TCP proxy', () => {
       if (counter % 2 === 0) counter++
       let answered = false
       const answer = login('lost-ack').finally(() => (answered = true))
-      await until(async () => (await lockWaits('transactionid')) + (await lockWaits('tuple')) > 0, 60_000, 'the append waiting for the chain heads')
+      await until(async () => (await lockWaits(db, 'transactionid')) + (await lockWaits(db, 'tuple')) > 0, 60_000, 'the append waiting for the chain heads')
       proxy.cut()
       // Held until the attempt is answered, or until the service waits for the append to end (settling
       // the request's writes): whichever comes first, the append then commits.
-      await until(async () => answered || (await lockWaits('advisory', REQUEST_WRITE_LOCK_CLASS)) > 0, 60_000, 'the attempt answered, or its writes being settled')
+      await until(async () => answered || (await lockWaits(db, 'advisory', REQUEST_WRITE_LOCK_CLASS)) > 0, 60_000, 'the attempt answered, or its writes being settled')
       release()
       await holding
       const attempt = await answer
@@ -273,7 +266,7 @@ describe('database faults through a TCP proxy', () => {
       if (counter % 2 === 0) counter++
       let answered = false
       const answer = login('slow-commit').finally(() => (answered = true))
-      await until(async () => answered || (await lockWaits('advisory', REQUEST_WRITE_LOCK_CLASS)) > 0, 60_000, 'the attempt answered, or its writes being settled after the bound')
+      await until(async () => answered || (await lockWaits(db, 'advisory', REQUEST_WRITE_LOCK_CLASS)) > 0, 60_000, 'the attempt answered, or its writes being settled after the bound')
       await hold.release()
       const attempt = await answer
       await until(async () => (await openTransactions()).length === 0, 60_000, 'the commit to end', 100)
@@ -303,7 +296,7 @@ describe('database faults through a TCP proxy', () => {
       }).finally(() => (answered = true))
       await until(hold.holding, 60_000, 'the registration committing (held)')
       proxy.cut()
-      await until(async () => answered || (await lockWaits('advisory', REQUEST_WRITE_LOCK_CLASS)) > 0, 60_000, 'the registration answered, or its writes being settled')
+      await until(async () => answered || (await lockWaits(db, 'advisory', REQUEST_WRITE_LOCK_CLASS)) > 0, 60_000, 'the registration answered, or its writes being settled')
       await hold.release()
       const res = await answer
       const body = (await res.json()) as { event_id?: string; code?: string; request_id?: string }

@@ -7,6 +7,7 @@ import { RequestDeadlineError, withRequestDeadline, type RequestDeadline } from 
 import { useTestDatabase } from './support/database.ts'
 import { useSeededTenant } from './support/test-app.ts'
 import { until } from './support/until.ts'
+import { lockWaits } from './support/lock-waits.ts'
 
 // A connection lost while an append committed leaves it unknown whether it did. The login settles the
 // request's writes on another connection and then looks: these check that what it then reads is final,
@@ -37,14 +38,6 @@ async function recorded(id: string): Promise<boolean> {
   return rows.length === 1
 }
 
-/** Sessions of this database waiting for an advisory lock (the settlement waiting for an append's transaction). */
-async function advisoryWaits(): Promise<number> {
-  const [row] = await db.sql<{ n: number }[]>`
-    SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-    WHERE a.datname = current_database() AND l.locktype = 'advisory' AND NOT l.granted`
-  return row!.n
-}
-
 describe('settling a request’s writes', () => {
   it('waits for an append still in its transaction, so that the commit that follows is seen by the lookup after it', async () => {
     const request = requestContext()
@@ -63,7 +56,7 @@ describe('settling a request’s writes', () => {
 
     let settled = false
     const settlement = withRequestDeadline(request, () => settleRequestWrites(db.sql)).then(() => (settled = true))
-    await until(async () => (await advisoryWaits()) === 1, 60_000, 'the settlement to wait for the append’s transaction')
+    await until(async () => (await lockWaits(db, 'advisory')) === 1, 60_000, 'the settlement to wait for the append’s transaction')
     expect(settled).toBe(false)
 
     commit()
