@@ -1,6 +1,6 @@
 import { sign, verify, verifyWithJwks } from 'hono/jwt'
-import { encodeBase64Url } from 'hono/utils/encode'
 import { z } from 'zod'
+import { toBase64Url } from '../core/checkpoint.ts'
 import { ROLES, type Role } from '../core/tenancy.ts'
 
 /**
@@ -128,7 +128,6 @@ export function createTokenService(keys: EdDsaKeys | string, issuer: string): To
   }
 }
 
-const base64url = (bytes: ArrayBuffer): string => encodeBase64Url(bytes).replace(/=/g, '')
 const utf8 = new TextEncoder()
 
 /**
@@ -139,12 +138,12 @@ const utf8 = new TextEncoder()
  */
 function createEdDsaSigner(key: PrivateJwk & { alg: 'EdDSA' }): (payload: SessionClaims) => Promise<string> {
   let imported: Promise<CryptoKey> | null = null
-  const header = base64url(utf8.encode(JSON.stringify({ alg: key.alg, typ: 'JWT', kid: key.kid })).buffer as ArrayBuffer)
+  const header = toBase64Url(utf8.encode(JSON.stringify({ alg: key.alg, typ: 'JWT', kid: key.kid })))
   return async (payload) => {
     imported ??= crypto.subtle.importKey('jwk', key, { name: 'Ed25519' }, false, ['sign'])
-    const partial = `${header}.${base64url(utf8.encode(JSON.stringify(payload)).buffer as ArrayBuffer)}`
+    const partial = `${header}.${toBase64Url(utf8.encode(JSON.stringify(payload)))}`
     const signature = await crypto.subtle.sign({ name: 'Ed25519' }, await imported, utf8.encode(partial))
-    return `${partial}.${base64url(signature)}`
+    return `${partial}.${toBase64Url(new Uint8Array(signature))}`
   }
 }
 
