@@ -637,6 +637,32 @@ describe('attemptLogin, when its write is acknowledged only after the request fe
     expect(await countRows(seeded)).toEqual({ logs: 1, outbox: 1 })
   })
 
+  it("a keyed attempt too late to write, its key's retry recorded meanwhile, answers as that retry was recorded, not with its own decision", async () => {
+    // The correct password is held at its hashing while a guess sent with the same key is recorded; by the
+    // time it is decided the request's bound has passed, so its write is refused before it begins and it
+    // looks at what its key recorded. Answering its own decision would answer a success the trail does not hold.
+    const { seeded, carol, deps } = await setUp()
+    const hasher = heldHasher(TEST_HASHER)
+    const key = 'late-after-a-guess'
+    const input = (password: string) => ({
+      tenant: seeded.tenant, identifier: carol.identifier, password, idempotencyKey: key,
+      origin: { ip: '192.0.2.10', userAgent: 'vitest', deviceId: null, channel: 'web' as const },
+    })
+    const writeBy = new Date(Date.now() + 1_000)
+    const late = withRequestDeadline(
+      { signal: new AbortController().signal, writeBy, writeToken: randomUUID(), writesInFlight: new Map() },
+      () => attemptLogin({ ...deps, hasher }, input(carol.password)),
+    )
+    late.catch(() => {})
+    await until(async () => hasher.verifications.length === 1, 60_000, 'the correct password held at its hashing')
+    const guess = await attemptLogin(deps, input('a guess'))
+    expect(guess).toMatchObject({ kind: 'invalid_credentials', replayed: false })
+    await until(async () => (await db.sql<{ passed: boolean }[]>`SELECT clock_timestamp() > ${writeBy} AS passed`)[0]!.passed, 60_000, "the request's bound passing")
+    hasher.release()
+    expect(await late).toEqual({ kind: 'invalid_credentials', eventId: guess.eventId, replayed: false })
+    expect(await storedEvents(seeded)).toEqual([{ event_type: 'login_failed', outcome: 'failure', reason: 'invalid_credentials' }])
+  })
+
   it('an attempt whose commit failed is refused as the database being unavailable, nothing written', async () => {
     const { seeded, carol, deps } = await setUp()
     for (const idempotencyKey of [null, 'held-then-failed']) {
