@@ -303,6 +303,33 @@ describe('attemptLogin', () => {
     expect(await stored()).toEqual({ sessions: 1, tokens: 1 })
   })
 
+  it('with sessions on, a success decided on a stale snapshot stores its session only when it is recorded: one session, the one it returns', async () => {
+    const { seeded, carol, login, deps } = await setUp()
+    deps.refreshTtlSeconds = 86_400
+    await login('wrong password')
+    let failure!: ReturnType<typeof login>
+    let success!: ReturnType<typeof login>
+    await whileChainHeadsHeld(seeded.tenant.id, async () => {
+      // The failure appends first and changes the lockout row: the success's call finds its snapshot stale,
+      // writes nothing, and the success is decided again and recorded with a session of its own.
+      failure = login('wrong password')
+      failure.catch(() => {})
+      await waitingInAppend(1, 'the failure waiting inside the append')
+      success = login(carol.password)
+      success.catch(() => {})
+      await waitingInAppend(2, 'the success waiting inside the append')
+    })
+    expect(await failure).toMatchObject({ kind: 'invalid_credentials' })
+    const s = await success
+    if (s.kind !== 'success') throw new Error(`expected a success, got ${s.kind}`)
+    const sessions = await db.sql<{ id: string }[]>`SELECT id FROM auth_sessions WHERE tenant_id = ${seeded.tenant.id}`
+    const tokens = await db.sql<{ token_hash: Buffer; session_id: string }[]>`SELECT token_hash, session_id FROM refresh_tokens WHERE tenant_id = ${seeded.tenant.id}`
+    expect(sessions.map((r) => r.id)).toEqual([s.claims.sid])
+    expect(tokens).toHaveLength(1)
+    expect(tokens[0]!.session_id).toBe(s.claims.sid)
+    expect(Buffer.from(tokens[0]!.token_hash).equals(Buffer.from(secretDigest(s.opened!.refreshToken)))).toBe(true)
+  })
+
   it('two concurrent retries that both reach the append: one records the attempt, the other answers as its retry', async () => {
     const { seeded, carol, login } = await setUp()
     // The account's chain head exists once the account has an event; hold its row so that both retries

@@ -11,6 +11,7 @@ import type { DefenceWrite, StaleDefence } from '../db/ip-throttles.ts'
 import { lockoutSnapshot, type LockoutWrite } from '../db/lockouts.ts'
 import type { Queryable } from '../db/queryable.ts'
 import { isUniqueViolation } from '../db/sqlstate.ts'
+import type { SessionOpening } from '../db/sessions.ts'
 
 /** Where an attempt came from: what the HTTP layer knows about the client, and nothing from the body. */
 export interface RequestOrigin {
@@ -57,6 +58,8 @@ export interface RecordOptions {
    * from the events themselves (apply_admin_events): the only way to make them, so never without their event.
    */
   applyChanges?: boolean
+  /** A successful login's session, stored in the same call when the events are (with `defence` only). */
+  openSession?: SessionOpening
 }
 
 /** Thrown inside a transaction when an event id exists already (a retried request): the caller's transaction rolls back whole. */
@@ -190,6 +193,7 @@ async function appendEvents(
         lockout: { identifier: lockout.identifier, userId: lockout.userId, next: lockout.state, snapshot: lockoutSnapshot(chain.tenantId, lockout), expected },
       }),
       ...(options.defence && { defence: options.defence }),
+      ...(options.openSession && { session: options.openSession }),
     })
   } catch (error) {
     // Two tries of one request at once: the second finds the first's id when it inserts.

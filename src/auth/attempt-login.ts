@@ -15,7 +15,8 @@ import { readLoginSnapshot, type LoginAccount } from './find-login-account.ts'
 import { HashQueueFullError, reserveHashing, type HashReservation } from './bounded-hasher.ts'
 import { createHashAdmission, type AdmissionTicket, type HashAdmission } from './hash-admission.ts'
 import { evaluateLoginRisk } from './login-risk.ts'
-import { openSessionIn, type OpenedSession } from './open-session.ts'
+import { prepareSession, type OpenedSession } from './open-session.ts'
+import type { SessionOpening } from '../db/sessions.ts'
 import type { PasswordHasher } from './password-hasher.ts'
 import type { SessionClaims, TokenService } from './tokens.ts'
 
@@ -269,23 +270,21 @@ async function recordLoginAttempt(
       session?: SessionClaims,
     ) => {
       const ttlSeconds = deps.refreshTtlSeconds
-      if (session && ttlSeconds !== undefined) {
-        // The session is stored in the very transaction that records the success.
-        return deps.sql.begin(async (tx) => {
-          const recorded = await recordIn(tx, drafts, write)
-          if (recorded.kind === 'recorded') {
-            opened = await openSessionIn(tx, { claims: session, channel: origin.channel === 'mobile' ? 'mobile' : 'web', deviceId: origin.deviceId, now, ttlSeconds })
-            pending.opened = opened
-          }
-          return recorded
-        })
-      }
-      return recordIn(deps.sql, drafts, write)
+      // The session is stored in the very call that records the success, and only if it is recorded.
+      const prepared =
+        session && ttlSeconds !== undefined
+          ? prepareSession({ claims: session, channel: origin.channel === 'mobile' ? 'mobile' : 'web', deviceId: origin.deviceId, now, ttlSeconds })
+          : undefined
+      pending.opened = prepared?.opened
+      const recorded = await recordIn(deps.sql, drafts, write, prepared?.opening)
+      if (recorded.kind === 'recorded') opened = prepared?.opened
+      return recorded
     }
     const recordIn = async (
       db: Queryable,
       drafts: EventDraft[],
       write: { lockout: boolean; next: LockoutState; succeeded: boolean; throttle?: { next: ReturnType<typeof spendFailure>; failed: boolean } },
+      openSession?: SessionOpening,
     ) => {
       try {
         return await recordEventsChecked(
@@ -294,6 +293,7 @@ async function recordLoginAttempt(
           drafts,
           {
             now,
+            ...(openSession && { openSession }),
             ...(write.lockout && !byNetwork && { lockout: { identifier, userId: user?.id ?? null, state: write.next } }),
             defence: {
               network: address.network,

@@ -1,6 +1,6 @@
 import type { Sql } from '../db/client.ts'
 import type { Queryable } from '../db/queryable.ts'
-import { insertRefreshToken, insertSession, type SessionChannel } from '../db/sessions.ts'
+import { insertRefreshToken, insertSession, type SessionChannel, type SessionOpening } from '../db/sessions.ts'
 import { randomSecret, secretDigest } from './session-secrets.ts'
 import type { SessionClaims } from './tokens.ts'
 
@@ -33,29 +33,39 @@ export interface SessionToOpen {
 }
 
 /**
- * Stores the session and its first refresh token inside the caller's transaction: a login opens its
- * session in the transaction that records it, so that an attempt answered 503 leaves neither.
+ * Stores the session and its first refresh token inside the caller's transaction (a refresh, a replayed
+ * login). A first login stores them in the very call that records it (prepareSession, then the append).
  */
-export async function openSessionIn(tx: Queryable, input: SessionToOpen): Promise<OpenedSession> {
-  const { claims, now } = input
+async function openSessionIn(tx: Queryable, input: SessionToOpen): Promise<OpenedSession> {
+  const { opening, opened } = prepareSession(input)
+  // Sent together, in one round trip: the transaction runs them in order (the session, then its token, which
+  // references it), and should the first fail, the second fails with it and the transaction rolls back.
+  await Promise.all([
+    insertSession(tx, opening.session),
+    insertRefreshToken(tx, opening.session.tenantId, opening.session.id, opening.refreshTokenHash, input.now),
+  ])
+  return opened
+}
+
+/**
+ * A session's secrets and the rows that store it, not yet written: what the client is given (`opened`)
+ * and what the database keeps of it (`opening`, digests only).
+ */
+export function prepareSession(input: SessionToOpen): { opening: SessionOpening; opened: OpenedSession } {
+  const { claims } = input
   const refreshToken = randomSecret()
   const csrfToken = input.channel === 'web' ? randomSecret() : null
   // The session begins with the login, so a replay computes the same expiry.
   const expiresAt = new Date(claims.iat * 1000 + input.ttlSeconds * 1000)
-  // Sent together, in one round trip: the transaction runs them in order (the session, then its token, which
-  // references it), and should the first fail, the second fails with it and the transaction rolls back.
-  await Promise.all([
-    insertSession(tx, {
-      id: claims.sid,
-      tenantId: claims.tid,
-      userId: claims.sub,
-      channel: input.channel,
-      deviceId: input.deviceId,
-      csrfHash: csrfToken ? secretDigest(csrfToken) : null,
-      createdAt: new Date(claims.iat * 1000),
-      expiresAt,
-    }),
-    insertRefreshToken(tx, claims.tid, claims.sid, secretDigest(refreshToken), now),
-  ])
-  return { refreshToken, csrfToken, expiresAt }
+  const session = {
+    id: claims.sid,
+    tenantId: claims.tid,
+    userId: claims.sub,
+    channel: input.channel,
+    deviceId: input.deviceId,
+    csrfHash: csrfToken ? secretDigest(csrfToken) : null,
+    createdAt: new Date(claims.iat * 1000),
+    expiresAt,
+  }
+  return { opening: { session, refreshTokenHash: secretDigest(refreshToken) }, opened: { refreshToken, csrfToken, expiresAt } }
 }

@@ -4,6 +4,7 @@ import { defenceWriteJson, staleDefenceFromJson, type DefenceWrite, type StaleDe
 import { lockoutStateFromJson, lockoutStateJson, type LockoutStateJson } from './lockouts.ts'
 import type { Queryable } from './queryable.ts'
 import { assertBeforeRequestDeadline, requestWriteDeadline, requestWriteToken, RequestDeadlineError, trackWrite } from './request-deadline.ts'
+import { sessionOpeningJson, type SessionOpening } from './sessions.ts'
 
 /** One event as the append function takes it: its fields and its canonical JSON around the sequence number. */
 export interface AppendedEventInput extends UnsequencedEvent {
@@ -32,6 +33,8 @@ export interface AppendRequest {
   defence?: DefenceWrite
   /** The events are administrative changes that apply_admin_events() makes before appending them. */
   applyChanges?: boolean
+  /** A successful login's session and first refresh token: stored in the same call, only if the attempt is appended. */
+  session?: SessionOpening
 }
 
 /** The place, digests and link the database gave one event (hex). */
@@ -82,8 +85,12 @@ export async function appendAuthEvents(db: Queryable, request: AppendRequest): P
       },
     }),
   }
-  const call = request.defence
-    ? db`append_login_attempt(${db.json({ ...attempt, defence: defenceWriteJson(request.defence) } as never)})`
+  if (request.session && !request.defence) throw new Error('a session is stored only with a login attempt')
+  const login = request.defence && db.json({ ...attempt, defence: defenceWriteJson(request.defence) } as never)
+  const call = login
+    ? request.session
+      ? db`append_login_attempt_opening_session(${login}, ${db.json(sessionOpeningJson(request.session) as never)})`
+      : db`append_login_attempt(${login})`
     : request.applyChanges
       ? db`apply_admin_events(${db.json(attempt as never)})`
       : db`append_auth_events(${db.json(attempt as never)})`

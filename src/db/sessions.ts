@@ -29,6 +29,26 @@ export interface NewSession {
   expiresAt: Date
 }
 
+/** A session and its first refresh token's digest, as a successful login stores them with its event. */
+export interface SessionOpening {
+  session: NewSession
+  refreshTokenHash: Uint8Array
+}
+
+/** The argument append_login_attempt_opening_session() takes: the session's columns, digests in hex. */
+export function sessionOpeningJson({ session: s, refreshTokenHash }: SessionOpening): Record<string, string | null> {
+  return {
+    id: s.id,
+    user_id: s.userId,
+    channel: s.channel,
+    device_id: s.deviceId,
+    csrf_hash: s.csrfHash ? Buffer.from(s.csrfHash).toString('hex') : null,
+    created_at: s.createdAt.toISOString(),
+    expires_at: s.expiresAt.toISOString(),
+    refresh_token_hash: Buffer.from(refreshTokenHash).toString('hex'),
+  }
+}
+
 /** Creates a session; a replayed login finds it there already and only replaces its CSRF token digest. */
 export async function insertSession(sql: Queryable, s: NewSession): Promise<void> {
   await sql`
