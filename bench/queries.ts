@@ -159,10 +159,14 @@ export const queriesBenchmark: Benchmark = {
         for (const c of CASES.filter((x) => x.explain !== false)) {
           const { statements } = await captureStatements(db.url, (s) => c.run(s, data, scope))
           explains.push(`## ${size.toLocaleString('en-US')} events: ${c.name}\n`)
-          for (const st of statements.filter((x) => /^\s*(SELECT|WITH)/i.test(x.text)).slice(-6)) {
-            const plan = await sql.unsafe(`EXPLAIN (ANALYZE, BUFFERS) ${st.text}`, st.parameters.map((p, i) => sql.typed(p as never, st.types[i]!)) as never[])
-            explains.push(`${st.text.trim()}\n\n${plan.map((r) => (r as Record<string, string>)['QUERY PLAN']).join('\n')}\n`)
-          }
+          // Explained with the settings the query's own transaction made (the incident report's work_mem and plan cache mode).
+          await sql.begin(async (tx) => {
+            for (const st of statements.filter((x) => /^\s*SET\s+LOCAL\s/i.test(x.text))) await tx.unsafe(st.text)
+            for (const st of statements.filter((x) => /^\s*(SELECT|WITH)/i.test(x.text)).slice(-6)) {
+              const plan = await tx.unsafe(`EXPLAIN (ANALYZE, BUFFERS) ${st.text}`, st.parameters.map((p, i) => sql.typed(p as never, st.types[i]!)) as never[])
+              explains.push(`${st.text.trim()}\n\n${plan.map((r) => (r as Record<string, string>)['QUERY PLAN']).join('\n')}\n`)
+            }
+          })
         }
       } finally {
         await db.drop()
