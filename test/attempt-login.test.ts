@@ -431,6 +431,43 @@ describe('attemptLogin', () => {
     expect(lock!.failed_login_attempts).toBe(3)
   })
 
+  it('gives up at a bound it is given: two stale snapshots in a row are one more than a bound of one allows', async () => {
+    const { seeded, carol, deps, login } = await setUp()
+    await login('wrong password')
+    // Each change of the account's lockout row, by another writer, lands while the attempt waits for that
+    // row inside the append: the attempt finds its snapshot stale twice in a row.
+    const change = (tx: typeof db.sql) =>
+      tx`UPDATE account_lockouts SET failed_login_attempts = failed_login_attempts + 1 WHERE tenant_id = ${seeded.tenant.id} AND identifier = ${carol.identifier}`
+    let attempt!: ReturnType<typeof attemptLogin>
+    let letSecondGo!: () => void
+    let second!: Promise<unknown>
+    let secondChanged!: Promise<void>
+    await db.sql.begin(async (first) => {
+      await change(first as unknown as typeof db.sql)
+      attempt = attemptLogin({ ...deps, maxStaleSnapshots: 1 }, {
+        tenant: seeded.tenant, identifier: carol.identifier, password: 'wrong password', idempotencyKey: null,
+        origin: { ip: '192.0.2.32', userAgent: 'vitest', deviceId: null, channel: 'web' },
+      })
+      attempt.catch(() => {})
+      await waitingInAppend(1, 'the attempt waiting for the lockout row')
+      const held = new Promise<void>((resolve) => (letSecondGo = resolve))
+      let changed!: () => void
+      secondChanged = new Promise<void>((resolve) => (changed = resolve))
+      second = db.sql.begin(async (tx) => {
+        await change(tx as unknown as typeof db.sql)
+        changed()
+        await held
+      })
+      await waitingInAppend(2, 'the second change queued behind the attempt')
+    })
+    await secondChanged
+    await waitingInAppend(1, 'the attempt, decided again, waiting behind the second change')
+    letSecondGo()
+    await second
+    await expect(attempt).rejects.toThrow(/its states changed under it 1 times/)
+    expect(await countRows(seeded)).toEqual({ logs: 1, outbox: 1 })
+  })
+
   it('refuses an attempt at once when the hashing queue is full, and leaves no place taken by attempts answered without hashing', async () => {
     const { seeded, carol, deps } = await setUp()
     const slow = heldHasher(deps.hasher)
@@ -540,6 +577,9 @@ describe('attemptLogin', () => {
     expect(known!.n).toBe(0)
     const [row] = await db.sql<{ failed_accounts: Record<string, string> }[]>`SELECT failed_accounts FROM ip_throttles WHERE tenant_id = ${seeded.tenant.id}`
     expect(Object.keys(row!.failed_accounts)).toEqual(['first@example.test'])
+    // Nor does it touch any account's lockout: a throttled sprayer creates no lockout rows for the identifiers it tries.
+    const lockouts = await db.sql<{ identifier: string }[]>`SELECT identifier FROM account_lockouts WHERE tenant_id = ${seeded.tenant.id}`
+    expect(lockouts.map((l) => l.identifier)).toEqual(['first@example.test'])
     const events = await db.sql<{ event_type: string; reason: string; metadata: Record<string, unknown> }[]>`
       SELECT event_type, reason, metadata FROM auth_logs WHERE tenant_id = ${seeded.tenant.id} AND identifier = ${carol.identifier} ORDER BY event_type`
     expect(events.map((e) => [e.event_type, e.reason, e.metadata.identifier_as_typed, e.metadata.failure_budget])).toEqual([
