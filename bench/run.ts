@@ -150,7 +150,7 @@ async function main(): Promise<number> {
 
   const totalSeconds = (performance.now() - started) / 1000
   const report = { date, sha, dirty, mode: options.quick ? 'quick' : options.full ? 'full+opt-in' : 'full', totalSeconds, machine, results }
-  const base = `${date}-${sha}${options.quick ? '-quick' : ''}${options.only ? `-${options.only.join('+')}` : ''}`
+  const base = `${date}-${sha}${options.quick ? '-quick' : options.full ? '-full' : ''}${options.only ? `-${options.only.join('+')}` : ''}`
   const markdown = renderMarkdown(report)
   writeFileSync(`${RESULTS_DIR}${base}.json`, `${JSON.stringify(report, null, 2)}\n`)
   writeFileSync(`${RESULTS_DIR}${base}.md`, markdown)
