@@ -8,7 +8,6 @@ import { isEventRecorded, withKnownOutcome } from '../audit/unknown-write-outcom
 import { DuplicateEventError, recordEventsChecked, type EventDraft, type RecordedOrStale, type RequestOrigin } from '../audit/record-events.ts'
 import { readAccountNetwork } from '../db/account-networks.ts'
 import type { Sql } from '../db/client.ts'
-import type { Queryable } from '../db/queryable.ts'
 import { readThrottleSnapshot, type ThrottleSnapshot } from '../db/ip-throttles.ts'
 import type { Tenant } from '../db/tenants.ts'
 import { readLoginSnapshot, type LoginAccount } from './find-login-account.ts'
@@ -16,7 +15,6 @@ import { HashQueueFullError, reserveHashing, type HashReservation } from './boun
 import { createHashAdmission, type AdmissionTicket, type HashAdmission } from './hash-admission.ts'
 import { evaluateLoginRisk } from './login-risk.ts'
 import { prepareSession, type OpenedSession } from './open-session.ts'
-import type { SessionOpening } from '../db/sessions.ts'
 import type { PasswordHasher } from './password-hasher.ts'
 import type { SessionClaims, TokenService } from './tokens.ts'
 
@@ -276,24 +274,15 @@ async function recordLoginAttempt(
           ? prepareSession({ claims: session, channel: origin.channel === 'mobile' ? 'mobile' : 'web', deviceId: origin.deviceId, now, ttlSeconds })
           : undefined
       pending.opened = prepared?.opened
-      const recorded = await recordIn(deps.sql, drafts, write, prepared?.opening)
-      if (recorded.kind === 'recorded') opened = prepared?.opened
-      return recorded
-    }
-    const recordIn = async (
-      db: Queryable,
-      drafts: EventDraft[],
-      write: { lockout: boolean; next: LockoutState; succeeded: boolean; throttle?: { next: ReturnType<typeof spendFailure>; failed: boolean } },
-      openSession?: SessionOpening,
-    ) => {
+      let recorded: RecordedOrStale
       try {
-        return await recordEventsChecked(
-          db,
+        recorded = await recordEventsChecked(
+          deps.sql,
           tenant,
           drafts,
           {
             now,
-            ...(openSession && { openSession }),
+            ...(prepared && { openSession: prepared.opening }),
             ...(write.lockout && !byNetwork && { lockout: { identifier, userId: user?.id ?? null, state: write.next } }),
             defence: {
               network: address.network,
@@ -309,6 +298,8 @@ async function recordLoginAttempt(
         if (error instanceof DuplicateEventError) return { kind: 'already_recorded' } as const
         throw error
       }
+      if (recorded.kind === 'recorded') opened = prepared?.opened
+      return recorded
     }
     const retry = (recorded: Exclude<RecordedOrStale, { kind: 'recorded' }>) => {
       const bound = deps.maxStaleSnapshots ?? MAX_STALE_SNAPSHOTS
