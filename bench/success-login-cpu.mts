@@ -7,16 +7,11 @@
  *
  * Prints one JSON line: client CPU, PostgreSQL CPU and wall time per login (ms). Linux only (/proc).
  */
-import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
+import { processCpuSeconds } from './support/process-cpu.ts'
 
 const tree = process.cwd()
 const from = (path: string) => import(resolve(tree, path))
-const cpuSeconds = (pid: number) => {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return (Number(fields[11]) + Number(fields[12])) / 100
-}
 const { attemptLogin } = await from('src/auth/attempt-login.ts')
 const { createSql } = await from('src/db/client.ts')
 const { createBenchDatabase } = await from('bench/support/bench-database.ts')
@@ -39,12 +34,12 @@ try {
   }
   for (let i = 0; i < 300; i++) await login(i)
   const client = process.cpuUsage()
-  const backend = cpuSeconds(pid)
+  const backend = processCpuSeconds(pid)
   const start = performance.now()
   for (let i = 0; i < n; i++) await login(i)
   const used = process.cpuUsage(client)
   const perLogin = (ms: number) => Number((ms / n).toFixed(3))
-  console.log(JSON.stringify({ tree, logins: n, clientMs: perLogin((used.user + used.system) / 1000), postgresMs: perLogin((cpuSeconds(pid) - backend) * 1000), wallMs: perLogin(performance.now() - start) }))
+  console.log(JSON.stringify({ tree, logins: n, clientMs: perLogin((used.user + used.system) / 1000), postgresMs: perLogin((processCpuSeconds(pid) - backend) * 1000), wallMs: perLogin(performance.now() - start) }))
   await sql.end()
 } finally {
   await db.drop()
