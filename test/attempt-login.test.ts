@@ -12,6 +12,7 @@ import { RequestDeadlineError, withRequestDeadline } from '../src/db/request-dea
 import { holdCommits } from './support/hold-commits.ts'
 import { lockWaits } from './support/lock-waits.ts'
 import { until } from './support/until.ts'
+import { createSql } from '../src/db/client.ts'
 
 // The login use case's answers and what it stores for them, driven directly with a fixed clock: the outcome
 // each stored event carries, which attempt triggered a lockout (the lockout metric counts these), and the
@@ -434,38 +435,36 @@ describe('attemptLogin', () => {
   it('gives up at a bound it is given: two stale snapshots in a row are one more than a bound of one allows', async () => {
     const { seeded, carol, deps, login } = await setUp()
     await login('wrong password')
-    // Each change of the account's lockout row, by another writer, lands while the attempt waits for that
-    // row inside the append: the attempt finds its snapshot stale twice in a row.
-    const change = (tx: typeof db.sql) =>
-      tx`UPDATE account_lockouts SET failed_login_attempts = failed_login_attempts + 1 WHERE tenant_id = ${seeded.tenant.id} AND identifier = ${carol.identifier}`
-    let attempt!: ReturnType<typeof attemptLogin>
-    let letSecondGo!: () => void
-    let second!: Promise<unknown>
-    let secondChanged!: Promise<void>
-    await db.sql.begin(async (first) => {
-      await change(first as unknown as typeof db.sql)
-      attempt = attemptLogin({ ...deps, maxStaleSnapshots: 1 }, {
+    // The attempt gets a client of its own with one connection, whose queries run one after another in the
+    // order they are sent. Once its password is hashed (its snapshot read), every reading of its clock sends
+    // a change of the account's lockout row, by another writer, ahead of whatever the attempt sends next: each
+    // loop of the attempt reads the clock before it appends, so every append finds its snapshot stale.
+    const own = createSql(db.url, { max: 1 })
+    try {
+      const changes: Promise<unknown>[] = []
+      let hashed = false
+      const clock = () => {
+        if (hashed) {
+          changes.push(own`UPDATE account_lockouts SET failed_login_attempts = failed_login_attempts + 1 WHERE tenant_id = ${seeded.tenant.id} AND identifier = ${carol.identifier}`.execute())
+        }
+        return deps.clock()
+      }
+      const hasher = { ...deps.hasher, verify: async (hash: string, password: string) => {
+        const valid = await deps.hasher.verify(hash, password)
+        hashed = true
+        return valid
+      } }
+      const attempt = attemptLogin({ ...deps, sql: own, clock, hasher, maxStaleSnapshots: 1 }, {
         tenant: seeded.tenant, identifier: carol.identifier, password: 'wrong password', idempotencyKey: null,
         origin: { ip: '192.0.2.32', userAgent: 'vitest', deviceId: null, channel: 'web' },
       })
-      attempt.catch(() => {})
-      await waitingInAppend(1, 'the attempt waiting for the lockout row')
-      const held = new Promise<void>((resolve) => (letSecondGo = resolve))
-      let changed!: () => void
-      secondChanged = new Promise<void>((resolve) => (changed = resolve))
-      second = db.sql.begin(async (tx) => {
-        await change(tx as unknown as typeof db.sql)
-        changed()
-        await held
-      })
-      await waitingInAppend(2, 'the second change queued behind the attempt')
-    })
-    await secondChanged
-    await waitingInAppend(1, 'the attempt, decided again, waiting behind the second change')
-    letSecondGo()
-    await second
-    await expect(attempt).rejects.toThrow(/its states changed under it 1 times/)
-    expect(await countRows(seeded)).toEqual({ logs: 1, outbox: 1 })
+      await expect(attempt).rejects.toThrow(/its states changed under it 1 times/)
+      await Promise.all(changes)
+      expect(changes.length).toBeGreaterThanOrEqual(2)
+      expect(await countRows(seeded)).toEqual({ logs: 1, outbox: 1 })
+    } finally {
+      await own.end()
+    }
   })
 
   it('refuses an attempt at once when the hashing queue is full, and leaves no place taken by attempts answered without hashing', async () => {
