@@ -1,6 +1,6 @@
 import type { Sql } from '../db/client.ts'
 import type { Queryable } from '../db/queryable.ts'
-import { insertRefreshToken, insertSession, type SessionChannel, type SessionOpening } from '../db/sessions.ts'
+import { openSessionRows, type SessionChannel, type SessionOpening } from '../db/sessions.ts'
 import { randomSecret, secretDigest } from './session-secrets.ts'
 import type { SessionClaims } from './tokens.ts'
 
@@ -38,12 +38,7 @@ export interface SessionToOpen {
  */
 async function openSessionIn(tx: Queryable, input: SessionToOpen): Promise<OpenedSession> {
   const { opening, opened } = prepareSession(input)
-  // Sent together, in one round trip: the transaction runs them in order (the session, then its token, which
-  // references it), and should the first fail, the second fails with it and the transaction rolls back.
-  await Promise.all([
-    insertSession(tx, opening.session),
-    insertRefreshToken(tx, opening.session.tenantId, opening.session.id, opening.refreshTokenHash, input.now),
-  ])
+  await openSessionRows(tx, opening, input.now)
   return opened
 }
 

@@ -1,7 +1,7 @@
 import { uuidv7 } from '../core/ids.ts'
 import { recordEvents, type RequestOrigin } from '../audit/record-events.ts'
 import type { Sql } from '../db/client.ts'
-import { insertRefreshToken, isOriginAllowedForTenant, lockRefreshToken, revokeSessions } from '../db/sessions.ts'
+import { issueRefreshToken, isOriginAllowedForTenant, lockRefreshToken, revokeSessions } from '../db/sessions.ts'
 import { findTenantById } from '../db/tenants.ts'
 import { randomSecret, secretDigest, secretMatches } from './session-secrets.ts'
 import type { SessionClaims, TokenService } from './tokens.ts'
@@ -68,7 +68,7 @@ export async function refreshSession(deps: RefreshDeps, input: RefreshInput): Pr
     }
 
     const refreshToken = randomSecret()
-    await insertRefreshToken(tx, session.tenant_id, session.id, secretDigest(refreshToken), now)
+    await issueRefreshToken(tx, session.tenant_id, session.id, secretDigest(refreshToken), now)
     const iat = Math.floor(now.getTime() / 1000)
     // An access token never outlives its session.
     const exp = Math.min(iat + deps.tokenTtlSeconds, Math.floor(session.expires_at.getTime() / 1000))

@@ -49,22 +49,18 @@ export function sessionOpeningJson({ session: s, refreshTokenHash }: SessionOpen
   }
 }
 
-/** Creates a session; a replayed login finds it there already and only replaces its CSRF token digest. */
-export async function insertSession(sql: Queryable, s: NewSession): Promise<void> {
-  await sql`
-    INSERT INTO auth_sessions (id, tenant_id, user_id, channel, device_id, csrf_hash, created_at, expires_at)
-    VALUES (${s.id}, ${s.tenantId}, ${s.userId}, ${s.channel}, ${s.deviceId}, ${s.csrfHash ? Buffer.from(s.csrfHash) : null}, ${s.createdAt}, ${s.expiresAt})
-    ON CONFLICT (id) DO UPDATE SET csrf_hash = EXCLUDED.csrf_hash`
+/**
+ * Stores a session and issues its first refresh token, through open_session() (the one definition of a
+ * session's rows, which the login's append call uses too); a replayed login finds its session there already,
+ * replaces its CSRF token digest and rotates its token.
+ */
+export async function openSessionRows(sql: Queryable, opening: SessionOpening, now: Date): Promise<void> {
+  await sql`SELECT open_session(${opening.session.tenantId}::uuid, ${sql.json(sessionOpeningJson(opening) as never)}, ${now})`
 }
 
-/** Issues a refresh token of the session; any token of it still unrotated is rotated by it (one live token per family). */
-export async function insertRefreshToken(sql: Queryable, tenantId: string, sessionId: string, tokenHash: Uint8Array, now: Date): Promise<void> {
-  await sql`
-    WITH superseded AS (
-      UPDATE refresh_tokens SET rotated_at = ${now}
-      WHERE tenant_id = ${tenantId} AND session_id = ${sessionId} AND rotated_at IS NULL
-    )
-    INSERT INTO refresh_tokens (token_hash, tenant_id, session_id, issued_at) VALUES (${Buffer.from(tokenHash)}, ${tenantId}, ${sessionId}, ${now})`
+/** Issues a refresh token of the session, through issue_refresh_token(): its token still unrotated, if any, is rotated by it (one live token per family). */
+export async function issueRefreshToken(sql: Queryable, tenantId: string, sessionId: string, tokenHash: Uint8Array, now: Date): Promise<void> {
+  await sql`SELECT issue_refresh_token(${tenantId}::uuid, ${sessionId}::uuid, ${Buffer.from(tokenHash)}, ${now})`
 }
 
 /** A refresh token with its session and user, as a refresh reads it under the session's row lock. */

@@ -2,7 +2,6 @@ import { createApp, type AppDeps } from '../../src/app.ts'
 import { createArgon2Hasher } from '../../src/auth/argon2-hasher.ts'
 import type { PasswordHasher } from '../../src/auth/password-hasher.ts'
 import { createTokenService, type PrivateJwk, type SessionClaims, type TokenService } from '../../src/auth/tokens.ts'
-import { insertSession } from '../../src/db/sessions.ts'
 import type { Role } from '../../src/core/tenancy.ts'
 import type { Sql } from '../../src/db/client.ts'
 import { createOrganisation, createTenant, createUser, type NewTenant, type Tenant } from '../../src/db/tenants.ts'
@@ -43,7 +42,11 @@ function withStoredSessions(sql: Sql, tokens: TokenService): TestTokens {
     issue: async (claims) => {
       const sid = claims.sid ?? uuidv7()
       const iat = new Date(claims.iat * 1000)
-      await insertSession(sql, { id: sid, tenantId: claims.tid, userId: claims.sub, channel: 'web', deviceId: null, csrfHash: null, createdAt: iat, expiresAt: new Date((claims.exp + 86_400) * 1000) })
+      // The session row alone, without a refresh token (a login storing its session later only updates it).
+      await sql`
+        INSERT INTO auth_sessions (id, tenant_id, user_id, channel, device_id, csrf_hash, created_at, expires_at)
+        VALUES (${sid}, ${claims.tid}, ${claims.sub}, 'web', NULL, NULL, ${iat}, ${new Date((claims.exp + 86_400) * 1000)})
+        ON CONFLICT (id) DO NOTHING`
       return tokens.issue({ ...claims, sid })
     },
   }
