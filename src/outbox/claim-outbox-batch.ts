@@ -11,71 +11,66 @@ export interface ClaimOptions {
   now: Date
 }
 
-interface CursorRow {
+/** One row per claimed chain and pending event (a chain with none found: one row, its event columns null). */
+interface ClaimedRow {
   tenant_id: string
   shard: number
   delivered_seq: number
   attempts: number
   failing_since: Date | null
-}
-
-interface PendingRow {
-  event_id: string
-  tenant_id: string
-  shard: number
-  seq: number
-  payload: OutboxPayload
+  event_id: string | null
+  seq: number | null
+  payload: OutboxPayload | null
 }
 
 /**
  * Claims, for one sink, chains that have undelivered events and are not backing off, and reads their next
- * events in sequence order. Claiming is by state (rows past the cursor), never by an id high-water mark, so
- * an event that commits late is still found. The cursor rows stay locked (`FOR UPDATE SKIP LOCKED`) until
- * the caller's transaction ends: another relay skips them, and a relay that dies releases them unmoved.
- * Healthy chains come before retrying ones, least recently served first.
+ * events in sequence order, in one statement. Claiming is by state (rows past the cursor), never by an id
+ * high-water mark, so an event that commits late is still found. The cursor rows stay locked (`FOR UPDATE
+ * SKIP LOCKED`) until the caller's transaction ends: another relay skips them, and a relay that dies
+ * releases them unmoved. Healthy chains come before retrying ones, least recently served first; each claimed
+ * chain gets an equal share of `batchSize`, at least one event.
  */
 export async function claimOutboxBatch(tx: Tx, sink: string, options: ClaimOptions): Promise<ClaimedChain[]> {
-  const cursors = await tx<CursorRow[]>`
-    SELECT c.tenant_id, c.shard, c.delivered_seq, c.attempts, c.failing_since
-    FROM outbox_cursors c
-    WHERE c.sink = ${sink}
-      AND c.next_attempt_at <= ${options.now}
-      AND EXISTS (
-        SELECT 1 FROM outbox o WHERE o.tenant_id = c.tenant_id AND o.shard = c.shard AND o.seq > c.delivered_seq
-      )
-    ORDER BY c.next_attempt_at, c.updated_at
-    LIMIT ${options.maxChains}
-    FOR UPDATE OF c SKIP LOCKED`
-  if (cursors.length === 0) return []
-
-  const perChain = Math.max(1, Math.ceil(options.batchSize / cursors.length))
-  const wanted = cursors.map((c) => ({ tenant_id: c.tenant_id, shard: c.shard, delivered_seq: c.delivered_seq }))
-  const pending = await tx<PendingRow[]>`
-    SELECT o.event_id, o.tenant_id, o.shard, o.seq, o.payload
-    FROM jsonb_to_recordset(${tx.json(wanted)}::jsonb) AS c(tenant_id uuid, shard smallint, delivered_seq bigint)
-    CROSS JOIN LATERAL (
-      SELECT * FROM outbox o
+  const rows = await tx<ClaimedRow[]>`
+    WITH claimed AS MATERIALIZED (
+      SELECT c.tenant_id, c.shard, c.delivered_seq, c.attempts, c.failing_since,
+             row_number() OVER (ORDER BY c.next_attempt_at, c.updated_at) AS rank
+      FROM (
+        SELECT c.* FROM outbox_cursors c
+        WHERE c.sink = ${sink}
+          AND c.next_attempt_at <= ${options.now}
+          AND EXISTS (
+            SELECT 1 FROM outbox o WHERE o.tenant_id = c.tenant_id AND o.shard = c.shard AND o.seq > c.delivered_seq
+          )
+        ORDER BY c.next_attempt_at, c.updated_at
+        LIMIT ${options.maxChains}
+        FOR UPDATE OF c SKIP LOCKED
+      ) c
+    ), share AS (
+      SELECT greatest(1, ceil(${options.batchSize}::numeric / greatest(count(*), 1)))::int AS per_chain FROM claimed
+    )
+    SELECT c.tenant_id, c.shard, c.delivered_seq, c.attempts, c.failing_since, o.event_id, o.seq, o.payload
+    FROM claimed c CROSS JOIN share
+    LEFT JOIN LATERAL (
+      SELECT o.event_id, o.seq, o.payload FROM outbox o
       WHERE o.tenant_id = c.tenant_id AND o.shard = c.shard AND o.seq > c.delivered_seq
       ORDER BY o.seq
-      LIMIT ${perChain}
-    ) o
-    ORDER BY o.tenant_id, o.shard, o.seq`
+      LIMIT share.per_chain
+    ) o ON true
+    ORDER BY c.rank, o.seq`
 
-  const byChain = new Map<string, OutboxRow[]>()
-  for (const r of pending) {
-    const key = `${r.tenant_id}/${r.shard}`
-    const rows = byChain.get(key) ?? []
-    rows.push({ eventId: r.event_id, tenantId: r.tenant_id, shard: r.shard, seq: r.seq, payload: r.payload })
-    byChain.set(key, rows)
+  const chains: ClaimedChain[] = []
+  let chain: ClaimedChain | undefined
+  for (const r of rows) {
+    if (chain === undefined || chain.tenantId !== r.tenant_id || chain.shard !== r.shard) {
+      chain = { tenantId: r.tenant_id, shard: r.shard, deliveredSeq: r.delivered_seq, attempts: r.attempts, failingSince: r.failing_since, rows: [] }
+      chains.push(chain)
+    }
+    if (r.event_id !== null) chain.rows.push({ eventId: r.event_id, tenantId: r.tenant_id, shard: r.shard, seq: r.seq!, payload: r.payload! })
   }
-  return cursors.map((c) => ({
-    tenantId: c.tenant_id,
-    shard: c.shard,
-    deliveredSeq: c.delivered_seq,
-    attempts: c.attempts,
-    failingSince: c.failing_since,
-    rows: contiguousPrefix(byChain.get(`${c.tenant_id}/${c.shard}`) ?? []),
-  }))
+  for (const c of chains) c.rows = contiguousPrefix(c.rows)
+  return chains
 }
 
 /**
