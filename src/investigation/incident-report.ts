@@ -418,6 +418,18 @@ async function readLockoutTimeline(sql: Sql, scope: TenantScope, options: Incide
   }))
 }
 
+/** A flagged run: its account, its bounds in the window (chain positions and instants) and its failures. */
+interface FlaggedRun {
+  identifier: string
+  failures: number
+  first_seq: string
+  last_seq: string
+  /** Instants as PostgreSQL's text (microseconds kept; a Date would cut them to milliseconds). */
+  first_at: string
+  last_at: string
+  total_runs: number
+}
+
 interface RunRow {
   id: string
   identifier: string
@@ -429,20 +441,20 @@ interface RunRow {
   channel: Channel
   device_id: string | null
   reason: string | null
-  run: number
+  position: number
   run_failures: number
   failure_ips: string[]
-  total_runs: number
 }
 
 /**
  * A run is an account's attempts up to and including a success, counted from its previous success in
- * the window: `run` numbers them by the successes before each attempt. An identifier's attempts all live
- * in one chain shard, so `seq` orders them exactly. Only the activity's `candidates` can have a flagged
- * run (a success after at least `minFailures` failures in chain order), so the window function reads and
- * sorts their attempts only, each account's through the identifier index (a lateral join, so that many
- * candidates never turn into a scan of the window). This section reads the trail whatever the report's
- * source: it lists the attempts themselves.
+ * the window. An identifier's attempts all live in one chain shard, so `seq` orders them exactly. Only the
+ * activity's `candidates` can have a flagged run (a success after at least `minFailures` failures in chain
+ * order). The first statement numbers their attempts into runs from the identifier index alone (it holds
+ * `seq`, `event_type` and `organisation_id`), each account's through a lateral join, so that many
+ * candidates never turn into a scan of the window, and keeps the flagged runs' bounds; the second reads the
+ * rows of the runs it lists only: their failures' addresses and their last attempts. This section reads
+ * the trail whatever the report's source: it lists the attempts themselves.
  */
 async function readSuspiciousSuccesses(
   sql: Sql,
@@ -452,35 +464,49 @@ async function readSuspiciousSuccesses(
 ): Promise<{ successes: SuspiciousSuccess[]; total: number }> {
   if (candidates.length === 0) return { successes: [], total: 0 }
   const detail = options.failureDetailLimit ?? 100
-  const rows = await sql<RunRow[]>`
+  const flagged = await sql<FlaggedRun[]>`
     WITH attempts AS (
-      SELECT l.id, l.identifier, l.user_id, l.event_type, l.occurred_at, l.seq, l.ip, l.user_agent, l.channel, l.device_id, l.reason,
+      SELECT l.identifier, l.seq, l.event_type, l.occurred_at,
         count(*) FILTER (WHERE l.event_type = 'login_success')
           OVER (PARTITION BY l.identifier ORDER BY l.seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)::int AS run
       FROM unnest(${candidates}::text[]) AS c (identifier)
       CROSS JOIN LATERAL (
-        SELECT * FROM auth_logs l
+        SELECT l.identifier, l.seq, l.event_type, l.occurred_at FROM auth_logs l
         WHERE ${windowClause(sql, scope, options, 'l')} AND l.identifier IS NOT NULL AND l.identifier = c.identifier AND l.event_type IN ('login_failed', 'login_success')
       ) l
     ), runs AS (
       SELECT identifier, run, count(*) FILTER (WHERE event_type = 'login_failed')::int AS failures,
         max(occurred_at) FILTER (WHERE event_type = 'login_success') AS success_at,
-        array_remove(array_agg(DISTINCT ip) FILTER (WHERE event_type = 'login_failed'), NULL) AS failure_ips
+        min(seq) AS first_seq, max(seq) AS last_seq, min(occurred_at) AS first_at, max(occurred_at) AS last_at
       FROM attempts GROUP BY identifier, run
-    ), flagged_runs AS (
-      SELECT identifier, run, failures, failure_ips,
-        row_number() OVER (ORDER BY success_at, identifier, run) AS position,
-        count(*) OVER ()::int AS total_runs
-      FROM runs WHERE success_at IS NOT NULL AND failures >= ${options.minFailures}
-    ), flagged AS (
-      SELECT a.*, f.failures AS run_failures, f.failure_ips, f.total_runs, f.position,
-        row_number() OVER (PARTITION BY a.identifier, a.run ORDER BY a.seq DESC) AS from_end
-      FROM attempts a JOIN flagged_runs f ON f.identifier = a.identifier AND f.run = a.run
-      WHERE f.position <= ${options.limit}
     )
-    SELECT id, identifier, user_id, event_type, occurred_at, ip, user_agent, channel, device_id, reason, run, run_failures, failure_ips, total_runs
-    FROM flagged WHERE from_end <= ${detail + 1}
-    ORDER BY position, seq`
+    SELECT identifier, failures, first_seq::text, last_seq::text, first_at::text, last_at::text, count(*) OVER ()::int AS total_runs
+    FROM runs WHERE success_at IS NOT NULL AND failures >= ${options.minFailures}
+    ORDER BY success_at, identifier, run
+    LIMIT ${options.limit}`
+  if (flagged.length === 0) return { successes: [], total: 0 }
+
+  // A run's attempts are those of its account in the window between its first and last chain positions.
+  const listed = flagged.map((f, i) => ({ position: i + 1, ...f }))
+  const inRun = (alias: string) =>
+    sql`${windowClause(sql, scope, options, alias)} AND ${sql(`${alias}.identifier`)} = f.identifier
+      AND ${sql(`${alias}.occurred_at`)} >= f.first_at AND ${sql(`${alias}.occurred_at`)} <= f.last_at
+      AND ${sql(`${alias}.seq`)} BETWEEN f.first_seq AND f.last_seq AND ${sql(`${alias}.event_type`)} IN ('login_failed', 'login_success')`
+  const rows = await sql<RunRow[]>`
+    SELECT l.id, l.identifier, l.user_id, l.event_type, l.occurred_at, l.ip, l.user_agent, l.channel, l.device_id, l.reason,
+      f.position, f.failures AS run_failures, ips.failure_ips
+    FROM jsonb_to_recordset(${sql.json(listed as never)}::jsonb)
+      AS f (position int, identifier text, failures int, first_seq bigint, last_seq bigint, first_at timestamptz, last_at timestamptz)
+    CROSS JOIN LATERAL (
+      SELECT coalesce(array_remove(array_agg(DISTINCT r.ip) FILTER (WHERE r.event_type = 'login_failed'), NULL), '{}') AS failure_ips
+      FROM auth_logs r WHERE ${inRun('r')}
+    ) ips
+    CROSS JOIN LATERAL (
+      SELECT * FROM auth_logs l WHERE ${inRun('l')}
+      ORDER BY l.seq DESC
+      LIMIT ${detail + 1}
+    ) l
+    ORDER BY f.position, l.seq`
 
   const summary = (r: RunRow): AttemptSummary => ({
     event_id: r.id,
@@ -495,7 +521,7 @@ async function readSuspiciousSuccesses(
   let failures: AttemptSummary[] = []
   let key = ''
   for (const row of rows) {
-    const rowKey = `${row.identifier}\u0000${row.run}`
+    const rowKey = String(row.position)
     if (rowKey !== key) {
       failures = []
       key = rowKey
@@ -516,5 +542,5 @@ async function readSuspiciousSuccesses(
       ip_seen_in_failures: row.ip !== null && failureIps.includes(row.ip),
     })
   }
-  return { successes, total: rows[0]?.total_runs ?? 0 }
+  return { successes, total: flagged[0]!.total_runs }
 }
