@@ -464,25 +464,27 @@ async function readSuspiciousSuccesses(
 ): Promise<{ successes: SuspiciousSuccess[]; total: number }> {
   if (candidates.length === 0) return { successes: [], total: 0 }
   const detail = options.failureDetailLimit ?? 100
+  // Each account's runs are numbered and summed inside its own lateral subquery: a few hundred attempts
+  // sorted in memory per account, rather than every candidate's attempts sorted and grouped at once.
   const flagged = await sql<FlaggedRun[]>`
-    WITH attempts AS (
-      SELECT l.identifier, l.seq, l.event_type, l.occurred_at,
-        count(*) FILTER (WHERE l.event_type = 'login_success')
-          OVER (PARTITION BY l.identifier ORDER BY l.seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)::int AS run
-      FROM unnest(${candidates}::text[]) AS c (identifier)
-      CROSS JOIN LATERAL (
-        SELECT l.identifier, l.seq, l.event_type, l.occurred_at FROM auth_logs l
+    SELECT c.identifier, r.failures, r.first_seq::text, r.last_seq::text, r.first_at::text, r.last_at::text,
+      count(*) OVER ()::int AS total_runs
+    FROM unnest(${candidates}::text[]) AS c (identifier)
+    CROSS JOIN LATERAL (
+      SELECT a.run, count(*) FILTER (WHERE a.event_type = 'login_failed')::int AS failures,
+        max(a.occurred_at) FILTER (WHERE a.event_type = 'login_success') AS success_at,
+        min(a.seq) AS first_seq, max(a.seq) AS last_seq, min(a.occurred_at) AS first_at, max(a.occurred_at) AS last_at
+      FROM (
+        SELECT l.seq, l.event_type, l.occurred_at,
+          count(*) FILTER (WHERE l.event_type = 'login_success')
+            OVER (ORDER BY l.seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)::int AS run
+        FROM auth_logs l
         WHERE ${windowClause(sql, scope, options, 'l')} AND l.identifier IS NOT NULL AND l.identifier = c.identifier AND l.event_type IN ('login_failed', 'login_success')
-      ) l
-    ), runs AS (
-      SELECT identifier, run, count(*) FILTER (WHERE event_type = 'login_failed')::int AS failures,
-        max(occurred_at) FILTER (WHERE event_type = 'login_success') AS success_at,
-        min(seq) AS first_seq, max(seq) AS last_seq, min(occurred_at) AS first_at, max(occurred_at) AS last_at
-      FROM attempts GROUP BY identifier, run
-    )
-    SELECT identifier, failures, first_seq::text, last_seq::text, first_at::text, last_at::text, count(*) OVER ()::int AS total_runs
-    FROM runs WHERE success_at IS NOT NULL AND failures >= ${options.minFailures}
-    ORDER BY success_at, identifier, run
+      ) a
+      GROUP BY a.run
+      HAVING count(*) FILTER (WHERE a.event_type = 'login_success') > 0 AND count(*) FILTER (WHERE a.event_type = 'login_failed') >= ${options.minFailures}
+    ) r
+    ORDER BY r.success_at, c.identifier, r.run
     LIMIT ${options.limit}`
   if (flagged.length === 0) return { successes: [], total: 0 }
 
