@@ -34,19 +34,16 @@ interface ClaimedRow {
 export async function claimOutboxBatch(tx: Tx, sink: string, options: ClaimOptions): Promise<ClaimedChain[]> {
   const rows = await tx<ClaimedRow[]>`
     WITH claimed AS MATERIALIZED (
-      SELECT c.tenant_id, c.shard, c.delivered_seq, c.attempts, c.failing_since,
-             row_number() OVER (ORDER BY c.next_attempt_at, c.updated_at) AS rank
-      FROM (
-        SELECT c.* FROM outbox_cursors c
-        WHERE c.sink = ${sink}
-          AND c.next_attempt_at <= ${options.now}
-          AND EXISTS (
-            SELECT 1 FROM outbox o WHERE o.tenant_id = c.tenant_id AND o.shard = c.shard AND o.seq > c.delivered_seq
-          )
-        ORDER BY c.next_attempt_at, c.updated_at
-        LIMIT ${options.maxChains}
-        FOR UPDATE OF c SKIP LOCKED
-      ) c
+      SELECT c.tenant_id, c.shard, c.delivered_seq, c.attempts, c.failing_since, c.next_attempt_at, c.updated_at
+      FROM outbox_cursors c
+      WHERE c.sink = ${sink}
+        AND c.next_attempt_at <= ${options.now}
+        AND EXISTS (
+          SELECT 1 FROM outbox o WHERE o.tenant_id = c.tenant_id AND o.shard = c.shard AND o.seq > c.delivered_seq
+        )
+      ORDER BY c.next_attempt_at, c.updated_at
+      LIMIT ${options.maxChains}
+      FOR UPDATE OF c SKIP LOCKED
     ), share AS (
       SELECT greatest(1, ceil(${options.batchSize}::numeric / greatest(count(*), 1)))::int AS per_chain FROM claimed
     )
@@ -58,7 +55,8 @@ export async function claimOutboxBatch(tx: Tx, sink: string, options: ClaimOptio
       ORDER BY o.seq
       LIMIT share.per_chain
     ) o ON true
-    ORDER BY c.rank, o.seq`
+    -- A chain's rows together (the key ends ties of the claim's order), in sequence order.
+    ORDER BY c.next_attempt_at, c.updated_at, c.tenant_id, c.shard, o.seq`
 
   const chains: ClaimedChain[] = []
   let chain: ClaimedChain | undefined
