@@ -521,12 +521,11 @@ async function readSuspiciousSuccesses(
   })
   const successes: SuspiciousSuccess[] = []
   let failures: AttemptSummary[] = []
-  let key = ''
+  let position = 0
   for (const row of rows) {
-    const rowKey = String(row.position)
-    if (rowKey !== key) {
+    if (row.position !== position) {
       failures = []
-      key = rowKey
+      position = row.position
     }
     if (row.event_type === 'login_failed') {
       failures.push(summary(row))
