@@ -47,7 +47,9 @@ async function seedHistory(sql: Sql, campaign: Campaign): Promise<void> {
  *   address would have counted as the check's cost;
  * - throttled: one address whose budget is spent, every attempt answered 429 (recorded, not checked);
  * - locked account: accounts locked, every attempt answered 423 (recorded, not checked): the cheapest
- *   answer the service had for an attack before.
+ *   answer the service had for an attack before;
+ * - the baseline against itself, first: two identical processes differ by what the bench cannot resolve
+ *   (1 % or less, pooled, on a quiet machine), which bounds how far the check's figure can be trusted.
  * The two variants of each pair run at the same time (support/concurrent-rounds.ts), each in a process of
  * its own with a pool of its own, over several rounds, so that both meet the same load; the cost is CPU
  * per attempt, the variant's process and its connections' PostgreSQL backends, pooled over the rounds,
@@ -93,6 +95,11 @@ export const ipThrottleBenchmark: Benchmark = {
           log: ctx.log,
         }).then((byRound) => byRound.slice(WARMUP_ROUNDS))
 
+      // The instrument first: the same variant twice, at the same time. What two identical processes differ by
+      // is what a difference between the two below can be trusted to.
+      ctx.log('  allow-listed twice, at the same time:')
+      const same = await together([variant('allow-listed (no throttle)', { kind: 'spread', range: '198.18' }, 'invalid_credentials'), variant('allow-listed, again', { kind: 'spread', range: '198.18' }, 'invalid_credentials')])
+
       ctx.log('  allow-listed and throttle checked, at the same time:')
       const checks = await together([variant('allow-listed (no throttle)', { kind: 'spread', range: '198.18' }, 'invalid_credentials'), variant('throttle checked', { kind: 'spread', range: '198.19' }, 'invalid_credentials')])
 
@@ -117,6 +124,9 @@ export const ipThrottleBenchmark: Benchmark = {
       const percent = (x: number) => `${fmt(x * 100, 1)} %`
       const range = (s: ReturnType<typeof spread>) => `${percent(s.median)} (${percent(s.min)} to ${percent(s.max)})`
       const cpuOverhead = checked.cpuMs / allowed.cpuMs - 1
+      const sameFirst = pooled(same, 0)
+      const sameSecond = pooled(same, 1)
+      const sameShares = spread(same.map((r) => added(r, (s) => s.cpuMs)))
 
       const perRound: Table = {
         title: `CPU per attempt (ms, client + PostgreSQL) by round, the two variants of each pair at the same time, ${CLIENTS} clients each, ${ms / 1000} s, 100,000 accounts, no argon2`,
@@ -137,6 +147,8 @@ export const ipThrottleBenchmark: Benchmark = {
         columns: ['variant', 'attempts/s', 'CPU client', 'CPU PostgreSQL', 'CPU total'],
         rows: (
           [
+            ['allow-listed, with itself: first', sameFirst],
+            ['allow-listed, with itself: second', sameSecond],
             ['allow-listed (no throttle)', allowed],
             ['throttle checked', checked],
             ['throttled (429)', throttled],
@@ -154,6 +166,15 @@ export const ipThrottleBenchmark: Benchmark = {
           ratioMeaning: 'CPU added per attempt',
           ratioUnit: '%',
           target: { text: 'under 5 % of the audit transaction', met: cpuOverhead < 0.05 },
+        },
+        {
+          name: `CPU per attempt, the baseline against itself (two identical processes at the same time: the difference the bench cannot tell from noise; median of rounds and range: ${range(sameShares)})`,
+          value: sameSecond.cpuMs,
+          unit: 'ms',
+          baseline: { name: 'the same variant', value: sameFirst.cpuMs },
+          ratio: (sameSecond.cpuMs / sameFirst.cpuMs - 1) * 100,
+          ratioMeaning: 'CPU difference per attempt',
+          ratioUnit: '%',
         },
         {
           name: `PostgreSQL CPU per attempt with the throttle checked (median of rounds and range: ${range(backendShares)})`,
@@ -191,11 +212,11 @@ export const ipThrottleBenchmark: Benchmark = {
       return {
         tables: [perRound, all],
         figures,
-        details: { checks, refusals },
+        details: { same, checks, refusals },
         notes: [
           'The throttled variant writes login_failed only and touches no lockout row; the locked one also updates the account\'s lockout row.',
           `Before the runs: a trail with history (${HISTORY_EVENTS.toLocaleString('en')} events of another tenant) and ${HISTORY_NETWORKS.toLocaleString('en')} addresses that failed before (budgets refilled, two failed accounts each); before each pair's measured rounds, ${WARMUP_ROUNDS} unmeasured ones, then ANALYZE of the tables the runs grow and one CHECKPOINT. Each variant runs in a process of its own with a pool of its own; its CPU is that process's and its connections' backends'.`,
-          'The target is judged on the pooled figure; the rounds\' range says how far one round can be trusted on this machine.',
+          'The target is judged on the pooled figure; the rounds\' range says how far one round can be trusted on this machine, and the baseline against itself how far the pooled figure can.',
         ],
       }
     } finally {
