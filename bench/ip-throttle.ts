@@ -2,6 +2,7 @@ import { attemptLogin } from '../src/auth/attempt-login.ts'
 import { createSql, type Sql } from '../src/db/client.ts'
 import { changeDefencePolicyAudited } from '../src/admin/administer-tenants.ts'
 import { SYSTEM_ACTOR } from '../src/admin/admin-actor.ts'
+import { findTenantById } from '../src/db/tenants.ts'
 import { checkpoint, createBenchDatabase } from './support/bench-database.ts'
 import { ACCOUNT_BASE, CAMPAIGN_ORIGIN, campaignDeps, campaignInput, seedCampaign, vacuumHotTables, type Campaign } from './support/campaign.ts'
 import type { LoginLoopSpec } from './support/login-loop-process.ts'
@@ -45,7 +46,8 @@ async function seedHistory(sql: Sql, campaign: Campaign): Promise<void> {
  *   Both spread their addresses alike: the trail's index by address (auth_logs_tenant_ip_time_idx) costs
  *   more when its entries land on many pages than when they all go to one, which a baseline from one
  *   address would have counted as the check's cost;
- * - throttled: one address whose budget is spent, every attempt answered 429 (recorded, not checked);
+ * - throttled: one address spraying, refused once its spraying budget is spent (the default policy's 20
+ *   failures over 20 accounts, which its row then notes), every attempt answered 429 (recorded, not checked);
  * - locked account: accounts locked, every attempt answered 423 (recorded, not checked): the cheapest
  *   answer the service had for an attack before;
  * - the baseline against itself, first: two identical processes differ by what the bench cannot resolve
@@ -103,12 +105,21 @@ export const ipThrottleBenchmark: Benchmark = {
       ctx.log('  allow-listed and throttle checked, at the same time:')
       const checks = await together([variant('allow-listed (no throttle)', { kind: 'spread', range: '198.18' }, 'invalid_credentials'), variant('throttle checked', { kind: 'spread', range: '198.19' }, 'invalid_credentials')])
 
-      // One address with its budget spent: every attempt is refused unchecked. And every account locked (the
-      // lock far in the future), attempted from the allow-listed address. Throttled attempts touch no lockout.
+      // One address spraying, refused once its spraying budget is spent, as the default policy refuses it: 20
+      // failures over 20 accounts (outside the campaign's, so none is locked already), so that its row notes
+      // 20 failed accounts, which every refusal reads (a budget of 1 would leave one). The window is a day rather than the default hour so that no failure
+      // refills during the pair (one every 72 minutes instead of 3). And every account locked (the lock far in
+      // the future), attempted from the allow-listed address. Throttled attempts touch no lockout.
       const attacker = '203.0.113.66'
-      await changeDefencePolicyAudited({ sql: db.sql, clock: () => new Date() }, { tenantId: campaign.tenant.id, change: { ip_failure_budget: 1, spray_failure_budget: 1 }, actor: SYSTEM_ACTOR })
-      const throttledCampaign: Campaign = { ...campaign, tenant: { ...campaign.tenant, defencePolicy: { ...campaign.tenant.defencePolicy, ipFailureBudget: 1, sprayFailureBudget: 1 } } }
-      await attemptLogin(campaignDeps(db.sql), { ...campaignInput(throttledCampaign, 0), origin: { ...campaignInput(campaign, 0).origin, ip: attacker } })
+      const spraying = { ip_failure_budget: 100, spray_accounts: 10, spray_failure_budget: 20, ip_window_seconds: 86_400 }
+      await changeDefencePolicyAudited({ sql: db.sql, clock: () => new Date() }, { tenantId: campaign.tenant.id, change: spraying, actor: SYSTEM_ACTOR })
+      const sprayer = (await findTenantById(db.sql, campaign.tenant.id))!
+      const sprayed = []
+      for (let account = 0; account <= spraying.spray_failure_budget; account++) {
+        sprayed.push((await attemptLogin(campaignDeps(db.sql), { ...campaignInput(campaign, campaign.accounts + account), tenant: sprayer, origin: { ...CAMPAIGN_ORIGIN, ip: attacker } })).kind)
+      }
+      const expectedSpray = [...Array<string>(spraying.spray_failure_budget).fill('invalid_credentials'), 'throttled']
+      if (sprayed.join() !== expectedSpray.join()) throw new Error(`the sprayer was answered ${sprayed.join()}, not ${expectedSpray.join()}`)
       await db.sql`UPDATE account_lockouts SET account_locked_until = now() + interval '1 day', failed_login_attempts = 1000, lockout_count = 1, last_locked_at = now()
                    WHERE tenant_id = ${campaign.tenant.id}`
       ctx.log('  throttled and locked account, at the same time:')
